@@ -1,0 +1,309 @@
+"""Delfin's resource shapes and enums, defined once.
+
+Drivers return plain dicts (cheap to build, cheap to pickle); these models are the contract
+they are checked against (``validate_rows``) in tests and at sync time. Field names and enum
+values are Delfin's (see shared/DELFIN_REFERENCE.md). Capacities are bytes.
+"""
+from __future__ import annotations
+
+from typing import Any, Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
+
+from .errors import InvalidResults
+
+StorageStatus = Literal["normal", "offline", "abnormal", "degraded", "unknown"]
+VolumeStatus = Literal["available", "error"]
+ProvisionType = Literal["thick", "thin"]
+StorageType = Literal["block", "file", "unified"]
+PortConnectionStatus = Literal["connected", "disconnected", "unknown"]
+PortHealthStatus = Literal["normal", "abnormal", "unknown"]
+PortType = Literal["fc", "iscsi", "ficon", "fcoe", "eth", "sas", "ib", "logic", "cifs", "nfs",
+                   "fcache", "combo", "cna", "rcip", "nfs-cifs", "other"]
+PortLogicalType = Literal["frontend", "backend", "service", "management", "internal", "maintenance",
+                          "interconnect", "cluster", "data", "node-mgmt", "intercluster",
+                          "cluster-mgmt", "physical", "if-group", "vlan", "other"]
+DiskStatus = Literal["normal", "abnormal", "degraded", "offline"]
+DiskPhysicalType = Literal["sata", "sas", "ssd", "nl-ssd", "fc", "lun", "ata", "flash", "vmdisk",
+                           "nl-sas", "ssd-card", "sas-flash-vp", "hdd", "nvme-ssd", "unknown"]
+ControllerStatus = Literal["normal", "offline", "fault", "degraded", "unknown"]
+FilesystemStatus = Literal["normal", "faulty"]
+Worm = Literal["non_worm", "audit_log", "compliance", "enterprise"]
+SecurityMode = Literal["mixed", "native", "ntfs", "unix"]
+QuotaType = Literal["tree", "user", "group"]
+ShareProtocol = Literal["cifs", "nfs", "ftp", "hdfs"]
+HostStatus = Literal["normal", "offline", "abnormal", "degraded"]
+InitiatorStatus = Literal["online", "offline", "unknown"]
+InitiatorType = Literal["fc", "iscsi", "roce", "sas", "nvme-of", "unknown"]
+AlertSeverity = Literal["Fatal", "Critical", "Major", "Minor", "Warning", "Informational", "NotSpecified"]
+AlertCategory = Literal["Fault", "Event", "Recovery", "NotSpecified"]
+
+Opt = Optional
+
+
+class _Row(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    storage_id: Opt[str] = None
+
+
+class Storage(_Row):
+    name: str
+    description: Opt[str] = None
+    location: Opt[str] = None
+    status: StorageStatus
+    vendor: str
+    model: str
+    serial_number: str
+    firmware_version: Opt[str] = None
+    total_capacity: int
+    used_capacity: int
+    free_capacity: int
+    raw_capacity: Opt[int] = None
+    subscribed_capacity: Opt[int] = None
+
+
+class StoragePool(_Row):
+    native_storage_pool_id: str
+    name: str
+    description: Opt[str] = None
+    storage_type: StorageType
+    status: StorageStatus
+    total_capacity: int
+    used_capacity: int
+    free_capacity: int
+    subscribed_capacity: Opt[int] = None
+
+
+class Volume(_Row):
+    native_volume_id: str
+    name: str
+    description: Opt[str] = None
+    type: ProvisionType
+    status: VolumeStatus
+    native_storage_pool_id: Opt[str] = None
+    wwn: Opt[str] = None
+    total_capacity: int
+    used_capacity: int
+    free_capacity: int
+    compressed: Opt[bool] = None
+    deduplicated: Opt[bool] = None
+
+
+class Controller(_Row):
+    native_controller_id: str
+    name: str
+    status: ControllerStatus
+    location: Opt[str] = None
+    soft_version: Opt[str] = None
+    cpu_info: Opt[str] = None
+    cpu_count: Opt[int] = None
+    memory_size: Opt[int] = None
+    mgmt_ip: Opt[str] = None
+
+
+class Port(_Row):
+    native_port_id: str
+    name: str
+    location: Opt[str] = None
+    type: PortType
+    logical_type: Opt[PortLogicalType] = None
+    connection_status: PortConnectionStatus
+    health_status: PortHealthStatus
+    native_parent_id: Opt[str] = None
+    speed: Opt[int] = None
+    max_speed: Opt[int] = None
+    wwn: Opt[str] = None
+    mac_address: Opt[str] = None
+    ipv4: Opt[str] = None
+    ipv4_mask: Opt[str] = None
+    ipv6: Opt[str] = None
+    ipv6_mask: Opt[str] = None
+
+
+class Disk(_Row):
+    native_disk_id: str
+    name: str
+    physical_type: DiskPhysicalType
+    logical_type: Opt[str] = None
+    status: DiskStatus
+    location: Opt[str] = None
+    native_disk_group_id: Opt[str] = None
+    serial_number: Opt[str] = None
+    manufacturer: Opt[str] = None
+    model: Opt[str] = None
+    firmware: Opt[str] = None
+    speed: Opt[int] = None
+    capacity: int
+    health_score: Opt[int] = None
+
+
+class Filesystem(_Row):
+    native_filesystem_id: str
+    name: str
+    type: ProvisionType
+    status: FilesystemStatus
+    native_pool_id: Opt[str] = None
+    security_mode: Opt[SecurityMode] = None
+    total_capacity: int
+    used_capacity: int
+    free_capacity: int
+    compressed: Opt[bool] = None
+    deduplicated: Opt[bool] = None
+    worm: Opt[Worm] = None
+
+
+class Qtree(_Row):
+    native_qtree_id: str
+    name: str
+    path: Opt[str] = None
+    native_filesystem_id: Opt[str] = None
+    security_mode: Opt[SecurityMode] = None
+
+
+class Quota(_Row):
+    native_quota_id: str
+    type: QuotaType
+    native_filesystem_id: Opt[str] = None
+    native_qtree_id: Opt[str] = None
+    capacity_hard_limit: Opt[int] = None
+    capacity_soft_limit: Opt[int] = None
+    file_hard_limit: Opt[int] = None
+    file_soft_limit: Opt[int] = None
+    file_count: Opt[int] = None
+    used_capacity: Opt[int] = None
+    user_group_name: Opt[str] = None
+
+
+class Share(_Row):
+    native_share_id: str
+    name: str
+    path: Opt[str] = None
+    native_filesystem_id: Opt[str] = None
+    native_qtree_id: Opt[str] = None
+    protocol: ShareProtocol
+
+
+class StorageHost(_Row):
+    native_storage_host_id: str
+    name: str
+    description: Opt[str] = None
+    os_type: Opt[str] = None
+    ip_address: Opt[str] = None
+    status: HostStatus
+
+
+class StorageHostInitiator(_Row):
+    native_storage_host_initiator_id: str
+    native_storage_host_id: Opt[str] = None
+    name: Opt[str] = None
+    description: Opt[str] = None
+    alias: Opt[str] = None
+    wwn: Opt[str] = None
+    status: InitiatorStatus
+    type: Opt[InitiatorType] = None
+
+
+class MaskingView(_Row):
+    native_masking_view_id: str
+    name: Opt[str] = None
+    native_storage_host_group_id: Opt[str] = None
+    native_volume_group_id: Opt[str] = None
+    native_port_group_id: Opt[str] = None
+    native_storage_host_id: Opt[str] = None
+    native_volume_id: Opt[str] = None
+
+
+class Alert(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    alert_id: str
+    alert_name: str
+    severity: AlertSeverity
+    category: AlertCategory
+    type: str
+    sequence_number: str
+    occur_time: int
+    description: Opt[str] = None
+    recovery_advice: Opt[str] = None
+    resource_type: Opt[str] = None
+    location: Opt[str] = None
+    match_key: Opt[str] = None
+
+
+class ResourceKind(BaseModel):
+    """One listable resource type: the driver method, the row model, the REST names."""
+
+    name: str                    # e.g. "volume"
+    method: str                  # driver method, e.g. "list_volumes"
+    model: Any                   # row model (None for dict-shaped group results)
+    collection: str              # REST path segment, e.g. "volumes"
+    key: str                     # JSON key of the list, e.g. "volumes"
+    native_id: str               # e.g. "native_volume_id"
+
+
+RESOURCE_KINDS: list[ResourceKind] = [
+    ResourceKind(name="storage_pool", method="list_storage_pools", model=StoragePool,
+                 collection="storage-pools", key="storage_pools", native_id="native_storage_pool_id"),
+    ResourceKind(name="volume", method="list_volumes", model=Volume,
+                 collection="volumes", key="volumes", native_id="native_volume_id"),
+    ResourceKind(name="controller", method="list_controllers", model=Controller,
+                 collection="controllers", key="controllers", native_id="native_controller_id"),
+    ResourceKind(name="port", method="list_ports", model=Port,
+                 collection="ports", key="ports", native_id="native_port_id"),
+    ResourceKind(name="disk", method="list_disks", model=Disk,
+                 collection="disks", key="disks", native_id="native_disk_id"),
+    ResourceKind(name="quota", method="list_quotas", model=Quota,
+                 collection="quotas", key="quotas", native_id="native_quota_id"),
+    ResourceKind(name="filesystem", method="list_filesystems", model=Filesystem,
+                 collection="filesystems", key="filesystems", native_id="native_filesystem_id"),
+    ResourceKind(name="qtree", method="list_qtrees", model=Qtree,
+                 collection="qtrees", key="qtrees", native_id="native_qtree_id"),
+    ResourceKind(name="share", method="list_shares", model=Share,
+                 collection="shares", key="shares", native_id="native_share_id"),
+    ResourceKind(name="storage_host_initiator", method="list_storage_host_initiators",
+                 model=StorageHostInitiator, collection="storage-host-initiators",
+                 key="storage_host_initiators", native_id="native_storage_host_initiator_id"),
+    ResourceKind(name="storage_host", method="list_storage_hosts", model=StorageHost,
+                 collection="storage-hosts", key="storage_hosts", native_id="native_storage_host_id"),
+    ResourceKind(name="storage_host_group", method="list_storage_host_groups", model=None,
+                 collection="storage-host-groups", key="storage_host_groups",
+                 native_id="native_storage_host_group_id"),
+    ResourceKind(name="port_group", method="list_port_groups", model=None,
+                 collection="port-groups", key="port_groups", native_id="native_port_group_id"),
+    ResourceKind(name="volume_group", method="list_volume_groups", model=None,
+                 collection="volume-groups", key="volume_groups", native_id="native_volume_group_id"),
+    ResourceKind(name="masking_view", method="list_masking_views", model=MaskingView,
+                 collection="masking-views", key="masking_views", native_id="native_masking_view_id"),
+]
+KINDS_BY_METHOD: dict[str, ResourceKind] = {k.method: k for k in RESOURCE_KINDS}
+KINDS_BY_NAME: dict[str, ResourceKind] = {k.name: k for k in RESOURCE_KINDS}
+
+_adapters: dict[Any, TypeAdapter] = {}
+
+
+def validate_rows(method: str, rows: Any) -> Any:
+    """Check a list method's result against its model; raise InvalidResults naming the field."""
+    kind = KINDS_BY_METHOD[method]
+    if kind.model is None:
+        if not isinstance(rows, dict):
+            raise InvalidResults(f"{method} must return a dict of lists")
+        return rows
+    adapter = _adapters.get(kind.model)
+    if adapter is None:
+        adapter = _adapters[kind.model] = TypeAdapter(list[kind.model])
+    try:
+        adapter.validate_python(rows)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(p) for p in err["loc"])
+        raise InvalidResults(f"{method}: {loc}: {err['msg']}") from exc
+    return rows
+
+
+def validate_storage(row: Any) -> dict:
+    try:
+        Storage.model_validate(row)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(p) for p in err["loc"])
+        raise InvalidResults(f"get_storage: {loc}: {err['msg']}") from exc
+    return row
