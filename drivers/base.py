@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, Optional
 
 from .access_info import AccessInfo
-from .errors import DelfinError, NotSupported, StorageBackendException
+from .errors import DelfinError, InvalidInput, NotSupported, StorageBackendException
 from .models import KINDS_BY_METHOD, RESOURCE_KINDS
 
 log = logging.getLogger(__name__)
@@ -176,3 +176,14 @@ def resource_result(driver: StorageDriver, method: str, context: Any = None) -> 
         return ResourceResult("failed", error=StorageBackendException(f"{method} returned None").to_dict())
     count = sum(len(v) for v in rows.values()) if isinstance(rows, dict) else len(rows)
     return ResourceResult("supported", rows=rows, count=count)
+
+
+def perf_window(start_time: Any, end_time: Any) -> tuple[int, int]:
+    """Validate a perf window (epoch ms, start < end) once for every driver and caller."""
+    try:
+        start, end = int(start_time), int(end_time)
+    except (TypeError, ValueError):
+        raise InvalidInput("start_time and end_time must be epoch milliseconds") from None
+    if isinstance(start_time, bool) or isinstance(end_time, bool) or start < 0 or end <= start:
+        raise InvalidInput("need 0 <= start_time < end_time (epoch milliseconds)")
+    return start, end

@@ -13,7 +13,7 @@ from typing import Any, Optional
 
 from . import inventory, perfgen
 from .arrow_schema import Metric, table_to_metrics
-from .base import StorageDriver
+from .base import StorageDriver, perf_window
 from .errors import InvalidInput
 from .perf_catalog import normalise_request, resource_metrics_for
 
@@ -93,6 +93,7 @@ class FakeStorageDriver(StorageDriver):
 
     def collect_perf_metrics(self, context: Any, storage_id: str, resource_metrics: dict,
                              start_time: int, end_time: int) -> Any:
+        start_time, end_time = perf_window(start_time, end_time)
         self._wait()
         oldest = int(time.time() * 1000) - self._retention * 1000
         ts = perfgen.sample_times(max(int(start_time), oldest), int(end_time), self._interval)

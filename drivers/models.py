@@ -280,8 +280,11 @@ KINDS_BY_NAME: dict[str, ResourceKind] = {k.name: k for k in RESOURCE_KINDS}
 _adapters: dict[Any, TypeAdapter] = {}
 
 
-def validate_rows(method: str, rows: Any) -> Any:
-    """Check a list method's result against its model; raise InvalidResults naming the field."""
+def validate_rows(method: str, rows: Any, coerce: bool = False) -> Any:
+    """Check a list method's result against its model; raise InvalidResults naming the field.
+
+    With ``coerce`` the typed rows are returned (e.g. "42" -> 42 for text protocols).
+    """
     kind = KINDS_BY_METHOD[method]
     if kind.model is None:
         if not isinstance(rows, dict):
@@ -291,19 +294,19 @@ def validate_rows(method: str, rows: Any) -> Any:
     if adapter is None:
         adapter = _adapters[kind.model] = TypeAdapter(list[kind.model])
     try:
-        adapter.validate_python(rows)
+        models = adapter.validate_python(rows)
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = ".".join(str(p) for p in err["loc"])
         raise InvalidResults(f"{method}: {loc}: {err['msg']}") from exc
-    return rows
+    return [m.model_dump(exclude_unset=True) for m in models] if coerce else rows
 
 
-def validate_storage(row: Any) -> dict:
+def validate_storage(row: Any, coerce: bool = False) -> dict:
     try:
-        Storage.model_validate(row)
+        model = Storage.model_validate(row)
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = ".".join(str(p) for p in err["loc"])
         raise InvalidResults(f"get_storage: {loc}: {err['msg']}") from exc
-    return row
+    return model.model_dump(exclude_unset=True) if coerce else row

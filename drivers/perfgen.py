@@ -39,43 +39,59 @@ def sample_times(start_ms: int, end_ms: int, step_s: int) -> np.ndarray:
     return np.arange(first, int(end_ms), step, dtype=np.int64)
 
 
-def perf_table(seed: int, storage_id: str, series: dict[str, list[str]],
-               resources: dict[str, list[str]], timestamps: np.ndarray) -> pa.Table:
-    """Build the METRIC_SCHEMA table for ``series`` {resource_type: [metric]} over
-    ``resources`` {resource_type: [resource_id]} at ``timestamps``, without Python loops
-    over points.
-    """
-    parts = []
-    nts = len(timestamps)
-    for rtype, metrics in series.items():
-        ids = resources.get(rtype) or []
-        if not ids or not metrics or not nts:
-            continue
-        nres, nmet = len(ids), len(metrics)
-        rkeys = np.array([_key(f"{rtype}/{i}") for i in ids], dtype=np.uint64)
-        mkeys = np.array([_key(m) for m in metrics], dtype=np.uint64)
-        scales = np.array([_SCALE[unit_of(m)] for m in metrics])
-        # order: resource-major, then metric, then timestamp
-        r_idx = np.repeat(np.arange(nres), nmet * nts)
-        m_idx = np.tile(np.repeat(np.arange(nmet), nts), nres)
-        t = np.tile(timestamps, nres * nmet)
-        h = _mix(np.uint64(seed) ^ _mix(rkeys[r_idx] * np.uint64(1_000_003) + mkeys[m_idx])
-                 ^ t.astype(np.uint64))
-        values = (h >> np.uint64(11)).astype(np.float64) / float(1 << 53) * scales[m_idx]
-        values = np.round(values, 3)
-        units = [unit_of(m) for m in metrics]
-        unit_dict = sorted(set(units))
-        unit_idx = np.array([unit_dict.index(u) for u in units], dtype=np.int32)
-        n = len(values)
-        parts.append(pa.Table.from_arrays([
-            pa.array(t, pa.int64()).cast(pa.timestamp("ms")).cast(pa.timestamp("ms", tz="UTC")),
-            pa.DictionaryArray.from_arrays(np.zeros(n, dtype=np.int32), [storage_id]),
-            pa.DictionaryArray.from_arrays(np.zeros(n, dtype=np.int32), [rtype]),
-            pa.DictionaryArray.from_arrays(r_idx.astype(np.int32), ids),
-            pa.DictionaryArray.from_arrays(m_idx.astype(np.int32), metrics),
-            pa.DictionaryArray.from_arrays(unit_idx[m_idx], unit_dict),
-            pa.array(values, pa.float64()),
-        ], schema=METRIC_SCHEMA))
+def series_values(seed: int, rtype: str, ids: list[str], metrics: list[str],
+                  timestamps: np.ndarray) -> np.ndarray:
+    """Values in resource-major, then metric, then timestamp order (flat float64)."""
+    nres, nmet, nts = len(ids), len(metrics), len(timestamps)
+    rkeys = np.array([_key(f"{rtype}/{i}") for i in ids], dtype=np.uint64)
+    mkeys = np.array([_key(m) for m in metrics], dtype=np.uint64)
+    scales = np.array([_SCALE[unit_of(m)] for m in metrics])
+    r_idx = np.repeat(np.arange(nres), nmet * nts)
+    m_idx = np.tile(np.repeat(np.arange(nmet), nts), nres)
+    t = np.tile(timestamps.astype(np.uint64), nres * nmet)
+    h = _mix(np.uint64(seed) ^ _mix(rkeys[r_idx] * np.uint64(1_000_003) + mkeys[m_idx]) ^ t)
+    return np.round((h >> np.uint64(11)).astype(np.float64) / float(1 << 53) * scales[m_idx], 3)
+
+
+def assemble(storage_id: str, rtype: str, ids: list[str], metrics: list[str],
+             timestamps: np.ndarray, values: np.ndarray) -> pa.Table:
+    """A METRIC_SCHEMA table from one resource type's value matrix, columnar throughout."""
+    nres, nmet, nts = len(ids), len(metrics), len(timestamps)
+    n = nres * nmet * nts
+    if len(values) != n:
+        raise ValueError(f"expected {n} values for {rtype}, got {len(values)}")
+    r_idx = np.repeat(np.arange(nres, dtype=np.int32), nmet * nts)
+    m_idx = np.tile(np.repeat(np.arange(nmet, dtype=np.int32), nts), nres)
+    units = [unit_of(m) for m in metrics]
+    unit_dict = sorted(set(units))
+    unit_idx = np.array([unit_dict.index(u) for u in units], dtype=np.int32)
+    zeros = np.zeros(n, dtype=np.int32)
+    ts = pa.array(np.tile(np.asarray(timestamps, dtype=np.int64), nres * nmet))
+    return pa.Table.from_arrays([
+        ts.cast(pa.timestamp("ms")).cast(pa.timestamp("ms", tz="UTC")),
+        pa.DictionaryArray.from_arrays(zeros, [storage_id]),
+        pa.DictionaryArray.from_arrays(zeros, [rtype]),
+        pa.DictionaryArray.from_arrays(r_idx, list(ids)),
+        pa.DictionaryArray.from_arrays(m_idx, list(metrics)),
+        pa.DictionaryArray.from_arrays(unit_idx[m_idx], unit_dict),
+        pa.array(np.asarray(values, dtype=np.float64)),
+    ], schema=METRIC_SCHEMA)
+
+
+def concat(parts: list[pa.Table]) -> pa.Table:
     if not parts:
         return METRIC_SCHEMA.empty_table()
-    return pa.concat_tables(parts, promote_options="none").unify_dictionaries() if len(parts) > 1 else parts[0]
+    return parts[0] if len(parts) == 1 else pa.concat_tables(parts).unify_dictionaries()
+
+
+def perf_table(seed: int, storage_id: str, series: dict[str, list[str]],
+               resources: dict[str, list[str]], timestamps: np.ndarray) -> pa.Table:
+    """The METRIC_SCHEMA table for ``series`` {resource_type: [metric]} over ``resources``
+    {resource_type: [resource_id]} at ``timestamps``, without Python loops over points."""
+    parts = []
+    for rtype, metrics in series.items():
+        ids = resources.get(rtype) or []
+        if ids and metrics and len(timestamps):
+            values = series_values(seed, rtype, ids, metrics, timestamps)
+            parts.append(assemble(storage_id, rtype, ids, metrics, timestamps, values))
+    return concat(parts)

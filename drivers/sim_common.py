@@ -1,0 +1,52 @@
+"""What the REST and SSH simulator drivers share: metadata, row checks, capabilities."""
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from .base import StorageDriver
+from .errors import BadResponse, InvalidInput, InvalidResults
+from .models import validate_rows, validate_storage
+from .perf_catalog import resource_metrics_for
+
+PERF_TYPES = ["storage", "storagePool", "volume", "port", "disk", "controller"]
+DEFAULT_TIMEOUT = 30.0
+
+
+class SimulatorDriverBase(StorageDriver):
+    """Shared by ``simulator rest`` and ``simulator ssh`` (no session logic here)."""
+
+    vendor = "simulator"
+
+    def _timeout(self) -> float:
+        try:
+            value = float(self.access_info.extra_attributes.get("timeout", DEFAULT_TIMEOUT))
+        except (TypeError, ValueError):
+            raise InvalidInput("extra_attributes.timeout must be a number of seconds") from None
+        if not 0 < value <= 600:
+            raise InvalidInput("extra_attributes.timeout must be in (0, 600]")
+        return value
+
+    def _storage(self, row: Any, coerce: bool = False) -> dict:
+        try:
+            return validate_storage(row, coerce=coerce)
+        except InvalidResults as exc:
+            raise BadResponse(exc.msg) from exc
+
+    def _rows(self, method: str, rows: Any, coerce: bool = False) -> list[dict]:
+        if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+            raise BadResponse(f"{method}: expected a list of objects")
+        for r in rows:
+            r["storage_id"] = self.storage_id
+        try:
+            return validate_rows(method, rows, coerce=coerce)
+        except InvalidResults as exc:
+            raise BadResponse(exc.msg) from exc
+
+    @staticmethod
+    def _capabilities(interval: int, retention: int) -> dict:
+        return {"is_historic": True, "performance_metric_retention_window": int(retention),
+                "collect_interval": int(interval), "failed_job_collect_interval": 900,
+                "resource_metrics": resource_metrics_for(PERF_TYPES)}
+
+    def get_capabilities(self, context: Any, filters: Optional[dict] = None) -> dict:
+        raise NotImplementedError  # each driver asks its array

@@ -1,0 +1,71 @@
+"""``python -m drivers.simulator --arrays N [--config FILE] [--ready-file F]``.
+
+Prints one JSON line (arrays, ports, credentials, admin port) once every server listens.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+
+from .server import Simulator, default_array
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m drivers.simulator", description=__doc__)
+    ap.add_argument("--arrays", type=int, default=None, help="number of default arrays (default 2)")
+    ap.add_argument("--config", help="JSON file: {admin_port, arrays: [ArrayConfig...], defaults: {...}}")
+    ap.add_argument("--ready-file", help="also write the ready JSON to this file (atomically)")
+    ap.add_argument("--volumes", type=int, default=None, help="volumes per default array")
+    ap.add_argument("--idle-timeout", type=float, default=None, help="token idle expiry (s)")
+    ap.add_argument("--perf-interval", type=int, default=None, help="perf sample step (s)")
+    ap.add_argument("--admin-port", type=int, default=None)
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=os.environ.get("SIM_LOG_LEVEL", "WARNING"))
+
+    config: dict = {}
+    if args.config:
+        with open(args.config) as fh:
+            config = json.load(fh)
+    defaults = dict(config.get("defaults", {}))
+    if args.volumes is not None:
+        defaults.setdefault("sizes", {})["volumes"] = args.volumes
+    if args.idle_timeout is not None:
+        defaults["idle_timeout"] = args.idle_timeout
+    if args.perf_interval is not None:
+        defaults["perf_interval"] = args.perf_interval
+    arrays = config.get("arrays")
+    if arrays is None or args.arrays is not None:
+        arrays = [default_array(i) for i in range(args.arrays if args.arrays is not None else 2)]
+    config["arrays"] = [{**defaults, **a} for a in arrays]
+    if args.admin_port is not None:
+        config["admin_port"] = args.admin_port
+
+    sim = Simulator(config)
+    try:
+        sim.start()
+    except (OSError, ValueError, TypeError) as exc:
+        print(json.dumps({"error": str(exc)}), file=sys.stderr)
+        return 1
+    line = json.dumps(sim.ready_info())
+    if args.ready_file:
+        tmp = args.ready_file + ".tmp"
+        with open(tmp, "w") as fh:
+            fh.write(line + "\n")
+        os.replace(tmp, args.ready_file)
+    print(line, flush=True)
+
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    stop.wait()
+    sim.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

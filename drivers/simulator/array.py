@@ -1,0 +1,212 @@
+"""One simulated array: identity, users, sessions, faults, counters, inventory, perf history.
+
+Pure state with a lock; the REST, SSH and admin servers call into it.
+"""
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+import numpy as np
+
+from .. import inventory, perfgen
+from ..perf_catalog import METRICS_BY_RESOURCE, normalise_request
+
+PERF_TYPES = ["storage", "storagePool", "volume", "port", "disk", "controller"]
+
+
+class SimError(Exception):
+    """An answer the array gives instead of data: HTTP-ish status plus message."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass
+class ArrayConfig:
+    name: str
+    seed: int
+    users: dict[str, str]
+    rest_port: int = 0
+    ssh_port: int = 0
+    sizes: dict[str, int] = field(default_factory=dict)
+    max_sessions: int = 16
+    idle_timeout: float = 300.0
+    perf_interval: int = 60
+    retention: int = 7200
+    vendor: str = "simulator"
+    model: str = "sim-9000"
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ArrayConfig":
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        cfg = cls(**known)
+        if not cfg.name or not isinstance(cfg.users, dict) or not cfg.users:
+            raise ValueError("array needs a name and at least one user")
+        if cfg.idle_timeout < 1 or cfg.max_sessions < 1 or cfg.perf_interval < 1:
+            raise ValueError("idle_timeout, max_sessions and perf_interval must be >= 1")
+        return cfg
+
+
+@dataclass
+class Faults:
+    latency_ms: float = 0.0
+    down: bool = False
+    malformed: bool = False
+    throttle: int = 0          # 0 = off, else the HTTP status to answer (429 or 503)
+
+
+class SimArray:
+    def __init__(self, cfg: ArrayConfig) -> None:
+        self.cfg = cfg
+        self.inv = inventory.generate(cfg.seed, cfg.sizes, name=cfg.name, vendor=cfg.vendor,
+                                      model=cfg.model)
+        self.perf_resources = self.inv.perf_resources()
+        self.faults = Faults()
+        self._lock = threading.Lock()
+        self._passwords = dict(cfg.users)
+        self._tokens: dict[str, tuple[str, float]] = {}   # token -> (user, last used)
+        self._ssh: dict[int, str] = {}                     # connection id -> user
+        self._ssh_seq = 0
+        self.counters = {"logins": 0, "failed_logins": 0, "logouts": 0, "requests": 0,
+                         "rejected_session_limit": 0}
+        self.on_fault_change = lambda: None               # set by the servers (down/up)
+
+    # -- sessions ---------------------------------------------------------------------------
+    def _purge(self, now: float) -> None:
+        idle = self.cfg.idle_timeout
+        for tok in [t for t, (_, used) in self._tokens.items() if now - used > idle]:
+            del self._tokens[tok]
+
+    def _sessions_of(self, user: str) -> int:
+        return sum(1 for u, _ in self._tokens.values() if u == user) + \
+            sum(1 for u in self._ssh.values() if u == user)
+
+    def _check_login(self, user: str, password: str) -> None:
+        if self._passwords.get(user) is None or not secrets.compare_digest(
+                self._passwords[user].encode(), str(password).encode()):
+            self.counters["failed_logins"] += 1
+            raise SimError(401, "invalid username or password")
+        if self._sessions_of(user) >= self.cfg.max_sessions:
+            self.counters["rejected_session_limit"] += 1
+            raise SimError(503, f"session limit reached ({self.cfg.max_sessions} per user)")
+
+    def login(self, user: str, password: str) -> str:
+        with self._lock:
+            self._purge(time.time())
+            self._check_login(user, password)
+            token = secrets.token_hex(16)
+            self._tokens[token] = (user, time.time())
+            self.counters["logins"] += 1
+            return token
+
+    def touch(self, token: Optional[str]) -> str:
+        """Validate a token and refresh its idle timer; return its user."""
+        with self._lock:
+            now = time.time()
+            self._purge(now)
+            entry = self._tokens.get(token or "")
+            if entry is None:
+                raise SimError(401, "token expired or invalid")
+            self._tokens[token] = (entry[0], now)
+            return entry[0]
+
+    def logout(self, token: Optional[str]) -> bool:
+        with self._lock:
+            if self._tokens.pop(token or "", None) is None:
+                return False
+            self.counters["logouts"] += 1
+            return True
+
+    def ssh_open(self, user: str, password: str) -> int:
+        with self._lock:
+            self._purge(time.time())
+            self._check_login(user, password)
+            self._ssh_seq += 1
+            self._ssh[self._ssh_seq] = user
+            self.counters["logins"] += 1
+            return self._ssh_seq
+
+    def ssh_close(self, conn_id: int) -> None:
+        with self._lock:
+            if self._ssh.pop(conn_id, None) is not None:
+                self.counters["logouts"] += 1
+
+    def count_request(self) -> None:
+        with self._lock:
+            self.counters["requests"] += 1
+
+    # -- admin ------------------------------------------------------------------------------
+    def stats(self) -> dict[str, int]:
+        with self._lock:
+            self._purge(time.time())
+            return {"logins": self.counters["logins"], "failed_logins": self.counters["failed_logins"],
+                    "logouts": self.counters["logouts"],
+                    "active_sessions": len(self._tokens) + len(self._ssh),
+                    "max_sessions": self.cfg.max_sessions, "requests": self.counters["requests"],
+                    "rejected_session_limit": self.counters["rejected_session_limit"]}
+
+    def reset_stats(self) -> None:
+        with self._lock:
+            for k in self.counters:
+                self.counters[k] = 0
+
+    def set_password(self, user: str, password: str) -> None:
+        if not password:
+            raise SimError(400, "password must not be empty")
+        with self._lock:
+            self._passwords[user] = password
+
+    def expire_sessions(self) -> int:
+        with self._lock:
+            n = len(self._tokens)
+            self._tokens.clear()
+            return n
+
+    def set_faults(self, body: dict[str, Any]) -> dict[str, Any]:
+        was_down = self.faults.down
+        if "latency_ms" in body:
+            self.faults.latency_ms = max(0.0, float(body["latency_ms"]))
+        if "down" in body:
+            self.faults.down = bool(body["down"])
+        if "malformed" in body:
+            self.faults.malformed = bool(body["malformed"])
+        if "throttle" in body:
+            t = body["throttle"]
+            self.faults.throttle = 503 if t is True else (int(t) if t else 0)
+            if self.faults.throttle not in (0, 429, 503):
+                raise SimError(400, "throttle must be false, 429 or 503")
+        if was_down != self.faults.down:
+            self.on_fault_change()
+        return self.faults.__dict__.copy()
+
+    # -- data -------------------------------------------------------------------------------
+    def list_of(self, kind: str) -> list[dict[str, Any]]:
+        return {"pools": self.inv.pools, "volumes": self.inv.volumes, "disks": self.inv.disks,
+                "ports": self.inv.ports, "controllers": self.inv.controllers}[kind]
+
+    def capabilities(self) -> dict[str, Any]:
+        return {"perf_interval": self.cfg.perf_interval, "retention": self.cfg.retention,
+                "resource_types": PERF_TYPES}
+
+    def perf_groups(self, start_ms: int, end_ms: int, types: Optional[list[str]] = None,
+                    metrics: Optional[list[str]] = None) -> tuple[np.ndarray, list[dict[str, Any]]]:
+        """Samples in [start, end) still inside retention: (timestamps, one group per type)."""
+        now_ms = int(time.time() * 1000)
+        start_ms = max(int(start_ms), now_ms - self.cfg.retention * 1000)
+        end_ms = min(int(end_ms), now_ms + 1)
+        wanted = {t: (metrics or METRICS_BY_RESOURCE[t]) for t in (types or PERF_TYPES)
+                  if t in PERF_TYPES}
+        ts = perfgen.sample_times(start_ms, end_ms, self.cfg.perf_interval)
+        groups = []
+        for rtype, names in normalise_request(wanted, PERF_TYPES).items():
+            ids = self.perf_resources[rtype]
+            if ids and names and len(ts):
+                groups.append({"resource_type": rtype, "resource_ids": ids, "metrics": names,
+                               "values": perfgen.series_values(self.cfg.seed, rtype, ids, names, ts)})
+        return ts, groups

@@ -1,0 +1,100 @@
+"""Start a simulator process and drive its admin API (used by tests, bench, ``make run``)."""
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any, Optional
+
+import requests
+
+
+class SimulatorProcess:
+    """A simulator subprocess on loopback; stop it with ``stop()`` (by its PID, never by name)."""
+
+    _names = itertools.count()
+
+    def __init__(self, arrays: int = 0, extra_args: Optional[list[str]] = None,
+                 startup_timeout: float = 30.0) -> None:
+        self._dir = tempfile.mkdtemp(prefix="delfin-sim-")
+        ready = os.path.join(self._dir, "ready.json")
+        self.log_path = os.path.join(self._dir, "simulator.log")
+        self._log = open(self.log_path, "w")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "drivers.simulator", "--arrays", str(arrays), "--ready-file", ready,
+             *(extra_args or [])], stdout=subprocess.DEVNULL, stderr=self._log)
+        deadline = time.monotonic() + startup_timeout
+        while not os.path.exists(ready):
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"simulator exited: {open(self.log_path).read()[-2000:]}")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise TimeoutError("simulator did not become ready")
+            time.sleep(0.05)
+        with open(ready) as fh:
+            self.info = json.load(fh)
+        self.admin = f"http://127.0.0.1:{self.info['admin_port']}"
+        self.host_key: str = self.info["host_key"]
+        self._http = requests.Session()
+
+    # -- admin API ---------------------------------------------------------------------------
+    def _call(self, method: str, path: str, body: Optional[dict] = None) -> Any:
+        resp = self._http.request(method, f"{self.admin}{path}", json=body, timeout=30)
+        resp.raise_for_status()
+        return resp.json()
+
+    def add_array(self, name: Optional[str] = None, password: str = "pw-initial", **cfg: Any) -> dict:
+        """A fresh array (own ports, own counters). Sizes go in ``sizes``; seed defaults per name."""
+        name = name or f"arr-{os.getpid()}-{next(self._names)}"
+        spec = {"name": name, "seed": cfg.pop("seed", abs(hash(name)) % 10**6),
+                "users": {"admin": password}, "sizes": cfg.pop("sizes", {"volumes": 50}), **cfg}
+        return self._call("POST", "/arrays", spec)
+
+    def arrays(self) -> list[dict]:
+        return self._call("GET", "/arrays")["arrays"]
+
+    def stats(self, name: str) -> dict:
+        return self._call("GET", f"/arrays/{name}/stats")
+
+    def rotate_password(self, name: str, password: str, username: str = "admin") -> None:
+        self._call("POST", f"/arrays/{name}/password", {"username": username, "password": password})
+
+    def expire_sessions(self, name: str) -> int:
+        return self._call("POST", f"/arrays/{name}/expire-sessions")["expired"]
+
+    def faults(self, name: str, **faults: Any) -> dict:
+        return self._call("POST", f"/arrays/{name}/faults", faults)
+
+    def reset_stats(self, name: str) -> dict:
+        return self._call("POST", f"/arrays/{name}/reset-stats")
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+
+
+def rest_access(array: dict, password: Optional[str] = None, **extra: Any) -> dict:
+    """Access info for the ``simulator rest`` driver (plain HTTP: TLS verify off, explicitly)."""
+    return {"vendor": "simulator", "model": "rest",
+            "rest": {"host": array["host"], "port": array["rest_port"], "username": "admin",
+                     "password": password or array["users"]["admin"], "scheme": "http", "verify": False},
+            "extra_attributes": extra}
+
+
+def ssh_access(array: dict, password: Optional[str] = None, **extra: Any) -> dict:
+    """Access info for the ``simulator ssh`` driver, pinned to the simulator's host key."""
+    return {"vendor": "simulator", "model": "ssh",
+            "ssh": {"host": array["host"], "port": array["ssh_port"], "username": "admin",
+                    "password": password or array["users"]["admin"], "pub_key": array["host_key"]},
+            "extra_attributes": extra}

@@ -1,0 +1,72 @@
+"""The array's REST API (what the REST driver talks to).
+
+    POST   /api/v1/sessions          {"username","password"} -> 201 {"token"} | 401 | 503
+    DELETE /api/v1/sessions/current  (X-Auth-Token) -> 204
+    GET    /api/v1/system | /api/v1/capabilities
+    GET    /api/v1/{pools,volumes,disks,ports,controllers}?offset=&limit=  -> {"items","total"}
+    GET    /api/v1/perf?start=&end=[&types=a,b][&metrics=x,y] -> columnar groups
+Every call but login needs ``X-Auth-Token``; faults (latency, malformed, throttle) apply here.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from .array import SimArray, SimError
+from .http_base import HttpError, JsonHandler, int_param
+
+LISTS = {"pools", "volumes", "disks", "ports", "controllers"}
+MAX_PAGE = 2000
+
+
+class ArrayRestHandler(JsonHandler):
+    def route(self, method: str, parts: list[str]) -> tuple[int, Any]:
+        array: SimArray = self.server.context  # type: ignore[attr-defined]
+        faults = array.faults
+        if faults.latency_ms:
+            time.sleep(faults.latency_ms / 1000.0)
+        if faults.throttle:
+            raise HttpError(faults.throttle, "too many requests, try later")
+        if faults.malformed:
+            return 200, b"{\"items\": [<<garbage"
+        if parts[:2] != ["api", "v1"] or len(parts) < 3:
+            raise HttpError(404, "not found")
+        try:
+            return self._api(array, method, parts[2:])
+        except SimError as exc:
+            raise HttpError(exc.status, exc.message) from None
+
+    def _api(self, array: SimArray, method: str, rest: list[str]) -> tuple[int, Any]:
+        if rest == ["sessions"] and method == "POST":
+            body = self.body()
+            user, password = body.get("username"), body.get("password")
+            if not isinstance(user, str) or not isinstance(password, str):
+                raise HttpError(400, "username and password are required")
+            return 201, {"token": array.login(user, password)}
+        token = self.headers.get("X-Auth-Token")
+        if rest == ["sessions", "current"] and method == "DELETE":
+            array.logout(token)
+            return 204, None
+        array.touch(token)
+        array.count_request()
+        if method != "GET" or len(rest) != 1:
+            raise HttpError(404, "not found")
+        what = rest[0]
+        if what == "system":
+            return 200, array.inv.storage
+        if what == "capabilities":
+            return 200, array.capabilities()
+        if what in LISTS:
+            rows = array.list_of(what)
+            offset = int_param(self.query, "offset", 0)
+            limit = int_param(self.query, "limit", MAX_PAGE, lambda v: 1 <= v <= MAX_PAGE)
+            return 200, {"items": rows[offset:offset + limit], "total": len(rows)}
+        if what == "perf":
+            start = int_param(self.query, "start")
+            end = int_param(self.query, "end")
+            types = [t for t in self.query.get("types", "").split(",") if t] or None
+            metrics = [m for m in self.query.get("metrics", "").split(",") if m] or None
+            ts, groups = array.perf_groups(start, end, types, metrics)
+            return 200, {"interval": array.cfg.perf_interval, "timestamps": ts.tolist(),
+                         "groups": [{**g, "values": g["values"].tolist()} for g in groups]}
+        raise HttpError(404, "not found")

@@ -1,0 +1,206 @@
+"""The array's SSH CLI (paramiko server mode): what the SSH driver talks to.
+
+Commands over exec channels, ``!``-delimited with a header line (like ``lsvdisk -delim !``):
+``lssystem``, ``lspool``, ``lsvolume``, ``lsdisk``, ``lsport``, ``lscontroller``,
+``lscapabilities``, ``lsperf <start_ms> <end_ms> [types] [metrics]``. One connection carries
+many channels; each connection counts as one session against the per-user cap.
+"""
+from __future__ import annotations
+
+import io
+import logging
+import re
+import shlex
+import socket
+import threading
+import time
+from typing import Any, Optional
+
+import paramiko
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from .. import perfgen
+from .array import SimArray, SimError
+
+log = logging.getLogger(__name__)
+
+SAFE_ARG = re.compile(r"^[A-Za-z0-9_.,:-]{1,1000}$")
+LIST_COMMANDS = {"lspool": "pools", "lsvolume": "volumes", "lsdisk": "disks", "lsport": "ports",
+                 "lscontroller": "controllers"}
+EXIT_OK, EXIT_USAGE, EXIT_BUSY, EXIT_LIMIT = 0, 2, 5, 6
+
+
+def _cell(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    return str(v).replace("!", "_").replace("\n", " ")
+
+
+def format_rows(rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return ""
+    keys = list(rows[0].keys())
+    lines = ["!".join(keys)] + ["!".join(_cell(r.get(k)) for k in keys) for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+def perf_csv(array: SimArray, args: list[str]) -> bytes:
+    start, end = int(args[0]), int(args[1])
+    types = args[2].split(",") if len(args) > 2 and args[2] != "-" else None
+    metrics = args[3].split(",") if len(args) > 3 else None
+    ts, groups = array.perf_groups(start, end, types, metrics)
+    parts = [perfgen.assemble("-", g["resource_type"], g["resource_ids"], g["metrics"], ts, g["values"])
+             for g in groups]
+    table = perfgen.concat(parts).drop_columns(["storage_id"])
+    table = pa.table({"timestamp": table.column("timestamp").cast(pa.int64()),
+                      **{n: table.column(n).cast(pa.string())
+                         for n in ("resource_type", "resource_id", "metric", "unit")},
+                      "value": table.column("value")})
+    buf = io.BytesIO()
+    pacsv.write_csv(table, buf, pacsv.WriteOptions(delimiter="!", quoting_style="none"))
+    return buf.getvalue()
+
+
+def run_command(array: SimArray, command: str) -> tuple[int, bytes, bytes]:
+    """(exit status, stdout, stderr) of one CLI command; never raises."""
+    try:
+        argv = shlex.split(command)
+    except ValueError:
+        return EXIT_USAGE, b"", b"error: cannot parse command\n"
+    if not argv or not all(SAFE_ARG.match(a) for a in argv):
+        return EXIT_USAGE, b"", b"error: invalid characters in command\n"
+    cmd, args = argv[0], argv[1:]
+    faults = array.faults
+    if faults.latency_ms:
+        time.sleep(faults.latency_ms / 1000.0)
+    if faults.throttle:
+        return EXIT_BUSY, b"", b"error: system busy, try later\n"
+    array.count_request()
+    if faults.malformed:
+        return EXIT_OK, b"\x00garbage!!\n!!\n", b""
+    if cmd == "lssystem":
+        return EXIT_OK, format_rows([array.inv.storage]).encode(), b""
+    if cmd == "lscapabilities":
+        caps = array.capabilities()
+        return EXIT_OK, format_rows([{**caps, "resource_types": ",".join(caps["resource_types"])}]).encode(), b""
+    if cmd in LIST_COMMANDS:
+        return EXIT_OK, format_rows(array.list_of(LIST_COMMANDS[cmd])).encode(), b""
+    if cmd == "lsperf":
+        if len(args) < 2 or not args[0].isdigit() or not args[1].isdigit():
+            return EXIT_USAGE, b"", b"usage: lsperf <start_ms> <end_ms> [types|-] [metrics]\n"
+        return EXIT_OK, perf_csv(array, args), b""
+    return EXIT_USAGE, b"", f"error: unknown command {cmd}\n".encode()
+
+
+class _Session(paramiko.ServerInterface):
+    def __init__(self, array: SimArray) -> None:
+        self.array = array
+        self.conn_id: Optional[int] = None
+        self.over_limit = False
+
+    def get_allowed_auths(self, username: str) -> str:
+        return "password"
+
+    def check_auth_password(self, username: str, password: str) -> int:
+        try:
+            self.conn_id = self.array.ssh_open(username, password)
+        except SimError as exc:
+            if exc.status == 503:  # accept, then refuse every command: the client can tell why
+                self.over_limit = True
+                return paramiko.AUTH_SUCCESSFUL
+            return paramiko.AUTH_FAILED
+        return paramiko.AUTH_SUCCESSFUL
+
+    def check_channel_request(self, kind: str, chanid: int) -> int:
+        if kind == "session":
+            return paramiko.OPEN_SUCCEEDED
+        return paramiko.OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED
+
+    def check_channel_exec_request(self, channel: paramiko.Channel, command: bytes) -> bool:
+        threading.Thread(target=self._exec, args=(channel, command), daemon=True).start()
+        return True
+
+    def _exec(self, channel: paramiko.Channel, command: bytes) -> None:
+        try:
+            if self.over_limit:
+                code, out, err = EXIT_LIMIT, b"", b"error: session limit reached\n"
+            else:
+                code, out, err = run_command(self.array, command.decode("utf-8", "replace"))
+            if out:
+                channel.sendall(out)
+            if err:
+                channel.sendall_stderr(err)
+            channel.send_exit_status(code)
+            channel.shutdown_write()  # EOF; the client closes once it has read everything
+            deadline = time.monotonic() + 60
+            while not channel.closed and time.monotonic() < deadline and channel.get_transport().is_active():
+                time.sleep(0.005)
+        except (OSError, EOFError, paramiko.SSHException):
+            pass
+        finally:
+            channel.close()
+
+
+class SSHServer:
+    """Listens on one port for one array; restartable (down = stop listening)."""
+
+    def __init__(self, array: SimArray, port: int, host_key: paramiko.PKey, host: str = "127.0.0.1") -> None:
+        self.array, self.host, self.port, self.host_key = array, host, port, host_key
+        self._sock: Optional[socket.socket] = None
+        self._transports: set[paramiko.Transport] = set()
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self.host, self.port))
+        sock.listen(128)
+        self.port = sock.getsockname()[1]
+        self._sock = sock
+        threading.Thread(target=self._accept, args=(sock,), daemon=True, name=f"ssh-{self.port}").start()
+
+    def stop(self) -> None:
+        sock, self._sock = self._sock, None
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            sock.close()
+        with self._lock:
+            transports = list(self._transports)
+        for t in transports:
+            t.close()
+
+    @property
+    def running(self) -> bool:
+        return self._sock is not None
+
+    def _accept(self, sock: socket.socket) -> None:
+        while True:
+            try:
+                conn, _ = sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        session = _Session(self.array)
+        transport = paramiko.Transport(conn)
+        transport.add_server_key(self.host_key)
+        with self._lock:
+            self._transports.add(transport)
+        try:
+            transport.start_server(server=session)
+            transport.join()
+        except (paramiko.SSHException, EOFError, OSError) as exc:  # garbage, scanners, resets
+            log.debug("ssh connection ended: %s", exc)
+        finally:
+            transport.close()
+            with self._lock:
+                self._transports.discard(transport)
+            if session.conn_id is not None:
+                self.array.ssh_close(session.conn_id)

@@ -1,0 +1,263 @@
+"""REST and SSH drivers against a real simulator process, counted at the array."""
+import socket
+import threading
+import time
+
+import pytest
+import requests
+
+from drivers import LIST_METHODS, resource_result
+from drivers.errors import (BadResponse, ConnectTimeout, InvalidInput, InvalidIpOrPort,
+                            InvalidUsernameOrPassword, SSHConnectTimeout, SSHException,
+                            StorageBackendException)
+from drivers.rest_driver import SimulatorRestDriver
+from drivers.simulator.control import rest_access, ssh_access
+from drivers.ssh_driver import SimulatorSSHDriver
+
+KINDS = {"rest": (SimulatorRestDriver, rest_access), "ssh": (SimulatorSSHDriver, ssh_access)}
+
+
+def make(kind, array, password=None, **extra):
+    cls, access = KINDS[kind]
+    return cls(**access(array, password, **extra), storage_id="st-1")
+
+
+def wait_sessions(simulator, arr, n, timeout=5.0):
+    """SSH teardown is asynchronous on the server side: wait for the count to settle."""
+    deadline = time.monotonic() + timeout
+    while simulator.stats(arr["name"])["active_sessions"] != n and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert simulator.stats(arr["name"])["active_sessions"] == n
+
+
+@pytest.fixture(params=["rest", "ssh"])
+def kind(request):
+    return request.param
+
+
+def test_inventory_round_trip_matches_between_protocols(simulator):
+    arr = simulator.add_array(sizes={"volumes": 120, "pools": 3, "ports": 6, "disks": 10, "controllers": 2})
+    rest, ssh = make("rest", arr), make("ssh", arr)
+    try:
+        assert rest.get_storage(None) == ssh.get_storage(None)
+        assert rest.get_storage(None)["serial_number"] == arr["serial_number"]
+        for method, n in [("list_volumes", 120), ("list_storage_pools", 3), ("list_ports", 6),
+                          ("list_disks", 10), ("list_controllers", 2)]:
+            a, b = getattr(rest, method)(None), getattr(ssh, method)(None)
+            assert len(a) == n
+            assert a == b, method
+    finally:
+        rest.close()
+        ssh.close()
+
+
+def test_rest_pages_large_lists(simulator):
+    arr = simulator.add_array(sizes={"volumes": 5000})
+    d = make("rest", arr)
+    try:
+        vols = d.list_volumes(None)
+        assert len(vols) == 5000 and vols[-1]["native_volume_id"] == "vol-4999"
+        assert simulator.stats(arr["name"])["requests"] >= 3   # 2000 per page
+    finally:
+        d.close()
+
+
+def test_one_login_across_100_calls_from_8_threads(simulator, kind):
+    arr = simulator.add_array()
+    d = make(kind, arr)
+    errors = []
+
+    def work():
+        for _ in range(13):
+            try:
+                d.get_storage(None)
+                d.list_ports(None)
+            except Exception as exc:  # collected, asserted below
+                errors.append(exc)
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    stats = simulator.stats(arr["name"])
+    d.close()
+    assert errors == []
+    assert stats["logins"] == 1
+    assert stats["active_sessions"] == 1
+    assert stats["requests"] >= 100
+
+
+def test_token_expiry_mid_run_single_flight_relogin(simulator):
+    arr = simulator.add_array()
+    d = make("rest", arr)
+    d.get_storage(None)
+    simulator.expire_sessions(arr["name"])
+    errors, barrier = [], threading.Barrier(8)
+
+    def work():
+        barrier.wait()
+        try:
+            for _ in range(5):
+                d.list_volumes(None)
+        except Exception as exc:
+            errors.append(exc)
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    stats = simulator.stats(arr["name"])
+    d.close()
+    assert errors == []
+    assert stats["logins"] == 2          # the first login plus exactly one re-login
+    assert stats["failed_logins"] == 0
+
+
+def test_idle_expiry_relogs_in_transparently(simulator):
+    arr = simulator.add_array(idle_timeout=1)
+    d = make("rest", arr)
+    d.get_storage(None)
+    time.sleep(1.5)
+    assert d.get_storage(None)["serial_number"] == arr["serial_number"]
+    d.close()
+    assert simulator.stats(arr["name"])["logins"] == 2
+
+
+def test_password_rotation_then_login_fails(simulator, kind):
+    arr = simulator.add_array()
+    d = make(kind, arr)
+    simulator.rotate_password(arr["name"], "rotated-pw")
+    assert d.get_storage(None)["name"] == arr["name"]   # existing session keeps working
+    d.close()
+    with pytest.raises(InvalidUsernameOrPassword):
+        make(kind, arr)
+    assert simulator.stats(arr["name"])["failed_logins"] == 1
+    make(kind, arr, password="rotated-pw").close()
+
+
+def test_session_limit_is_a_clear_backend_error(simulator, kind):
+    arr = simulator.add_array(max_sessions=1)
+    first = make(kind, arr)
+    with pytest.raises(StorageBackendException) as info:
+        make(kind, arr)
+    assert "session limit" in info.value.msg
+    first.close()
+    wait_sessions(simulator, arr, 0)
+    make(kind, arr).close()   # the slot is free again after logout
+
+
+@pytest.mark.parametrize("fault,expected", [
+    ({"down": True}, {"rest": InvalidIpOrPort, "ssh": InvalidIpOrPort}),
+    ({"latency_ms": 3000}, {"rest": ConnectTimeout, "ssh": SSHConnectTimeout}),
+    ({"malformed": True}, {"rest": BadResponse, "ssh": BadResponse}),
+    ({"throttle": 503}, {"rest": StorageBackendException, "ssh": StorageBackendException}),
+    ({"throttle": 429}, {"rest": StorageBackendException, "ssh": StorageBackendException}),
+])
+def test_faults_map_to_delfin_errors_within_the_timeout(simulator, kind, fault, expected):
+    arr = simulator.add_array()
+    d = make(kind, arr, timeout=1)
+    try:
+        simulator.faults(arr["name"], **fault)
+        t0 = time.monotonic()
+        with pytest.raises(expected[kind]):
+            d.list_volumes(None)
+        assert time.monotonic() - t0 < 6
+    finally:
+        simulator.faults(arr["name"], down=False, latency_ms=0, malformed=False, throttle=False)
+        d.close()
+
+
+def test_down_then_up_recovers(simulator, kind):
+    arr = simulator.add_array()
+    d = make(kind, arr, timeout=2)
+    simulator.faults(arr["name"], down=True)
+    with pytest.raises(InvalidIpOrPort):
+        d.get_storage(None)
+    simulator.faults(arr["name"], down=False)
+    assert d.get_storage(None)["serial_number"] == arr["serial_number"]
+    d.close()
+
+
+def test_close_logs_out(simulator, kind):
+    arr = simulator.add_array()
+    d = make(kind, arr)
+    assert simulator.stats(arr["name"])["active_sessions"] == 1
+    d.close()
+    d.close()   # idempotent
+    wait_sessions(simulator, arr, 0)
+    assert simulator.stats(arr["name"])["logouts"] == 1
+
+
+def test_perf_history_is_deterministic(simulator, kind):
+    arr = simulator.add_array(perf_interval=10, sizes={"volumes": 30})
+    d = make(kind, arr)
+    end = int(time.time() * 1000) // 10000 * 10000
+    req = {"volume": ["iops", "readIops"], "controller": None}
+    a = d.collect_perf_metrics(None, "st-1", req, end - 60000, end)
+    b = d.collect_perf_metrics(None, "st-1", req, end - 60000, end)
+    d.close()
+    assert a.num_rows == 6 * (30 * 2 + 2 * 16)
+    assert a.to_pylist() == b.to_pylist()
+    caps = make(kind, arr).get_capabilities(None)
+    assert caps["collect_interval"] == 10 and caps["is_historic"] is True
+
+
+def test_both_protocols_give_the_same_points(simulator):
+    arr = simulator.add_array(sizes={"volumes": 20})
+    end = int(time.time() * 1000) // 60000 * 60000
+    rows = []
+    for kind in KINDS:
+        d = make(kind, arr)
+        rows.append(sorted(map(str, d.collect_perf_metrics(None, "x", None, end - 180000, end).to_pylist())))
+        d.close()
+    assert rows[0] == rows[1] and len(rows[0]) > 0
+
+
+def test_file_resources_and_host_mapping_not_supported(simulator, kind):
+    arr = simulator.add_array()
+    d = make(kind, arr)
+    for m in ("list_filesystems", "list_qtrees", "list_quotas", "list_shares", "list_storage_hosts",
+              "list_masking_views"):
+        assert resource_result(d, m).status == "not_supported"
+    assert resource_result(d, "list_volumes").status == "supported"
+    assert set(LIST_METHODS) >= {"list_volumes"}
+    d.close()
+
+
+def test_ssh_host_key_is_verified(simulator):
+    arr = simulator.add_array()
+    other = "ssh-rsa " + arr["host_key"].split()[1][:-8] + "AAAAAAAA"
+    with pytest.raises((SSHException, InvalidInput)):
+        make("ssh", dict(arr, host_key=other))
+    no_key = ssh_access(arr)
+    no_key["ssh"].pop("pub_key")
+    with pytest.raises(InvalidInput):
+        SimulatorSSHDriver(**no_key)
+    no_key["ssh"]["host_key_policy"] = "auto_add"
+    SimulatorSSHDriver(**no_key).close()
+
+
+def test_ssh_arguments_are_validated(simulator):
+    arr = simulator.add_array()
+    d = make("ssh", arr)
+    with pytest.raises(InvalidInput):
+        d._run(["lsvolume", "; rm -rf /"])
+    with pytest.raises(InvalidInput):
+        d.collect_perf_metrics(None, "x", {"volume": ["iops"]}, "1;reboot", 2)
+    d.close()
+
+
+def test_simulator_survives_garbage(simulator):
+    arr = simulator.add_array()
+    base = f"http://127.0.0.1:{arr['rest_port']}"
+    assert requests.post(f"{base}/api/v1/sessions", data=b"{not json", timeout=5).status_code == 400
+    assert requests.get(f"{base}/nope", timeout=5).status_code == 404
+    assert requests.get(f"{base}/api/v1/volumes", timeout=5).status_code == 401
+    with socket.create_connection(("127.0.0.1", arr["ssh_port"]), timeout=5) as s:
+        s.sendall(b"GET / HTTP/1.0\r\n\r\n\x00\xff" * 10)
+        s.settimeout(2)
+        try:
+            s.recv(100)
+        except OSError:
+            pass
+    d = make("ssh", arr)
+    assert d.get_storage(None)["serial_number"] == arr["serial_number"]
+    d.close()
+    assert requests.post(f"{simulator.admin}/arrays/{arr['name']}/faults", json={"throttle": 7},
+                         timeout=5).status_code == 400
