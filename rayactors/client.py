@@ -1,0 +1,196 @@
+"""``DriverManagerClient``: a drop-in for ``delfin.drivers.api.API`` on actor handles.
+
+Same method names and arguments (context first). Driver calls go through one generic
+dispatch path (``_call_storage``) built from ``drivers.DRIVER_METHODS``; lifecycle calls go to
+the supervisor. Errors come out as plain Delfin errors: a removed storage's dead actor is
+StorageNotFound; idempotent reads ride over an actor restart within a deadline; mutations
+are never retried blindly.
+"""
+from __future__ import annotations
+
+import functools
+import time
+from typing import Any, Optional
+
+import pyarrow as pa
+import ray
+from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError
+
+from drivers import DRIVER_METHODS, IDEMPOTENT_METHODS, load_driver_class
+from drivers.errors import DelfinError, InvalidInput, StorageBackendException, StorageNotFound
+
+from .config import Config
+from .naming import get_storage_actor, get_supervisor
+from .runtime import init_ray
+from .supervisor import unwrap
+
+try:  # Ray >= 2.8
+    from ray.exceptions import ActorUnavailableError
+except ImportError:  # pragma: no cover
+    ActorUnavailableError = RayActorError
+
+RESTART_DEADLINE_S = 60.0
+
+
+def _check_id(storage_id: Any) -> str:
+    if not isinstance(storage_id, str) or not storage_id or len(storage_id) > 200:
+        raise InvalidInput("storage_id must be a non-empty string")
+    return storage_id
+
+
+class DriverManagerClient:
+    """Join the cluster once; then every call is an actor call."""
+
+    def __init__(self, address: Optional[str] = None, namespace: Optional[str] = None,
+                 config: Optional[Config] = None) -> None:
+        self.cfg = config or Config.load(namespace=namespace)
+        init_ray(self.cfg, address)
+        self._handles: dict[str, Any] = {}
+        self._sup: Any = None
+
+    # -- plumbing -----------------------------------------------------------------------------
+    def _supervisor(self) -> Any:
+        if self._sup is None:
+            try:
+                self._sup = get_supervisor(self.cfg.supervisor_name, self.cfg.namespace)
+            except ValueError:
+                raise StorageBackendException("the driver manager is not running (start it first)") from None
+        return self._sup
+
+    def _get(self, ref: Any, timeout: float) -> Any:
+        try:
+            return ray.get(ref, timeout=timeout)
+        except RayTaskError as exc:
+            raise unwrap(exc) from None
+        except GetTimeoutError:
+            raise StorageBackendException(f"no answer within {timeout:.0f} s") from None
+
+    def _call_supervisor(self, method: str, *args: Any, timeout: Optional[float] = None) -> Any:
+        deadline = time.monotonic() + RESTART_DEADLINE_S
+        while True:
+            try:
+                return self._get(getattr(self._supervisor(), method).remote(*args),
+                                 timeout or self.cfg.control_timeout_s)
+            except (RayActorError, ActorUnavailableError):
+                self._sup = None
+                if time.monotonic() > deadline or method not in _SUPERVISOR_READS:
+                    raise StorageBackendException(f"the driver manager restarted during {method}") from None
+                time.sleep(0.5)
+
+    def _handle(self, storage_id: str) -> Any:
+        handle = self._handles.get(storage_id)
+        if handle is None:
+            handle = self._handles[storage_id] = get_storage_actor(storage_id, self.cfg.namespace)
+        return handle
+
+    def _call_storage(self, storage_id: Any, method: str, args: tuple, kwargs: dict) -> Any:
+        storage_id = _check_id(storage_id)
+        lane = DRIVER_METHODS[method]
+        timeout = self.cfg.control_timeout_s if lane == "control" else self.cfg.bulk_timeout_s
+        deadline = time.monotonic() + RESTART_DEADLINE_S
+        while True:
+            try:
+                handle = self._handle(storage_id)
+                remote = handle.call_control if lane == "control" else handle.call_bulk
+                return self._get(remote.remote(method, args, kwargs), timeout)
+            except StorageNotFound:
+                self._handles.pop(storage_id, None)
+                if not self._exists(storage_id) or time.monotonic() > deadline:
+                    raise StorageNotFound(storage_id) from None
+                time.sleep(0.5)     # registered but its actor is being recreated
+            except (RayActorError, ActorUnavailableError):
+                self._handles.pop(storage_id, None)
+                if not self._exists(storage_id):
+                    raise StorageNotFound(storage_id) from None
+                if method not in IDEMPOTENT_METHODS:
+                    raise StorageBackendException(
+                        f"the session actor of {storage_id} restarted during {method}; not retried") from None
+                if time.monotonic() > deadline:
+                    raise StorageBackendException(f"the session actor of {storage_id} did not come back") from None
+                time.sleep(0.5)
+
+    def _exists(self, storage_id: str) -> bool:
+        return bool(self._call_supervisor("storage_exists", storage_id))
+
+    # -- lifecycle (Delfin API names) ------------------------------------------------------------
+    def discover_storage(self, context: Any, access_info: dict) -> dict:
+        return self._call_supervisor("discover_storage", access_info)
+
+    def update_access_info(self, context: Any, access_info: dict) -> dict:
+        if not isinstance(access_info, dict):
+            raise InvalidInput("access_info must be an object")
+        storage_id = _check_id(access_info.get("storage_id"))
+        patch = {k: v for k, v in access_info.items() if k != "storage_id"}
+        return self._call_supervisor("update_access_info", storage_id, patch)
+
+    def remove_storage(self, context: Any, storage_id: str) -> None:
+        self._call_supervisor("remove_storage", _check_id(storage_id))
+        self._handles.pop(storage_id, None)
+
+    def parse_alert(self, context: Any, storage_id: str, alert: dict) -> dict:
+        """Static in Delfin's drivers: needs no session, so it runs right here."""
+        record = self._call_supervisor("get_storage_record", _check_id(storage_id))
+        cls = load_driver_class(record["vendor_driver"], record["model_driver"])
+        return cls.parse_alert(context, alert)
+
+    def collect_perf_metrics(self, context: Any, storage_id: str, resource_metrics: Optional[dict],
+                             start_time: int, end_time: int) -> pa.Table:
+        """A ``pyarrow.Table`` in METRIC_SCHEMA, through the object store."""
+        return self._call_storage(storage_id, "collect_perf_metrics",
+                                  (storage_id, resource_metrics, start_time, end_time), {})
+
+    # -- beyond Delfin ------------------------------------------------------------------------
+    def list_storages(self) -> list[dict]:
+        return self._call_supervisor("list_storages")
+
+    def get_access_info(self, storage_id: str) -> dict:
+        return self._call_supervisor("get_access_info", _check_id(storage_id))
+
+    def list_access_infos(self) -> list[dict]:
+        return self._call_supervisor("list_access_infos")
+
+    def storage_state(self, storage_id: str) -> dict:
+        return self._actor_call(storage_id, "state", "control")
+
+    def resource_support(self, storage_id: str) -> dict:
+        """Per list method: ``{"status": supported|not_supported|failed, "count"|"error"}``."""
+        return self._actor_call(storage_id, "resource_support", "bulk")
+
+    def sync(self, storage_id: str) -> dict:
+        return self._actor_call(storage_id, "sync", "bulk")
+
+    def alerts(self, storage_id: Optional[str] = None, begin_time: Optional[int] = None,
+               end_time: Optional[int] = None, open_only: bool = False) -> list[dict]:
+        return self._call_supervisor("alerts", storage_id, begin_time, end_time, open_only)
+
+    def _actor_call(self, storage_id: str, name: str, lane: str) -> Any:
+        storage_id = _check_id(storage_id)
+        timeout = self.cfg.control_timeout_s if lane == "control" else self.cfg.bulk_timeout_s
+        deadline = time.monotonic() + RESTART_DEADLINE_S
+        while True:
+            try:
+                return self._get(getattr(self._handle(storage_id), name).remote(), timeout)
+            except (StorageNotFound, RayActorError, ActorUnavailableError):
+                self._handles.pop(storage_id, None)
+                if not self._exists(storage_id):
+                    raise StorageNotFound(storage_id) from None
+                if time.monotonic() > deadline:
+                    raise StorageBackendException(f"the session actor of {storage_id} did not come back") from None
+                time.sleep(0.5)
+
+
+_SUPERVISOR_READS = {"storage_exists", "list_storages", "get_access_info", "list_access_infos",
+                     "get_storage_record", "alerts"}
+
+
+def _storage_method(name: str) -> Any:
+    def call(self: DriverManagerClient, context: Any, storage_id: str, *args: Any, **kwargs: Any) -> Any:
+        return self._call_storage(storage_id, name, args, kwargs)
+    call.__name__ = call.__qualname__ = name
+    call.__doc__ = f"Delfin's ``API.{name}(context, storage_id, ...)`` through the storage's session actor."
+    return call
+
+
+for _name in DRIVER_METHODS:
+    if not hasattr(DriverManagerClient, _name):
+        setattr(DriverManagerClient, _name, _storage_method(_name))

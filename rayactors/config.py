@@ -1,0 +1,62 @@
+"""The one config object. Built from defaults, then ``DELFIN_DM_*`` environment variables,
+then explicit arguments. Holds no secret: it travels to actors as constructor arguments."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Optional
+
+from pydantic import BaseModel, Field
+
+from drivers.errors import InvalidInput
+
+DEFAULT_DATA_DIR = "~/.delfin-dm"
+
+
+class Config(BaseModel):
+    namespace: str = "delfin"
+    supervisor_name: str = "driver-manager"
+    data_dir: str = DEFAULT_DATA_DIR
+    registry_path: Optional[str] = None        # default <data_dir>/registry.sqlite
+    key_file: Optional[str] = None             # default <data_dir>/secret.key (0600)
+    metrics_root: Optional[str] = None         # default <data_dir>/metrics; any pyarrow URI
+    bulk_inflight: int = Field(4, ge=1, le=64)  # concurrent bulk calls to one array
+    control_timeout_s: float = Field(120.0, gt=0)
+    bulk_timeout_s: float = Field(600.0, gt=0)
+    backoff_base_s: float = Field(1.0, gt=0)
+    backoff_cap_s: float = Field(60.0, gt=0)
+    close_timeout_s: float = Field(10.0, gt=0)
+    credentials_script: Optional[str] = None   # operator-set, like Harvest's credentials_script
+    credentials_script_timeout_s: float = 10.0
+    webhooks: list[str] = Field(default_factory=list)
+    perf_interval_s: Optional[int] = None       # override the driver's collect interval
+    perf_overlap_s: int = 60
+    sync_interval_s: int = 900
+    scheduler_enabled: bool = True
+    recent_windows: int = 5
+    actor_spread: bool = True                  # SPREAD storage actors over nodes
+
+    @classmethod
+    def load(cls, **overrides: Any) -> "Config":
+        values: dict[str, Any] = {}
+        for name, field in cls.model_fields.items():
+            env = os.environ.get(f"DELFIN_DM_{name.upper()}")
+            if env is not None:
+                values[name] = env.split(",") if field.annotation == list[str] else env
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        try:
+            cfg = cls.model_validate(values)
+        except ValueError as exc:
+            raise InvalidInput(f"config: {exc}") from None
+        return cfg.resolved()
+
+    def resolved(self) -> "Config":
+        """Absolute paths, so actors on any worker (other cwd) agree on them."""
+        data = Path(self.data_dir).expanduser().resolve()
+        return self.model_copy(update={
+            "data_dir": str(data),
+            "registry_path": str(Path(self.registry_path or data / "registry.sqlite").expanduser().resolve()),
+            "key_file": str(Path(self.key_file or data / "secret.key").expanduser().resolve()),
+            "metrics_root": self.metrics_root if self.metrics_root and "://" in self.metrics_root
+            else str(Path(self.metrics_root or data / "metrics").expanduser().resolve()),
+        })

@@ -1,0 +1,176 @@
+"""The registry: one SQLite file, one row per storage, passwords sealed with Fernet.
+
+Every write is one transaction (WAL journal), so a crash loses nothing committed. Rows keep
+the password-free access info in clear (for listing) and the passwords sealed apart.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Any, Iterator, Optional
+
+from drivers.access_info import AccessInfo
+
+from .crypto import SecretBox
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS storages (
+    id            TEXT PRIMARY KEY,
+    vendor        TEXT NOT NULL,
+    model         TEXT NOT NULL,
+    serial_number TEXT NOT NULL,
+    endpoint      TEXT NOT NULL,
+    access_public TEXT NOT NULL,
+    secrets       TEXT NOT NULL,
+    storage       TEXT NOT NULL,
+    status        TEXT NOT NULL DEFAULT 'active',
+    created_at    REAL NOT NULL,
+    updated_at    REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS storages_serial ON storages(vendor, model, serial_number);
+CREATE TABLE IF NOT EXISTS alerts (
+    sequence_number INTEGER PRIMARY KEY AUTOINCREMENT,
+    storage_id      TEXT,
+    alert_name      TEXT NOT NULL,
+    cleared         INTEGER NOT NULL DEFAULT 0,
+    occur_time      INTEGER NOT NULL,
+    body            TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS alerts_storage ON alerts(storage_id, alert_name, cleared);
+"""
+
+
+class Registry:
+    def __init__(self, path: str, box: SecretBox) -> None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.row_factory = sqlite3.Row
+        self._lock = threading.RLock()
+        self._box = box
+        with self._lock:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.executescript(SCHEMA)
+
+    def _tx(self, sql: str, args: tuple = ()) -> sqlite3.Cursor:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                cur = self._db.execute(sql, args)
+                self._db.execute("COMMIT")
+                return cur
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def _query(self, sql: str, args: tuple = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._db.execute(sql, args).fetchall()
+
+    # -- storages ----------------------------------------------------------------------------
+    def add(self, storage_id: str, access: AccessInfo, storage: dict[str, Any]) -> None:
+        now = time.time()
+        self._tx("INSERT INTO storages (id, vendor, model, serial_number, endpoint, access_public,"
+                 " secrets, storage, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                 (storage_id, access.vendor, access.model, str(storage["serial_number"]),
+                  access.endpoint(), json.dumps(access.public()), self._box.seal(access.secrets()),
+                  json.dumps(storage, default=str), now, now))
+
+    def update_access(self, storage_id: str, access: AccessInfo, storage: Optional[dict] = None) -> None:
+        sets = "access_public=?, secrets=?, endpoint=?, updated_at=?"
+        args: list[Any] = [json.dumps(access.public()), self._box.seal(access.secrets()),
+                           access.endpoint(), time.time()]
+        if storage is not None:
+            sets += ", storage=?"
+            args.append(json.dumps(storage, default=str))
+        self._tx(f"UPDATE storages SET {sets} WHERE id=?", (*args, storage_id))
+
+    def update_storage(self, storage_id: str, storage: dict) -> None:
+        self._tx("UPDATE storages SET storage=?, updated_at=? WHERE id=?",
+                 (json.dumps(storage, default=str), time.time(), storage_id))
+
+    def tombstone(self, storage_id: str) -> None:
+        self._tx("UPDATE storages SET status='deleting', updated_at=? WHERE id=?", (time.time(), storage_id))
+
+    def delete(self, storage_id: str) -> None:
+        self._tx("DELETE FROM storages WHERE id=?", (storage_id,))
+
+    def get(self, storage_id: str, include_deleting: bool = False) -> Optional[sqlite3.Row]:
+        rows = self._query("SELECT * FROM storages WHERE id=?", (storage_id,))
+        if not rows or (rows[0]["status"] != "active" and not include_deleting):
+            return None
+        return rows[0]
+
+    def rows(self, include_deleting: bool = False) -> list[sqlite3.Row]:
+        where = "" if include_deleting else " WHERE status='active'"
+        return self._query(f"SELECT * FROM storages{where} ORDER BY created_at")
+
+    def find_endpoint(self, endpoint: str) -> Optional[str]:
+        rows = self._query("SELECT id FROM storages WHERE endpoint=? AND status='active'", (endpoint,))
+        return rows[0]["id"] if rows else None
+
+    def find_serial(self, vendor: str, model: str, serial: str) -> Optional[str]:
+        rows = self._query("SELECT id FROM storages WHERE vendor=? AND model=? AND serial_number=?"
+                           " AND status='active'", (vendor, model, serial))
+        return rows[0]["id"] if rows else None
+
+    def access_info(self, storage_id: str) -> Optional[AccessInfo]:
+        """The full access info, passwords unsealed (only for logging in)."""
+        row = self.get(storage_id)
+        if row is None:
+            return None
+        data = json.loads(row["access_public"])
+        for block, password in self._box.open(row["secrets"]).items():
+            data[block]["password"] = password
+        data["storage_id"] = storage_id
+        return AccessInfo.model_validate(data)
+
+    @staticmethod
+    def storage_dict(row: sqlite3.Row) -> dict[str, Any]:
+        return {**json.loads(row["storage"]), "id": row["id"]}
+
+    @staticmethod
+    def public_access(row: sqlite3.Row) -> dict[str, Any]:
+        return {**json.loads(row["access_public"]), "storage_id": row["id"]}
+
+    # -- alerts ------------------------------------------------------------------------------
+    def add_alert(self, body: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            cur = self._tx("INSERT INTO alerts (storage_id, alert_name, occur_time, body) VALUES (?,?,?,?)",
+                           (body.get("storage_id"), body["alert_name"], body["occur_time"], json.dumps(body)))
+            return {**body, "sequence_number": str(cur.lastrowid)}
+
+    def clear_alerts(self, storage_id: str, names: tuple[str, ...]) -> int:
+        marks = ",".join("?" * len(names))
+        cur = self._tx(f"UPDATE alerts SET cleared=1 WHERE storage_id=? AND cleared=0 AND alert_name IN ({marks})",
+                       (storage_id, *names))
+        return cur.rowcount
+
+    def alerts(self, storage_id: Optional[str] = None, begin_time: Optional[int] = None,
+               end_time: Optional[int] = None, open_only: bool = False) -> list[dict[str, Any]]:
+        sql, args = "SELECT * FROM alerts WHERE 1=1", []
+        if storage_id is not None:
+            sql += " AND storage_id=?"
+            args.append(storage_id)
+        if begin_time is not None:
+            sql += " AND occur_time>=?"
+            args.append(int(begin_time))
+        if end_time is not None:
+            sql += " AND occur_time<=?"
+            args.append(int(end_time))
+        if open_only:
+            sql += " AND cleared=0"
+        return list(self._iter_alerts(self._query(sql + " ORDER BY sequence_number", tuple(args))))
+
+    @staticmethod
+    def _iter_alerts(rows: list[sqlite3.Row]) -> Iterator[dict[str, Any]]:
+        for r in rows:
+            yield {**json.loads(r["body"]), "sequence_number": str(r["sequence_number"]),
+                   "cleared": bool(r["cleared"])}
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()

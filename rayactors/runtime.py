@@ -1,0 +1,55 @@
+"""Joining or starting Ray, and ensuring the supervisor: the one idempotent ``start()``."""
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any, Optional
+
+import ray
+
+from .config import Config
+from .naming import get_supervisor
+from .supervisor import supervisor_class
+
+log = logging.getLogger("delfin_dm.runtime")
+
+
+def init_ray(cfg: Config, address: Optional[str] = None) -> None:
+    """Join ``address`` (or start a local cluster on loopback) in ``cfg.namespace``.
+
+    ``RAY_AUTH_MODE`` is set when ``rayactors`` is imported (see its ``__init__``), so that
+    separate processes agree with a cluster started by ``ray start``.
+    """
+    if ray.is_initialized():
+        return
+    kwargs: dict[str, Any] = {"namespace": cfg.namespace, "logging_level": logging.WARNING,
+                              "log_to_driver": False}
+    address = address or os.environ.get("RAY_ADDRESS")
+    if address:
+        ray.init(address=address, **kwargs)
+    else:
+        ray.init(_node_ip_address="127.0.0.1", include_dashboard=False, **kwargs)
+
+
+def ensure_supervisor(cfg: Config) -> Any:
+    handle = supervisor_class().options(name=cfg.supervisor_name, namespace=cfg.namespace,
+                                        lifetime="detached", get_if_exists=True).remote(cfg.model_dump())
+    ray.get(handle.ping.remote(), timeout=cfg.control_timeout_s)
+    return handle
+
+
+def start(address: Optional[str] = None, config: Optional[Config] = None, **overrides: Any) -> "DriverManagerClient":
+    """Join or start Ray, ensure the supervisor, return a client. Safe to call again."""
+    from .client import DriverManagerClient
+    cfg = config or Config.load(**overrides)
+    init_ray(cfg, address)
+    ensure_supervisor(cfg)
+    return DriverManagerClient(config=cfg)
+
+
+def supervisor_running(cfg: Config) -> bool:
+    try:
+        get_supervisor(cfg.supervisor_name, cfg.namespace)
+        return True
+    except ValueError:
+        return False

@@ -1,0 +1,315 @@
+"""The storage session actor: the only driver instance and the only session of one storage.
+
+Named ``storage:<id>``, detached, restarted on crash. Two concurrency groups: ``control``
+(connect, state, get_storage, close) never waits behind ``bulk`` (lists, sync, perf). Bulk
+calls to the array are capped by a semaphore. Errors move the state in one place
+(``session_state.state_for``); in ``auth_failed`` nothing logs in until new access info.
+"""
+from __future__ import annotations
+
+import inspect
+import logging
+import threading
+import time
+from typing import Any, Optional
+
+import ray
+
+from drivers import DRIVER_METHODS, LIST_METHODS, AccessInfo, load_driver_class, resource_result
+from drivers.arrow_schema import metrics_to_table, validate_table
+from drivers.errors import (DelfinError, InvalidInput, InvalidUsernameOrPassword, StorageBackendException,
+                            StorageNotFound, StorageSerialNumberMismatch)
+from drivers.models import validate_storage
+
+from .config import Config
+from .session_state import Backoff, SessionState, as_delfin, state_for
+
+log = logging.getLogger("delfin_dm.session")
+
+
+class _Proxy:
+    """Looks like a driver to ``resource_result`` but routes every call through the actor."""
+
+    def __init__(self, actor: "StorageSessionActor") -> None:
+        self._actor = actor
+
+    def __getattr__(self, name: str) -> Any:
+        return lambda context, *a, **kw: self._actor._invoke(name, a, kw)
+
+
+class StorageSessionActor:
+    def __init__(self, storage_id: str, config: dict[str, Any]) -> None:
+        self.storage_id = storage_id
+        self.cfg = Config.model_validate(config)
+        self._lock = threading.RLock()
+        self._driver: Any = None
+        self._access: Optional[AccessInfo] = None
+        self._storage: Optional[dict] = None
+        self._state = SessionState.CONNECTING
+        self._since = time.time()
+        self._last_error: Optional[dict] = None
+        self._logins = 0
+        self._connected = threading.Event()
+        self._stop = threading.Event()
+        self._bulk = threading.BoundedSemaphore(self.cfg.bulk_inflight)
+        self._prober: Optional[threading.Thread] = None
+        self._support: Optional[dict[str, dict]] = None
+        self._snapshot: dict[str, Any] = {}
+        self._supervisor_handle: Any = None
+        self.restarted = bool(ray.get_runtime_context().was_current_actor_reconstructed)
+        if self.restarted:
+            threading.Thread(target=self._recover_after_restart, daemon=True, name="recover").start()
+
+    # -- control group ------------------------------------------------------------------------
+    @ray.method(concurrency_group="control")
+    def connect(self, access: AccessInfo, expected_serial: Optional[str] = None) -> dict:
+        """Log in with ``access``; on success swap sessions and log the old one out.
+
+        On failure the current session (if any) is untouched.
+        """
+        return self._connect(access, expected_serial)
+
+    @ray.method(concurrency_group="control")
+    def call_control(self, method: str, args: tuple = (), kwargs: Optional[dict] = None) -> Any:
+        return self._invoke(method, args, kwargs or {})
+
+    @ray.method(concurrency_group="control")
+    def state(self) -> dict[str, Any]:
+        with self._lock:
+            return {"storage_id": self.storage_id, "state": self._state.value, "since": self._since,
+                    "last_error": self._last_error, "logins": self._logins, "restarted": self.restarted,
+                    "serial_number": (self._storage or {}).get("serial_number"),
+                    "node_id": ray.get_runtime_context().get_node_id()}
+
+    @ray.method(concurrency_group="control")
+    def close(self) -> bool:
+        """Stop background work and log out; the actor answers StorageNotFound afterwards."""
+        self._stop.set()
+        with self._lock:
+            driver, self._driver = self._driver, None
+            self._set_state(SessionState.CLOSED, report=False)
+        self._close_driver(driver)
+        return True
+
+    def __ray_shutdown__(self) -> None:  # graceful termination also logs out
+        try:
+            self.close()
+        except Exception:  # shutting down: nothing left to tell
+            pass
+
+    # -- bulk group ---------------------------------------------------------------------------
+    @ray.method(concurrency_group="bulk")
+    def call_bulk(self, method: str, args: tuple = (), kwargs: Optional[dict] = None) -> Any:
+        return self._invoke(method, args, kwargs or {})
+
+    @ray.method(concurrency_group="bulk")
+    def sync(self) -> dict[str, dict]:
+        """List every resource type once; keep rows and per-type support status."""
+        proxy = _Proxy(self)
+        support, snapshot = {}, {}
+        for method in LIST_METHODS:
+            res = resource_result(proxy, method)
+            support[method] = res.summary()
+            if res.status == "supported":
+                snapshot[method] = res.rows
+        with self._lock:
+            self._support, self._snapshot = support, snapshot
+        return support
+
+    @ray.method(concurrency_group="bulk")
+    def resource_support(self) -> dict[str, dict]:
+        return self._support if self._support is not None else self.sync()
+
+    # -- dispatch -----------------------------------------------------------------------------
+    def _invoke(self, method: str, args: tuple, kwargs: dict) -> Any:
+        if method not in DRIVER_METHODS:
+            raise InvalidInput(f"unknown driver method {method!r}")
+        driver = self._usable_driver()
+        fn = getattr(driver, method)
+        try:
+            inspect.signature(fn).bind(None, *args, **kwargs)
+        except TypeError as exc:
+            raise InvalidInput(f"{method}: {exc}") from None
+        lane = self._bulk if DRIVER_METHODS[method] == "bulk" else None
+        if lane:
+            lane.acquire()
+        try:
+            result = fn(None, *args, **kwargs)
+        except DelfinError as exc:
+            self._on_error(exc, driver)
+            raise
+        except Exception as exc:  # a driver bug: keep the cause in the log, a Delfin error out
+            log.exception("storage %s: %s failed", self.storage_id, method)
+            raise StorageBackendException(f"{method}: {type(exc).__name__}") from exc
+        finally:
+            if lane:
+                lane.release()
+        if method == "collect_perf_metrics":
+            result = validate_table(result) if not isinstance(result, list) else \
+                metrics_to_table(result, self.storage_id)
+        elif method == "get_storage":
+            with self._lock:
+                self._storage = result
+        return result
+
+    def _usable_driver(self) -> Any:
+        if self._state == SessionState.CONNECTING:
+            self._connected.wait(timeout=self.cfg.control_timeout_s)
+        with self._lock:
+            state, driver = self._state, self._driver
+        if state == SessionState.READY and driver is not None:
+            return driver
+        if state == SessionState.AUTH_FAILED:
+            raise InvalidUsernameOrPassword(
+                f"storage {self.storage_id}: credentials rejected; update the access info")
+        if state == SessionState.CLOSED:
+            raise StorageNotFound(self.storage_id)
+        err = self._last_error or {}
+        raise StorageBackendException(
+            f"storage {self.storage_id} is {state.value}: {err.get('error_msg', 'no session')}")
+
+    def _on_error(self, exc: DelfinError, driver: Any) -> None:
+        new = state_for(exc)
+        if new is None:
+            return
+        with self._lock:
+            if self._driver is not driver:   # already swapped by a reconnect
+                return
+            self._driver = None
+            self._set_state(new, exc)
+        threading.Thread(target=self._close_driver, args=(driver,), daemon=True).start()
+        if new == SessionState.UNREACHABLE:
+            self._start_prober()
+
+    # -- sessions -----------------------------------------------------------------------------
+    def _build(self, access: AccessInfo) -> Any:
+        cls = load_driver_class(access.vendor, access.model)
+        kwargs = access.reveal()
+        kwargs["storage_id"] = self.storage_id
+        with self._lock:
+            self._logins += 1
+        return cls(**kwargs)
+
+    def _connect(self, access: AccessInfo, expected_serial: Optional[str]) -> dict:
+        access = AccessInfo.parse(access)
+        try:
+            driver = self._build(access)
+        except Exception as exc:
+            self._connect_failed(as_delfin(exc))
+            raise as_delfin(exc) from exc
+        try:
+            storage = validate_storage(driver.get_storage(None))
+            if expected_serial is not None and str(storage["serial_number"]) != str(expected_serial):
+                raise StorageSerialNumberMismatch(
+                    f"expected {expected_serial}, the array reports {storage['serial_number']}")
+        except Exception as exc:
+            self._close_driver(driver)
+            if not isinstance(exc, StorageSerialNumberMismatch):
+                self._connect_failed(as_delfin(exc))
+            raise as_delfin(exc) from exc
+        with self._lock:
+            old, self._driver = self._driver, driver
+            self._access, self._storage = access, storage
+            self._set_state(SessionState.READY)
+        self._connected.set()
+        if old is not None:
+            self._close_driver(old)
+        return storage
+
+    def _connect_failed(self, exc: DelfinError) -> None:
+        """A failed login changes the state only when there is no working session to keep."""
+        new = state_for(exc) or SessionState.UNREACHABLE   # no session for any other reason: retry
+        with self._lock:
+            if self._driver is not None:
+                return
+            self._set_state(new, exc)
+        self._connected.set()
+        if new == SessionState.UNREACHABLE:
+            self._start_prober()
+
+    def _close_driver(self, driver: Any) -> None:
+        if driver is None:
+            return
+        try:
+            driver.close()
+        except Exception as exc:  # logging out is best effort; the array expires it anyway
+            log.warning("storage %s: logout failed: %s", self.storage_id, type(exc).__name__)
+
+    def _start_prober(self) -> None:
+        with self._lock:
+            if self._prober is not None and self._prober.is_alive():
+                return
+            self._prober = threading.Thread(target=self._probe_loop, daemon=True, name="prober")
+            self._prober.start()
+
+    def _probe_loop(self) -> None:
+        backoff = Backoff(self.cfg.backoff_base_s, self.cfg.backoff_cap_s)
+        while not self._stop.wait(backoff.next_delay()):
+            with self._lock:
+                if self._state != SessionState.UNREACHABLE or self._access is None:
+                    return
+                access = self._access
+            try:
+                self._connect(access, None)
+                return
+            except DelfinError as exc:
+                if state_for(exc) == SessionState.AUTH_FAILED:
+                    return
+                with self._lock:
+                    self._last_error = exc.to_dict()
+
+    def _recover_after_restart(self) -> None:
+        """After a crash: fetch the access info from the supervisor (never from constructor
+        arguments, which Ray's state API would show) and log in again."""
+        backoff = Backoff(self.cfg.backoff_base_s, self.cfg.backoff_cap_s)
+        while not self._stop.is_set():
+            try:
+                access = ray.get(self._supervisor().actor_access_info.remote(self.storage_id), timeout=30)
+                break
+            except Exception as exc:  # supervisor restarting too: retry with backoff
+                log.warning("storage %s: access info not available yet: %s", self.storage_id, type(exc).__name__)
+                self._supervisor_handle = None
+                self._stop.wait(backoff.next_delay())
+        else:
+            return
+        if access is None:   # removed while we were down
+            with self._lock:
+                self._set_state(SessionState.CLOSED, report=False)
+            self._connected.set()
+            return
+        with self._lock:
+            self._access = access
+        try:
+            self._connect(access, None)
+        except DelfinError as exc:
+            log.warning("storage %s: login after restart failed: %s", self.storage_id, exc.error_code)
+
+    # -- state --------------------------------------------------------------------------------
+    def _supervisor(self) -> Any:
+        if self._supervisor_handle is None:
+            self._supervisor_handle = ray.get_actor(self.cfg.supervisor_name, namespace=self.cfg.namespace)
+        return self._supervisor_handle
+
+    def _set_state(self, new: SessionState, error: Optional[DelfinError] = None, report: bool = True) -> None:
+        """Call with the lock held."""
+        old = self._state
+        if error is not None:
+            self._last_error = {**error.to_dict(), "at": time.time()}
+        if new == old:
+            return
+        self._state, self._since = new, time.time()
+        log.info("storage %s: %s -> %s", self.storage_id, old.value, new.value)
+        if report:
+            try:
+                self._supervisor().on_state_change.remote(self.storage_id, new.value, old.value,
+                                                          self._last_error if error else None)
+            except Exception as exc:  # the supervisor reconciles on its own start
+                self._supervisor_handle = None
+                log.warning("storage %s: cannot report state: %s", self.storage_id, type(exc).__name__)
+
+
+def actor_class(cfg: Config) -> Any:
+    """The remote class with this config's concurrency groups."""
+    return ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=0,
+                      concurrency_groups={"control": 4, "bulk": max(16, cfg.bulk_inflight * 4)}
+                      )(StorageSessionActor)

@@ -1,0 +1,301 @@
+"""The supervisor actor ``driver-manager``: registry, lifecycle, credential retry, alerts.
+
+Create: validate, refuse a known endpoint before any login, start the storage actor (one
+login), refuse a known serial, persist. Update access info: the storage actor logs in with the
+new credentials and checks the serial; only then persist. Delete: tombstone, close (logout),
+kill, forget. On start it reconciles the registry with the live named actors.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from typing import Any, Optional
+
+import ray
+from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError
+
+from drivers import AccessInfo, load_driver_class
+from drivers.errors import (AccessInfoNotFound, DelfinError, InvalidInput, StorageAlreadyExists,
+                            StorageBackendException, StorageNotFound)
+
+from . import credentials
+from .alerts import FAULT_ALERTS, WebhookSender, make_alert
+from .config import Config
+from .crypto import SecretBox, load_key
+from .naming import get_storage_actor, live_storage_actor_ids, storage_actor_name
+from .registry import Registry
+from .session_actor import actor_class
+
+log = logging.getLogger("delfin_dm.supervisor")
+
+
+def unwrap(exc: BaseException) -> BaseException:
+    """A Delfin error raised inside an actor, as its plain class (RayTaskError stripped)."""
+    if isinstance(exc, RayTaskError) and isinstance(exc.cause, DelfinError):
+        cause = exc.cause
+        for cls in type(cause).__mro__:
+            if cls.__module__ == "drivers.errors" and issubclass(cls, DelfinError):
+                return cls(*cause.error_args)
+        return cause
+    return exc
+
+
+class Supervisor:
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.cfg = Config.model_validate(config)
+        self.registry = Registry(self.cfg.registry_path, SecretBox(load_key(self.cfg.key_file)))
+        self._actor_cls = actor_class(self.cfg)
+        self._endpoint_locks: dict[str, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+        self._storage_locks: dict[str, threading.Lock] = {}
+        self.webhooks = WebhookSender(self.cfg.webhooks)
+        self.last_reconcile: dict[str, Any] = {}
+        self.restarted = bool(ray.get_runtime_context().was_current_actor_reconstructed)
+        threading.Thread(target=self._safe_reconcile, daemon=True, name="reconcile").start()
+
+    def ping(self) -> dict[str, Any]:
+        return {"ok": True, "restarted": self.restarted, "storages": len(self.registry.rows())}
+
+    # -- helpers ------------------------------------------------------------------------------
+    def _lock_for(self, table: dict[str, threading.Lock], key: str) -> threading.Lock:
+        with self._locks_guard:
+            return table.setdefault(key, threading.Lock())
+
+    def _get(self, ref: Any, timeout: Optional[float] = None) -> Any:
+        try:
+            return ray.get(ref, timeout=timeout or self.cfg.control_timeout_s)
+        except RayTaskError as exc:
+            raise unwrap(exc) from None
+        except GetTimeoutError:
+            raise StorageBackendException("the storage actor did not answer in time") from None
+
+    def _new_actor(self, storage_id: str) -> Any:
+        opts: dict[str, Any] = dict(name=storage_actor_name(storage_id), namespace=self.cfg.namespace,
+                                    lifetime="detached", get_if_exists=True)
+        if self.cfg.actor_spread:
+            opts["scheduling_strategy"] = "SPREAD"
+        return self._actor_cls.options(**opts).remote(storage_id, self.cfg.model_dump())
+
+    @staticmethod
+    def _kill(actor: Any) -> None:
+        try:
+            ray.kill(actor, no_restart=True)
+        except Exception:  # already dead
+            pass
+
+    def _alert(self, name: str, storage_id: str, detail: str = "") -> dict[str, Any]:
+        row = self.registry.get(storage_id)
+        storage = Registry.storage_dict(row) if row else None
+        alert = self.registry.add_alert(make_alert(name, storage_id, detail, storage))
+        log.warning("alert %s for storage %s", name, storage_id)
+        self.webhooks.send(alert)
+        return alert
+
+    # -- create -------------------------------------------------------------------------------
+    def discover_storage(self, access_info: Any) -> dict[str, Any]:
+        access = AccessInfo.parse(access_info)
+        driver_cls = load_driver_class(access.vendor, access.model)
+        endpoint = access.endpoint()
+        lock = self._lock_for(self._endpoint_locks, endpoint) if driver_cls.endpoint_identifies_array \
+            else threading.Lock()
+        with lock:
+            if driver_cls.endpoint_identifies_array and self.registry.find_endpoint(endpoint):
+                raise StorageAlreadyExists(endpoint)
+            storage_id = str(uuid.uuid4())
+            actor = self._new_actor(storage_id)
+            try:
+                storage = self._get(actor.connect.remote(access, None))
+                serial = str(storage["serial_number"])
+                if self.registry.find_serial(access.vendor, access.model, serial):
+                    self._close_actor(actor)
+                    raise StorageAlreadyExists(serial)
+                storage = {**storage, "id": storage_id}
+                self.registry.add(storage_id, access, storage)
+            except BaseException:
+                self._kill(actor)
+                raise
+        log.info("storage %s registered (%s)", storage_id, endpoint)
+        return storage
+
+    # -- update -------------------------------------------------------------------------------
+    def update_access_info(self, storage_id: str, access_info: Any) -> dict[str, Any]:
+        if not isinstance(storage_id, str) or not storage_id:
+            raise InvalidInput("storage_id must be a non-empty string")
+        if not isinstance(access_info, dict):
+            raise InvalidInput("access_info must be an object")
+        with self._lock_for(self._storage_locks, storage_id):
+            current = self.registry.access_info(storage_id)
+            if current is None:
+                raise AccessInfoNotFound(storage_id)
+            merged = self._merge(current, access_info)
+            storage = self._reconnect(storage_id, merged)
+            self.registry.update_access(storage_id, merged, {**storage, "id": storage_id})
+            self.registry.clear_alerts(storage_id, ("CredentialsRejected",))
+            return {**merged.public(), "storage_id": storage_id}
+
+    @staticmethod
+    def _merge(current: AccessInfo, patch: dict[str, Any]) -> AccessInfo:
+        for key in ("vendor", "model"):
+            if key in patch and patch[key] != getattr(current, key):
+                raise InvalidInput(f"{key}: {patch[key]!r} does not match the registered {getattr(current, key)!r}")
+        data = current.reveal()
+        for key in ("rest", "ssh", "cli", "smis", "extra_attributes"):
+            if key in patch:
+                block = patch[key]
+                if isinstance(block, dict) and isinstance(data.get(key), dict) and key != "extra_attributes":
+                    block = {**data[key], **block}   # a block without password keeps the old one
+                data[key] = block
+        unknown = set(patch) - {"vendor", "model", "rest", "ssh", "cli", "smis", "extra_attributes", "storage_id"}
+        if unknown:
+            raise InvalidInput(f"{sorted(unknown)[0]}: unknown field")
+        return AccessInfo.parse(data)
+
+    def _reconnect(self, storage_id: str, access: AccessInfo) -> dict[str, Any]:
+        row = self.registry.get(storage_id)
+        serial = row["serial_number"] if row else None
+        try:
+            actor = get_storage_actor(storage_id, self.cfg.namespace)
+        except StorageNotFound:
+            actor = self._new_actor(storage_id)
+        return self._get(actor.connect.remote(access, serial))
+
+    # -- delete -------------------------------------------------------------------------------
+    def remove_storage(self, storage_id: str) -> None:
+        if not isinstance(storage_id, str) or self.registry.get(storage_id, include_deleting=True) is None:
+            raise StorageNotFound(storage_id)
+        with self._lock_for(self._storage_locks, storage_id):
+            self.registry.tombstone(storage_id)
+            try:
+                self._close_actor(get_storage_actor(storage_id, self.cfg.namespace))
+            except StorageNotFound:
+                pass
+            self.registry.delete(storage_id)
+        log.info("storage %s removed", storage_id)
+
+    def _close_actor(self, actor: Any) -> None:
+        try:
+            ray.get(actor.close.remote(), timeout=self.cfg.close_timeout_s)
+        except Exception as exc:  # dead or stuck: kill it anyway
+            log.warning("close before kill failed: %s", type(exc).__name__)
+        self._kill(actor)
+
+    # -- queries ------------------------------------------------------------------------------
+    def storage_exists(self, storage_id: str) -> bool:
+        return isinstance(storage_id, str) and self.registry.get(storage_id) is not None
+
+    def get_storage_record(self, storage_id: str) -> dict[str, Any]:
+        row = self.registry.get(storage_id) if isinstance(storage_id, str) else None
+        if row is None:
+            raise StorageNotFound(storage_id)
+        return {**Registry.storage_dict(row), "vendor_driver": row["vendor"], "model_driver": row["model"]}
+
+    def list_storages(self) -> list[dict[str, Any]]:
+        return [Registry.storage_dict(r) for r in self.registry.rows()]
+
+    def get_access_info(self, storage_id: str) -> dict[str, Any]:
+        row = self.registry.get(storage_id) if isinstance(storage_id, str) else None
+        if row is None:
+            raise AccessInfoNotFound(storage_id)
+        return Registry.public_access(row)
+
+    def list_access_infos(self) -> list[dict[str, Any]]:
+        return [Registry.public_access(r) for r in self.registry.rows()]
+
+    def actor_access_info(self, storage_id: str) -> Optional[AccessInfo]:
+        """For a restarted storage actor only: its access info with passwords."""
+        return self.registry.access_info(storage_id)
+
+    def alerts(self, storage_id: Optional[str] = None, begin_time: Optional[int] = None,
+               end_time: Optional[int] = None, open_only: bool = False) -> list[dict[str, Any]]:
+        return self.registry.alerts(storage_id, begin_time, end_time, open_only)
+
+    # -- state changes reported by storage actors --------------------------------------------
+    def on_state_change(self, storage_id: str, new: str, old: str, error: Optional[dict]) -> None:
+        if self.registry.get(storage_id) is None:
+            return
+        if new == "auth_failed":
+            if not self._heal_credentials(storage_id):
+                self._alert("CredentialsRejected", storage_id)
+        elif new == "unreachable":
+            self._alert("StorageUnreachable", storage_id, (error or {}).get("error_msg", ""))
+        elif new == "ready" and old in ("auth_failed", "unreachable"):
+            self.registry.clear_alerts(storage_id, FAULT_ALERTS)
+            self._alert("StorageRecovered", storage_id)
+
+    def _heal_credentials(self, storage_id: str) -> bool:
+        """Ask the credentials script once; retry the login once if it knows better."""
+        script = self.cfg.credentials_script
+        if not script:
+            return False
+        with self._lock_for(self._storage_locks, storage_id):
+            current = self.registry.access_info(storage_id)
+            if current is None:
+                return False
+            healed = current.reveal()
+            changed = False
+            for name in ("rest", "ssh"):
+                block = getattr(current, name)
+                if block is None:
+                    continue
+                got = credentials.fetch(script, block.host, block.username, self.cfg.credentials_script_timeout_s)
+                if got and (got[0], got[1]) != (block.username, block.password and block.password.get_secret_value()):
+                    healed[name]["username"], healed[name]["password"] = got
+                    changed = True
+            if not changed:
+                return False
+            fresh = AccessInfo.parse(healed)
+            try:
+                storage = self._reconnect(storage_id, fresh)
+            except DelfinError as exc:
+                log.warning("storage %s: credentials from the script rejected too (%s)", storage_id, exc.error_code)
+                return False
+            self.registry.update_access(storage_id, fresh, {**storage, "id": storage_id})
+            log.info("storage %s: credentials refreshed from the credentials script", storage_id)
+            return True
+
+    # -- reconcile ----------------------------------------------------------------------------
+    def _safe_reconcile(self) -> None:
+        try:
+            self.reconcile()
+        except Exception:
+            log.exception("reconcile failed")
+
+    def reconcile(self) -> dict[str, Any]:
+        """Registry vs live named actors: adopt live, recreate missing, kill orphans."""
+        registered = {r["id"]: r for r in self.registry.rows(include_deleting=True)}
+        live = live_storage_actor_ids(self.cfg.namespace)
+        report: dict[str, list[str]] = {"adopted": [], "recreated": [], "orphans_killed": [], "finished_deletes": []}
+        for sid in live - set(registered):
+            self._close_actor(get_storage_actor(sid, self.cfg.namespace))
+            report["orphans_killed"].append(sid)
+        for sid, row in registered.items():
+            if row["status"] == "deleting":
+                self.remove_storage(sid)
+                report["finished_deletes"].append(sid)
+            elif sid in live:
+                report["adopted"].append(sid)
+            else:
+                try:
+                    self._reconnect(sid, self.registry.access_info(sid))
+                except DelfinError as exc:   # the actor lives on in its error state
+                    log.warning("storage %s recreated but not connected: %s", sid, exc.error_code)
+                report["recreated"].append(sid)
+        self.last_reconcile = {**report, "at": time.time()}
+        return self.last_reconcile
+
+    def shutdown_all(self) -> int:
+        """Close every storage actor (logout) without forgetting them: for a clean stop."""
+        n = 0
+        for sid in live_storage_actor_ids(self.cfg.namespace):
+            try:
+                self._close_actor(get_storage_actor(sid, self.cfg.namespace))
+                n += 1
+            except StorageNotFound:
+                pass
+        return n
+
+
+def supervisor_class() -> Any:
+    return ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=0, max_concurrency=64)(Supervisor)
