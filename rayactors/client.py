@@ -8,7 +8,6 @@ are never retried blindly.
 """
 from __future__ import annotations
 
-import functools
 import time
 from typing import Any, Optional
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import os
 import threading
 import time
 from typing import Any, Optional
@@ -79,7 +80,7 @@ class StorageSessionActor:
             return {"storage_id": self.storage_id, "state": self._state.value, "since": self._since,
                     "last_error": self._last_error, "logins": self._logins, "restarted": self.restarted,
                     "serial_number": (self._storage or {}).get("serial_number"),
-                    "node_id": ray.get_runtime_context().get_node_id()}
+                    "node_id": ray.get_runtime_context().get_node_id(), "pid": os.getpid()}
 
     @ray.method(concurrency_group="control")
     def close(self) -> bool:

@@ -55,6 +55,9 @@ class Supervisor:
         self.restarted = bool(ray.get_runtime_context().was_current_actor_reconstructed)
         threading.Thread(target=self._safe_reconcile, daemon=True, name="reconcile").start()
 
+    def reconcile_report(self) -> dict[str, Any]:
+        return self.last_reconcile
+
     def ping(self) -> dict[str, Any]:
         return {"ok": True, "restarted": self.restarted, "storages": len(self.registry.rows())}
 

@@ -1,0 +1,93 @@
+"""One Ray cluster per test session (on loopback); a fresh namespace + registry per test."""
+from __future__ import annotations
+
+import os
+import time
+import uuid
+
+import pytest
+
+import rayactors  # noqa: F401  (sets RAY_AUTH_MODE before ray is imported)
+import ray
+
+from rayactors import Config, DriverManagerClient
+from rayactors.naming import live_storage_actor_ids, storage_actor_name
+from rayactors.runtime import ensure_supervisor
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():
+    ray.init(_node_ip_address="127.0.0.1", include_dashboard=True, dashboard_host="127.0.0.1", num_cpus=4,
+             namespace="delfin-test-root", log_to_driver=False)
+    yield ray.get_runtime_context().gcs_address
+    ray.shutdown()
+
+
+def make_config(tmp_path, **overrides) -> Config:
+    base = dict(namespace=f"t-{uuid.uuid4().hex[:8]}", data_dir=str(tmp_path / "data"),
+                backoff_base_s=0.2, backoff_cap_s=1.0, control_timeout_s=30, close_timeout_s=5,
+                scheduler_enabled=False)
+    base.update(overrides)
+    return Config.load(**base)
+
+
+class Manager:
+    """A running supervisor in its own namespace, and a client for it."""
+
+    def __init__(self, cfg: Config, address: str) -> None:
+        self.cfg, self.address = cfg, address
+        self.supervisor = ensure_supervisor(cfg)
+        self.client = DriverManagerClient(config=cfg)
+
+    def actor(self, storage_id: str):
+        return ray.get_actor(storage_actor_name(storage_id), namespace=self.cfg.namespace)
+
+    def live_ids(self) -> set[str]:
+        return live_storage_actor_ids(self.cfg.namespace)
+
+    def teardown(self) -> None:
+        try:
+            for s in self.client.list_storages():
+                try:
+                    self.client.remove_storage(None, s["id"])
+                except Exception:
+                    pass
+        finally:
+            for sid in self.live_ids():
+                try:
+                    ray.kill(self.actor(sid), no_restart=True)
+                except ValueError:
+                    pass
+            try:
+                ray.kill(self.supervisor, no_restart=True)
+            except Exception:
+                pass
+
+
+@pytest.fixture
+def manager_factory(ray_cluster, tmp_path):
+    made = []
+
+    def make(**overrides) -> Manager:
+        m = Manager(make_config(tmp_path / f"m{len(made)}", **overrides), ray_cluster)
+        made.append(m)
+        return m
+    yield make
+    for m in made:
+        m.teardown()
+
+
+@pytest.fixture
+def manager(manager_factory) -> Manager:
+    return manager_factory()
+
+
+def wait_for(cond, timeout: float = 30.0, interval: float = 0.1, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = cond()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(interval)

@@ -1,0 +1,127 @@
+"""Defect 3: expired credentials are no dead end, and nothing hammers the array's lockout."""
+import os
+import stat
+import time
+
+import pytest
+
+from drivers.errors import (AccessInfoNotFound, InvalidInput, InvalidUsernameOrPassword,
+                            StorageSerialNumberMismatch)
+from drivers.simulator.control import rest_access, ssh_access
+
+from .conftest import wait_for
+
+
+def rotate_and_expire(simulator, arr, password):
+    simulator.rotate_password(arr["name"], password)
+    simulator.expire_sessions(arr["name"])
+
+
+def test_rotation_auth_failed_no_retries_then_update_heals(manager, simulator):
+    arr = simulator.add_array()
+    c = manager.client
+    sid = c.discover_storage(None, rest_access(arr))["id"]
+    rotate_and_expire(simulator, arr, "new-pw-1")
+    with pytest.raises(InvalidUsernameOrPassword):
+        c.list_volumes(None, sid)
+    assert c.storage_state(sid)["state"] == "auth_failed"
+    wait_for(lambda: [a for a in c.alerts(sid) if a["alert_name"] == "CredentialsRejected"], 10,
+             what="alert")
+    failed = simulator.stats(arr["name"])["failed_logins"]
+    assert failed == 1
+    end = time.monotonic() + 10
+    while time.monotonic() < end:        # periodic callers keep trying; the array sees nothing
+        with pytest.raises(InvalidUsernameOrPassword):
+            c.get_storage(None, sid)
+        time.sleep(0.5)
+    assert simulator.stats(arr["name"])["failed_logins"] == failed
+    rejected = [a for a in c.alerts(sid) if a["alert_name"] == "CredentialsRejected"]
+    assert len(rejected) == 1 and rejected[0]["severity"] == "Major"
+    for field in ("alert_id", "alert_name", "severity", "category", "type", "description",
+                  "occur_time", "resource_type", "storage_id", "sequence_number"):
+        assert rejected[0][field] not in (None, ""), field
+
+    out = c.update_access_info(None, {"storage_id": sid, "rest": {"password": "new-pw-1"}})
+    assert "password" not in out["rest"]
+    assert c.storage_state(sid)["state"] == "ready"
+    assert len(c.list_volumes(None, sid)) == 50
+    assert not c.alerts(sid, open_only=True) or all(
+        a["alert_name"] == "StorageRecovered" for a in c.alerts(sid, open_only=True))
+
+
+def test_update_while_ready_swaps_and_logs_old_session_out(manager, simulator):
+    arr = simulator.add_array()
+    c = manager.client
+    sid = c.discover_storage(None, rest_access(arr))["id"]
+    simulator.rotate_password(arr["name"], "pw-2")      # the old session keeps working
+    c.update_access_info(None, {"storage_id": sid, "rest": {"password": "pw-2"}})
+    stats = simulator.stats(arr["name"])
+    assert (stats["logins"], stats["logouts"], stats["active_sessions"]) == (2, 1, 1)
+    assert c.get_storage(None, sid)["serial_number"] == arr["serial_number"]
+
+
+def test_update_pointing_at_another_array_is_refused(manager, simulator):
+    arr, other = simulator.add_array(), simulator.add_array()
+    c = manager.client
+    sid = c.discover_storage(None, rest_access(arr))["id"]
+    with pytest.raises(StorageSerialNumberMismatch):
+        c.update_access_info(None, {"storage_id": sid, "rest": rest_access(other)["rest"]})
+    assert simulator.stats(arr["name"])["active_sessions"] == 1
+    assert c.get_storage(None, sid)["serial_number"] == arr["serial_number"]
+    assert c.get_access_info(sid)["rest"]["port"] == arr["rest_port"]   # not persisted
+    assert simulator.stats(other["name"])["active_sessions"] == 0       # its trial session logged out
+
+
+def test_update_errors(manager, simulator):
+    arr = simulator.add_array()
+    c = manager.client
+    sid = c.discover_storage(None, ssh_access(arr))["id"]
+    with pytest.raises(AccessInfoNotFound):
+        c.update_access_info(None, {"storage_id": "nope", "ssh": {"password": "x"}})
+    with pytest.raises(InvalidInput):
+        c.update_access_info(None, {"storage_id": sid, "vendor": "other"})
+    with pytest.raises(InvalidInput):
+        c.update_access_info(None, {"storage_id": sid, "ssh": {"port": 99999}})
+    with pytest.raises(InvalidUsernameOrPassword):
+        c.update_access_info(None, {"storage_id": sid, "ssh": {"password": "wrong"}})
+    assert c.storage_state(sid)["state"] == "ready"          # the working session is kept
+    assert c.get_storage(None, sid)["serial_number"] == arr["serial_number"]
+
+
+def test_credentials_script_heals_a_rotation(manager_factory, simulator, tmp_path):
+    secret_file = tmp_path / "current-password"
+    secret_file.write_text("pw-initial\n")
+    script = tmp_path / "creds.sh"
+    script.write_text(f"#!/bin/sh\n# called as: creds.sh <host> <username>\necho \"username: $2\"\n"
+                      f"echo \"password: $(cat {secret_file})\"\n")
+    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    m = manager_factory(credentials_script=str(script))
+    arr = simulator.add_array()
+    sid = m.client.discover_storage(None, rest_access(arr))["id"]
+    secret_file.write_text("vault-rotated\n")
+    rotate_and_expire(simulator, arr, "vault-rotated")
+    try:
+        m.client.list_volumes(None, sid)        # the call in flight may fail ...
+    except InvalidUsernameOrPassword:
+        pass
+    wait_for(lambda: m.client.storage_state(sid)["state"] == "ready", 20, what="self-heal")
+    assert len(m.client.list_volumes(None, sid)) == 50   # ... the next ones succeed
+    stats = simulator.stats(arr["name"])
+    # the registration login, then exactly one failed and one successful login
+    assert stats["failed_logins"] == 1 and stats["logins"] == 2
+    assert not [a for a in m.client.alerts(sid, open_only=True) if a["alert_name"] == "CredentialsRejected"]
+
+
+def test_credentials_script_with_the_same_password_does_not_loop(manager_factory, simulator, tmp_path):
+    script = tmp_path / "same.sh"
+    script.write_text("#!/bin/sh\necho pw-initial\n")
+    script.chmod(0o700)
+    m = manager_factory(credentials_script=str(script))
+    arr = simulator.add_array()
+    sid = m.client.discover_storage(None, rest_access(arr))["id"]
+    rotate_and_expire(simulator, arr, "elsewhere")
+    with pytest.raises(InvalidUsernameOrPassword):
+        m.client.list_volumes(None, sid)
+    wait_for(lambda: m.client.alerts(sid, open_only=True), 10, what="alert")
+    time.sleep(2)
+    assert simulator.stats(arr["name"])["failed_logins"] == 1

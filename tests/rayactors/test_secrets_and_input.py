@@ -1,0 +1,108 @@
+"""Secrets stay sealed; bad input gets Delfin errors, never a Ray traceback."""
+import glob
+import os
+import time
+
+import pytest
+import ray
+from ray.util import state as ray_state
+
+from drivers.errors import (DelfinError, InvalidInput, InvalidIpOrPort, InvalidUsernameOrPassword,
+                            StorageDriverNotFound, StorageNotFound)
+from drivers.simulator.control import rest_access, ssh_access
+
+PASSWORD = "Sup3r-Secret-Pa55"
+
+
+def test_password_absent_everywhere(manager, simulator):
+    arr = simulator.add_array(password=PASSWORD)
+    c = manager.client
+    storage = c.discover_storage(None, rest_access(arr))
+    sid = storage["id"]
+    ssh_arr = simulator.add_array(password=PASSWORD + "-ssh")
+    c.discover_storage(None, ssh_access(ssh_arr))
+    c.update_access_info(None, {"storage_id": sid, "rest": {"password": PASSWORD}})
+    returned = [storage, c.list_storages(), c.get_access_info(sid), c.list_access_infos(),
+                c.storage_state(sid), c.alerts(), c.resource_support(sid)]
+    assert PASSWORD not in repr(returned)
+
+    reg = manager.cfg.registry_path
+    for path in [reg] + glob.glob(reg + "-*"):
+        assert PASSWORD.encode() not in open(path, "rb").read(), path
+
+    listing = repr(ray_state.list_actors(detail=True, limit=10000)) + \
+        repr(ray_state.list_tasks(detail=True, limit=10000))
+    assert PASSWORD not in listing
+
+    session_dir = ray._private.worker._global_node.get_session_dir_path()
+    time.sleep(1)
+    for path in glob.glob(os.path.join(session_dir, "logs", "*")):
+        if os.path.isfile(path):
+            with open(path, "rb") as fh:
+                assert PASSWORD.encode() not in fh.read(), path
+
+
+def test_key_file_is_0600(manager):
+    assert os.stat(manager.cfg.key_file).st_mode & 0o777 == 0o600
+
+
+@pytest.mark.parametrize("call,error", [
+    (lambda c: c.get_storage(None, "no-such-id"), StorageNotFound),
+    (lambda c: c.list_volumes(None, 123), InvalidInput),
+    (lambda c: c.list_volumes(None, ""), InvalidInput),
+    (lambda c: c.storage_state("no-such-id"), StorageNotFound),
+    (lambda c: c.discover_storage(None, {"vendor": "simulator"}), InvalidInput),
+    (lambda c: c.discover_storage(None, "not a dict"), InvalidInput),
+    (lambda c: c.discover_storage(None, {"vendor": "acme", "model": "x"}), StorageDriverNotFound),
+    (lambda c: c.update_access_info(None, "nope"), InvalidInput),
+    (lambda c: c.update_access_info(None, {"rest": {}}), InvalidInput),
+    (lambda c: c.remove_storage(None, None), InvalidInput),
+    (lambda c: c.parse_alert(None, "no-such-id", {}), StorageNotFound),
+])
+def test_bad_input_gives_delfin_errors(manager, call, error):
+    with pytest.raises(error) as info:
+        call(manager.client)
+    assert type(info.value).__module__ == "drivers.errors"
+
+
+def test_bad_arguments_to_a_live_storage(manager, simulator):
+    arr = simulator.add_array()
+    c = manager.client
+    sid = c.discover_storage(None, rest_access(arr))["id"]
+    with pytest.raises(InvalidInput):
+        c.list_volumes(None, sid, "unexpected")
+    with pytest.raises(InvalidInput):
+        c.collect_perf_metrics(None, sid, None, "yesterday", 5)
+    with pytest.raises(InvalidInput):
+        c.collect_perf_metrics(None, sid, None, 10, 5)
+    with pytest.raises(DelfinError):
+        c.parse_alert(None, sid, {"x": 1})   # the simulator driver parses no traps: NotSupported
+
+
+def test_register_unreachable_or_wrong_password(manager, simulator):
+    arr = simulator.add_array()
+    closed = rest_access(arr)
+    with socket_closed_port() as port:
+        closed["rest"]["port"] = port
+        with pytest.raises(InvalidIpOrPort):
+            manager.client.discover_storage(None, closed)
+    with pytest.raises(InvalidUsernameOrPassword):
+        manager.client.discover_storage(None, rest_access(arr, password="wrong"))
+    assert manager.live_ids() == set()
+    assert manager.client.list_storages() == []
+    assert simulator.stats(arr["name"])["failed_logins"] == 1
+
+
+class socket_closed_port:
+    """A loopback port nobody listens on."""
+
+    def __enter__(self) -> int:
+        import socket
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        self.port = s.getsockname()[1]
+        s.close()
+        return self.port
+
+    def __exit__(self, *exc) -> None:
+        pass

@@ -1,0 +1,113 @@
+"""Defects 1 and 2: one session per array across processes; delete reaches every process."""
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+import ray
+
+from drivers.errors import StorageAlreadyExists, StorageNotFound
+from drivers.simulator.control import rest_access, ssh_access
+
+from .conftest import wait_for
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def test_registration_costs_one_login(manager, simulator):
+    arr = simulator.add_array()
+    storage = manager.client.discover_storage(None, rest_access(arr))
+    assert storage["serial_number"] == arr["serial_number"] and storage["id"]
+    stats = simulator.stats(arr["name"])
+    assert stats["logins"] == 1 and stats["active_sessions"] == 1
+
+
+def test_nine_processes_one_session_and_delete_propagates(manager, simulator, tmp_path):
+    arr = simulator.add_array(sizes={"volumes": 20})
+    sid = manager.client.discover_storage(None, rest_access(arr))["id"]
+    go = tmp_path / "go"
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    procs = [subprocess.Popen([sys.executable, "-m", "tests.rayactors._caller", manager.address,
+                               manager.cfg.namespace, sid, str(go)], cwd=ROOT, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+             for _ in range(9)]   # three "nodes" x (API, task, alert)
+    try:
+        firsts = [json.loads(p.stdout.readline()) for p in procs]
+        assert all(f == {"phase": 1, "ok": 50} for f in firsts)
+        stats = simulator.stats(arr["name"])
+        assert stats["logins"] == 1
+        assert stats["active_sessions"] == 1
+        assert stats["requests"] >= 9 * 50
+
+        manager.client.remove_storage(None, sid)
+        go.touch()
+        seconds = [json.loads(p.stdout.readline()) for p in procs]
+        assert [s["error"] for s in seconds] == ["StorageNotFound"] * 9
+    finally:
+        for p in procs:
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+    assert simulator.stats(arr["name"])["active_sessions"] == 0
+    assert sid not in manager.live_ids()
+
+
+def test_remove_unknown_and_second_remove(manager, simulator):
+    with pytest.raises(StorageNotFound):
+        manager.client.remove_storage(None, "no-such-storage")
+    arr = simulator.add_array()
+    sid = manager.client.discover_storage(None, ssh_access(arr))["id"]
+    manager.client.remove_storage(None, sid)
+    with pytest.raises(StorageNotFound):
+        manager.client.remove_storage(None, sid)
+    with pytest.raises(StorageNotFound):
+        manager.client.get_storage(None, sid)
+    wait_for(lambda: simulator.stats(arr["name"])["active_sessions"] == 0, 10, what="ssh logout")
+
+
+def test_concurrent_discovers_converge_on_one_actor(manager, simulator):
+    arr = simulator.add_array()
+    results, errors = [], []
+    barrier = threading.Barrier(8)
+
+    def go():
+        barrier.wait()
+        try:
+            results.append(manager.client.discover_storage(None, rest_access(arr)))
+        except StorageAlreadyExists as exc:
+            errors.append(exc)
+    threads = [threading.Thread(target=go) for _ in range(8)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert len(results) == 1 and len(errors) == 7
+    assert simulator.stats(arr["name"])["logins"] == 1
+    assert manager.live_ids() == {results[0]["id"]}
+
+
+def test_same_array_through_another_endpoint_is_refused_by_serial(manager, simulator):
+    arr = simulator.add_array()
+    manager.client.discover_storage(None, rest_access(arr))
+    other = ssh_access(arr)
+    other["vendor"], other["model"] = "simulator", "ssh"
+    manager.client.discover_storage(None, other)   # another driver: another storage record
+    with pytest.raises(StorageAlreadyExists):
+        dup = rest_access(arr)
+        dup["rest"]["host"] = "localhost"            # same array, another name for the host
+        manager.client.discover_storage(None, dup)
+    assert len(manager.live_ids()) == 2
+
+
+def test_fake_driver_registers_twice_without_seed(manager):
+    access = {"vendor": "fake_storage", "model": "fake_driver",
+              "rest": {"host": "127.0.0.1", "port": 8443, "username": "u", "password": "p"},
+              "extra_attributes": {"volumes": 10}}
+    a = manager.client.discover_storage(None, access)
+    b = manager.client.discover_storage(None, access)
+    assert a["id"] != b["id"] and a["serial_number"] != b["serial_number"]
+    assert (a["vendor"], a["model"]) == ("fake_vendor", "fake_model")
+    assert len(manager.client.list_volumes(None, a["id"])) == 10
