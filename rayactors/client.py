@@ -158,17 +158,25 @@ class DriverManagerClient:
     def sync(self, storage_id: str) -> dict:
         return self._actor_call(storage_id, "sync", "bulk")
 
+    def collection_stats(self, storage_id: str) -> dict:
+        """Scheduler self-metrics: last success, points, windows pending/lost, duration."""
+        return self._actor_call(storage_id, "collection_stats", "control")
+
+    def recent_metrics(self, storage_id: str, windows: int = 1) -> pa.Table:
+        """The newest collected windows from the actor's memory (no disk, no array call)."""
+        return self._actor_call(storage_id, "recent_metrics", "control", windows)
+
     def alerts(self, storage_id: Optional[str] = None, begin_time: Optional[int] = None,
                end_time: Optional[int] = None, open_only: bool = False) -> list[dict]:
         return self._call_supervisor("alerts", storage_id, begin_time, end_time, open_only)
 
-    def _actor_call(self, storage_id: str, name: str, lane: str) -> Any:
+    def _actor_call(self, storage_id: str, name: str, lane: str, *args: Any) -> Any:
         storage_id = _check_id(storage_id)
         timeout = self.cfg.control_timeout_s if lane == "control" else self.cfg.bulk_timeout_s
         deadline = time.monotonic() + RESTART_DEADLINE_S
         while True:
             try:
-                return self._get(getattr(self._handle(storage_id), name).remote(), timeout)
+                return self._get(getattr(self._handle(storage_id), name).remote(*args), timeout)
             except (StorageNotFound, RayActorError, ActorUnavailableError):
                 self._handles.pop(storage_id, None)
                 if not self._exists(storage_id):

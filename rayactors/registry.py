@@ -40,6 +40,18 @@ CREATE TABLE IF NOT EXISTS alerts (
     body            TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS alerts_storage ON alerts(storage_id, alert_name, cleared);
+CREATE TABLE IF NOT EXISTS collection (
+    storage_id    TEXT PRIMARY KEY,
+    last_end      INTEGER,
+    windows_lost  INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS windows (
+    storage_id TEXT NOT NULL,
+    start_ms   INTEGER NOT NULL,
+    end_ms     INTEGER NOT NULL,
+    reason     TEXT,
+    PRIMARY KEY (storage_id, start_ms)
+);
 """
 
 
@@ -96,7 +108,15 @@ class Registry:
         self._tx("UPDATE storages SET status='deleting', updated_at=? WHERE id=?", (time.time(), storage_id))
 
     def delete(self, storage_id: str) -> None:
-        self._tx("DELETE FROM storages WHERE id=?", (storage_id,))
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for table, key in (("storages", "id"), ("windows", "storage_id"), ("collection", "storage_id")):
+                    self._db.execute(f"DELETE FROM {table} WHERE {key}=?", (storage_id,))
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
 
     def get(self, storage_id: str, include_deleting: bool = False) -> Optional[sqlite3.Row]:
         rows = self._query("SELECT * FROM storages WHERE id=?", (storage_id,))
@@ -135,6 +155,36 @@ class Registry:
     @staticmethod
     def public_access(row: sqlite3.Row) -> dict[str, Any]:
         return {**json.loads(row["access_public"]), "storage_id": row["id"]}
+
+    # -- collection windows (durable, so a restart or an outage loses no window) ---------------
+    def collection_state(self, storage_id: str) -> dict[str, Any]:
+        rows = self._query("SELECT last_end, windows_lost FROM collection WHERE storage_id=?", (storage_id,))
+        pending = self._query("SELECT start_ms, end_ms, reason FROM windows WHERE storage_id=? ORDER BY start_ms",
+                              (storage_id,))
+        return {"last_end": rows[0]["last_end"] if rows else None,
+                "windows_lost": rows[0]["windows_lost"] if rows else 0,
+                "pending": [(r["start_ms"], r["end_ms"], r["reason"]) for r in pending]}
+
+    def record_collection(self, storage_id: str, last_end: int, pending: list[tuple[int, int, str]],
+                          lost: int) -> None:
+        """Replace the pending set and advance the high-water mark in one transaction."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                if not self._db.execute("SELECT 1 FROM storages WHERE id=? AND status='active'",
+                                        (storage_id,)).fetchone():
+                    self._db.execute("ROLLBACK")
+                    return
+                self._db.execute("INSERT INTO collection (storage_id, last_end, windows_lost) VALUES (?,?,?)"
+                                 " ON CONFLICT(storage_id) DO UPDATE SET last_end=excluded.last_end,"
+                                 " windows_lost=collection.windows_lost+?", (storage_id, last_end, lost, lost))
+                self._db.execute("DELETE FROM windows WHERE storage_id=?", (storage_id,))
+                self._db.executemany("INSERT INTO windows (storage_id, start_ms, end_ms, reason) VALUES (?,?,?,?)",
+                                     [(storage_id, s, e, r) for s, e, r in pending])
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
 
     # -- alerts ------------------------------------------------------------------------------
     def add_alert(self, body: dict[str, Any]) -> dict[str, Any]:

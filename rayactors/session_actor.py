@@ -23,6 +23,8 @@ from drivers.errors import (DelfinError, InvalidInput, InvalidUsernameOrPassword
 from drivers.models import validate_storage
 
 from .config import Config
+from .metrics.sink import ParquetSink
+from .scheduler import CollectionScheduler
 from .session_state import Backoff, SessionState, as_delfin, state_for
 
 log = logging.getLogger("delfin_dm.session")
@@ -57,6 +59,7 @@ class StorageSessionActor:
         self._support: Optional[dict[str, dict]] = None
         self._snapshot: dict[str, Any] = {}
         self._supervisor_handle: Any = None
+        self._scheduler: Optional[CollectionScheduler] = None
         self.restarted = bool(ray.get_runtime_context().was_current_actor_reconstructed)
         if self.restarted:
             threading.Thread(target=self._recover_after_restart, daemon=True, name="recover").start()
@@ -83,9 +86,26 @@ class StorageSessionActor:
                     "node_id": ray.get_runtime_context().get_node_id(), "pid": os.getpid()}
 
     @ray.method(concurrency_group="control")
+    def collection_stats(self) -> dict[str, Any]:
+        """Self-metrics of the scheduler (empty when it is not running)."""
+        return self._scheduler.snapshot() if self._scheduler else {}
+
+    @ray.method(concurrency_group="control")
+    def recent_metrics(self, windows: int = 1) -> Any:
+        """The newest ``windows`` collected windows from memory, as one Arrow table."""
+        if not self._scheduler or not self._scheduler.recent:
+            from drivers.arrow_schema import empty_table
+            return empty_table()
+        tables = [w["table"] for w in list(self._scheduler.recent)[-max(1, int(windows)):]]
+        import pyarrow as pa
+        return pa.concat_tables(tables).unify_dictionaries() if len(tables) > 1 else tables[0]
+
+    @ray.method(concurrency_group="control")
     def close(self) -> bool:
         """Stop background work and log out; the actor answers StorageNotFound afterwards."""
         self._stop.set()
+        if self._scheduler:
+            self._scheduler.stop()
         with self._lock:
             driver, self._driver = self._driver, None
             self._set_state(SessionState.CLOSED, report=False)
@@ -106,6 +126,9 @@ class StorageSessionActor:
     @ray.method(concurrency_group="bulk")
     def sync(self) -> dict[str, dict]:
         """List every resource type once; keep rows and per-type support status."""
+        return self._sync_now()
+
+    def _sync_now(self) -> dict[str, dict]:
         proxy = _Proxy(self)
         support, snapshot = {}, {}
         for method in LIST_METHODS:
@@ -119,7 +142,7 @@ class StorageSessionActor:
 
     @ray.method(concurrency_group="bulk")
     def resource_support(self) -> dict[str, dict]:
-        return self._support if self._support is not None else self.sync()
+        return self._support if self._support is not None else self._sync_now()
 
     # -- dispatch -----------------------------------------------------------------------------
     def _invoke(self, method: str, args: tuple, kwargs: dict) -> Any:
@@ -215,7 +238,36 @@ class StorageSessionActor:
         self._connected.set()
         if old is not None:
             self._close_driver(old)
+        if self.cfg.scheduler_enabled and self._scheduler is None:
+            self._start_scheduler(driver, access)
         return storage
+
+    def _start_scheduler(self, driver: Any, access: AccessInfo) -> None:
+        """Collection settings: per storage (extra_attributes) > config > driver capabilities."""
+        with self._lock:
+            if self._scheduler is not None:
+                return
+            extra = access.extra_attributes
+            try:
+                caps = driver.get_capabilities(None)
+            except DelfinError:
+                caps = {}
+            interval = int(extra.get("collect_interval") or self.cfg.perf_interval_s
+                           or caps.get("collect_interval") or 60)
+            rm = extra.get("resource_metrics")
+            self._scheduler = CollectionScheduler(
+                self.storage_id, interval_s=max(1, interval), overlap_s=self.cfg.perf_overlap_s,
+                sync_interval_s=int(extra.get("sync_interval") or self.cfg.sync_interval_s),
+                historic=bool(caps.get("is_historic", False)),
+                retention_s=int(caps.get("performance_metric_retention_window") or 0),
+                resource_metrics=rm if isinstance(rm, dict) else None,
+                collect=lambda s, e: self._invoke("collect_perf_metrics",
+                                                  (self.storage_id, rm if isinstance(rm, dict) else None, s, e), {}),
+                is_ready=lambda: self._state == SessionState.READY,
+                sync=self._sync_now, supervisor=self._supervisor,
+                sink=ParquetSink(self.cfg.metrics_root), recent_windows=self.cfg.recent_windows,
+                perf=bool(caps))
+        self._scheduler.start()
 
     def _connect_failed(self, exc: DelfinError) -> None:
         """A failed login changes the state only when there is no working session to keep."""

@@ -214,6 +214,19 @@ class Supervisor:
                end_time: Optional[int] = None, open_only: bool = False) -> list[dict[str, Any]]:
         return self.registry.alerts(storage_id, begin_time, end_time, open_only)
 
+    # -- collection windows -------------------------------------------------------------------
+    def collection_state(self, storage_id: str) -> dict[str, Any]:
+        return self.registry.collection_state(storage_id)
+
+    def record_collection(self, storage_id: str, last_end: int, pending: list, lost: list) -> None:
+        """Called by a storage actor's scheduler once per tick; ``lost`` windows alert."""
+        self.registry.record_collection(storage_id, int(last_end),
+                                        [(int(s), int(e), str(r)) for s, e, r in pending], len(lost))
+        if lost:
+            first, last = min(w[0] for w in lost), max(w[1] for w in lost)
+            self._alert("WindowLost", storage_id,
+                        f"{len(lost)} window(s) between {first} and {last} ms fell out of the array's retention")
+
     # -- state changes reported by storage actors --------------------------------------------
     def on_state_change(self, storage_id: str, new: str, old: str, error: Optional[dict]) -> None:
         if self.registry.get(storage_id) is None:

@@ -1,0 +1,14 @@
+"""Metrics: the Parquet dataset the storage actors write, and readers for notebooks.
+
+    from rayactors import metrics
+    table = metrics.read(storage_ids=[sid], start=..., end=..., metrics=["iops"])
+    ds = metrics.to_ray_dataset(storage_ids=[sid])
+
+Layout: ``<root>/storage_id=<id>/date=<YYYY-MM-DD>/{w-<start>-<end>,h-<hour>}.parquet``
+(hive partitions; ``w-`` one collection window, ``h-`` one compacted hour), zstd, dictionary
+encoded. DuckDB: ``SELECT * FROM read_parquet('<root>/**/*.parquet', hive_partitioning=true)``.
+"""
+from .reader import read, to_ray_dataset
+from .sink import ParquetSink
+
+__all__ = ["read", "to_ray_dataset", "ParquetSink"]

@@ -1,0 +1,96 @@
+"""Reading the metrics dataset with partition pruning (pyarrow; Ray Data for big reads)."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Iterable, Optional, Union
+
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.fs as pafs
+
+from drivers.arrow_schema import METRIC_SCHEMA, validate_table
+
+from ..config import Config
+from .sink import day_of, filesystem
+
+TimeLike = Union[int, float, dt.datetime, str, None]
+PARTITIONING = ds.partitioning(pa.schema([("storage_id", pa.string()), ("date", pa.string())]), flavor="hive")
+_COLUMNS = [f.name for f in METRIC_SCHEMA]
+
+
+def _ms(value: TimeLike) -> Optional[int]:
+    """Epoch ms from ms, a datetime, or an ISO string."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.timezone.utc)
+        return int(value.timestamp() * 1000)
+    return int(value)
+
+
+def _filter(storage_ids: Optional[Iterable[str]], start: Optional[int], end: Optional[int],
+            metrics: Optional[Iterable[str]], resource_type: Optional[str]) -> Optional[ds.Expression]:
+    parts = []
+    if storage_ids is not None:
+        parts.append(ds.field("storage_id").isin(list(storage_ids)))
+    if start is not None:   # windows carry their start date: allow one day of overlap
+        parts.append(ds.field("date") >= day_of(start - 86_400_000))
+        parts.append(ds.field("timestamp") >= pa.scalar(start, pa.timestamp("ms", tz="UTC")))
+    if end is not None:
+        parts.append(ds.field("date") <= day_of(end))
+        parts.append(ds.field("timestamp") < pa.scalar(end, pa.timestamp("ms", tz="UTC")))
+    if metrics is not None:
+        parts.append(ds.field("metric").isin(list(metrics)))
+    if resource_type is not None:
+        parts.append(ds.field("resource_type") == resource_type)
+    if not parts:
+        return None
+    expr = parts[0]
+    for p in parts[1:]:
+        expr = expr & p
+    return expr
+
+
+def _dataset(root: Optional[str]) -> Optional[ds.Dataset]:
+    root = root or Config.load().metrics_root
+    fs, base = filesystem(root)
+    if fs.get_file_info(base).type != pafs.FileType.Directory:
+        return None
+    return ds.dataset(base, filesystem=fs, format="parquet", partitioning=PARTITIONING)
+
+
+def read(storage_ids: Optional[Iterable[str]] = None, start: TimeLike = None, end: TimeLike = None,
+         metrics: Optional[Iterable[str]] = None, resource_type: Optional[str] = None,
+         root: Optional[str] = None) -> pa.Table:
+    """Rows of the dataset in METRIC_SCHEMA; ``start`` inclusive, ``end`` exclusive."""
+    dataset = _dataset(root)
+    if dataset is None:
+        return METRIC_SCHEMA.empty_table()
+    expr = _filter(storage_ids, _ms(start), _ms(end), metrics, resource_type)
+    table = dataset.to_table(columns=_COLUMNS, filter=expr)
+    if table.num_rows == 0:
+        return METRIC_SCHEMA.empty_table()
+    return validate_table(table)
+
+
+def to_ray_dataset(storage_ids: Optional[Iterable[str]] = None, start: TimeLike = None, end: TimeLike = None,
+                   metrics: Optional[Iterable[str]] = None, resource_type: Optional[str] = None,
+                   root: Optional[str] = None) -> Any:
+    """A ``ray.data.Dataset`` over the same files (pruned to the matching partitions)."""
+    import ray.data
+    dataset = _dataset(root)
+    if dataset is None:
+        return ray.data.from_arrow(METRIC_SCHEMA.empty_table())
+    expr = _filter(storage_ids, _ms(start), _ms(end), metrics, resource_type)
+    fragments = list(dataset.get_fragments(filter=expr)) if expr is not None else list(dataset.get_fragments())
+    if not fragments:
+        return ray.data.from_arrow(METRIC_SCHEMA.empty_table())
+    tables = []
+    for frag in fragments:  # small per-file tables; Ray Data parallelises what follows
+        t = frag.to_table(columns=_COLUMNS, filter=expr, schema=dataset.schema)
+        if t.num_rows:
+            tables.append(validate_table(t))
+    return ray.data.from_arrow(tables or [METRIC_SCHEMA.empty_table()])
