@@ -1,0 +1,39 @@
+"""Shared benchmark helpers: timing statistics and result files (JSON + Markdown rows)."""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import time
+from typing import Any, Callable
+
+RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
+
+
+def stats(samples: list[float]) -> dict[str, float]:
+    s = sorted(samples)
+    p99 = s[min(len(s) - 1, int(round(0.99 * (len(s) - 1))))]
+    return {"n": len(s), "median": statistics.median(s), "p99": p99, "min": s[0], "max": s[-1]}
+
+
+def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
+    t0 = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - t0, out
+
+
+def environment() -> dict[str, Any]:
+    import pyarrow
+    import ray
+    return {"date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "machine": platform.machine(),
+            "cpus": os.cpu_count(), "python": platform.python_version(), "ray": ray.__version__,
+            "pyarrow": pyarrow.__version__}
+
+
+def write_result(name: str, data: dict[str, Any]) -> str:
+    os.makedirs(RESULTS, exist_ok=True)
+    path = os.path.join(RESULTS, f"{name}.json")
+    with open(path, "w") as fh:
+        json.dump({"benchmark": name, "environment": environment(), **data}, fh, indent=2, default=str)
+    return path
