@@ -158,6 +158,18 @@ class DriverManagerClient:
     def sync(self, storage_id: str) -> dict:
         return self._actor_call(storage_id, "sync", "bulk")
 
+    def resources(self, kind: str, storage_id: Optional[str] = None, resource_id: Optional[str] = None) -> list[dict]:
+        """Rows of the last sync snapshot (persisted: answers while the array is down)."""
+        return self._call_supervisor("resources", kind, storage_id, resource_id)
+
+    def persisted_support(self, storage_id: str) -> dict:
+        """Per list method support status of the last sync, as persisted."""
+        return self._call_supervisor("support", _check_id(storage_id))
+
+    def request_sync(self, storage_id: Optional[str] = None) -> list[str]:
+        """Start a resource sync of one storage (or all) without waiting for it."""
+        return self._call_supervisor("request_sync", storage_id if storage_id is None else _check_id(storage_id))
+
     def collection_stats(self, storage_id: str) -> dict:
         """Scheduler self-metrics: last success, points, windows pending/lost, duration."""
         return self._actor_call(storage_id, "collection_stats", "control")
@@ -187,7 +199,7 @@ class DriverManagerClient:
 
 
 _SUPERVISOR_READS = {"storage_exists", "list_storages", "get_access_info", "list_access_infos",
-                     "get_storage_record", "alerts"}
+                     "get_storage_record", "alerts", "resources", "support"}
 
 
 def _storage_method(name: str) -> Any:

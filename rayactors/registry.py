@@ -40,6 +40,20 @@ CREATE TABLE IF NOT EXISTS alerts (
     body            TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS alerts_storage ON alerts(storage_id, alert_name, cleared);
+CREATE TABLE IF NOT EXISTS resources (
+    id         TEXT PRIMARY KEY,
+    storage_id TEXT NOT NULL,
+    kind       TEXT NOT NULL,
+    body       TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS resources_kind ON resources(kind, storage_id);
+CREATE TABLE IF NOT EXISTS support (
+    storage_id TEXT NOT NULL,
+    method     TEXT NOT NULL,
+    summary    TEXT NOT NULL,
+    synced_at  REAL NOT NULL,
+    PRIMARY KEY (storage_id, method)
+);
 CREATE TABLE IF NOT EXISTS collection (
     storage_id    TEXT PRIMARY KEY,
     last_end      INTEGER,
@@ -111,7 +125,8 @@ class Registry:
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                for table, key in (("storages", "id"), ("windows", "storage_id"), ("collection", "storage_id")):
+                for table, key in (("storages", "id"), ("windows", "storage_id"), ("collection", "storage_id"),
+                                   ("resources", "storage_id"), ("support", "storage_id")):
                     self._db.execute(f"DELETE FROM {table} WHERE {key}=?", (storage_id,))
                 self._db.execute("COMMIT")
             except BaseException:
@@ -155,6 +170,47 @@ class Registry:
     @staticmethod
     def public_access(row: sqlite3.Row) -> dict[str, Any]:
         return {**json.loads(row["access_public"]), "storage_id": row["id"]}
+
+    # -- last sync snapshot (the HTTP collections answer from it while an array is down) ---------
+    def save_snapshot(self, storage_id: str, rows: dict[str, list[tuple[str, str, dict]]],
+                      support: dict[str, dict]) -> None:
+        """Replace the rows of every synced kind and the support summary, in one transaction.
+
+        ``rows``: kind -> [(row id, native id, row)]. Kinds that failed keep their old rows.
+        """
+        now = time.time()
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                if not self._db.execute("SELECT 1 FROM storages WHERE id=? AND status='active'",
+                                        (storage_id,)).fetchone():
+                    self._db.execute("ROLLBACK")
+                    return
+                for kind, items in rows.items():
+                    self._db.execute("DELETE FROM resources WHERE storage_id=? AND kind=?", (storage_id, kind))
+                    self._db.executemany("INSERT OR REPLACE INTO resources (id, storage_id, kind, body) VALUES (?,?,?,?)",
+                                         [(rid, storage_id, kind, json.dumps(row, default=str)) for rid, _, row in items])
+                self._db.executemany("INSERT OR REPLACE INTO support (storage_id, method, summary, synced_at)"
+                                     " VALUES (?,?,?,?)",
+                                     [(storage_id, m, json.dumps(sm), now) for m, sm in support.items()])
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def resources(self, kind: str, storage_id: Optional[str] = None, rid: Optional[str] = None) -> list[dict]:
+        sql, args = "SELECT body FROM resources WHERE kind=?", [kind]
+        if storage_id is not None:
+            sql += " AND storage_id=?"
+            args.append(storage_id)
+        if rid is not None:
+            sql += " AND id=?"
+            args.append(rid)
+        return [json.loads(r["body"]) for r in self._query(sql + " ORDER BY rowid", tuple(args))]
+
+    def support(self, storage_id: str) -> dict[str, dict]:
+        rows = self._query("SELECT method, summary, synced_at FROM support WHERE storage_id=?", (storage_id,))
+        return {r["method"]: {**json.loads(r["summary"]), "synced_at": r["synced_at"]} for r in rows}
 
     # -- collection windows (durable, so a restart or an outage loses no window) ---------------
     def collection_state(self, storage_id: str) -> dict[str, Any]:

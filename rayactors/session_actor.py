@@ -52,6 +52,7 @@ class StorageSessionActor:
         self._since = time.time()
         self._last_error: Optional[dict] = None
         self._logins = 0
+        self._failures = 0
         self._connected = threading.Event()
         self._stop = threading.Event()
         self._bulk = threading.BoundedSemaphore(self.cfg.bulk_inflight)
@@ -81,7 +82,8 @@ class StorageSessionActor:
     def state(self) -> dict[str, Any]:
         with self._lock:
             return {"storage_id": self.storage_id, "state": self._state.value, "since": self._since,
-                    "last_error": self._last_error, "logins": self._logins, "restarted": self.restarted,
+                    "last_error": self._last_error, "logins": self._logins, "failures": self._failures,
+                    "restarted": self.restarted,
                     "serial_number": (self._storage or {}).get("serial_number"),
                     "node_id": ray.get_runtime_context().get_node_id(), "pid": os.getpid()}
 
@@ -138,6 +140,10 @@ class StorageSessionActor:
                 snapshot[method] = res.rows
         with self._lock:
             self._support, self._snapshot = support, snapshot
+        try:
+            self._supervisor().save_snapshot.remote(self.storage_id, snapshot, support)
+        except Exception as exc:  # the next sync persists again
+            log.warning("storage %s: cannot persist snapshot: %s", self.storage_id, type(exc).__name__)
         return support
 
     @ray.method(concurrency_group="bulk")
@@ -350,6 +356,8 @@ class StorageSessionActor:
             self._last_error = {**error.to_dict(), "at": time.time()}
         if new == old:
             return
+        if new in (SessionState.UNREACHABLE, SessionState.AUTH_FAILED):
+            self._failures += 1
         self._state, self._since = new, time.time()
         log.info("storage %s: %s -> %s", self.storage_id, old.value, new.value)
         if report:

@@ -17,6 +17,7 @@ import ray
 from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError
 
 from drivers import AccessInfo, load_driver_class
+from drivers.models import KINDS_BY_METHOD, KINDS_BY_NAME
 from drivers.errors import (AccessInfoNotFound, DelfinError, InvalidInput, StorageAlreadyExists,
                             StorageBackendException, StorageNotFound)
 
@@ -29,6 +30,12 @@ from .registry import Registry
 from .session_actor import actor_class
 
 log = logging.getLogger("delfin_dm.supervisor")
+_ROW_NS = uuid.UUID("6f1c3c2e-4d9b-4f7e-9a51-0d3e8f5c2b17")
+
+
+def resource_id(storage_id: str, kind: str, native_id: Any) -> str:
+    """Stable row id: the same storage, kind and native id give the same id on every sync."""
+    return str(uuid.uuid5(_ROW_NS, f"{storage_id}/{kind}/{native_id}"))
 
 
 def unwrap(exc: BaseException) -> BaseException:
@@ -119,6 +126,7 @@ class Supervisor:
             except BaseException:
                 self._kill(actor)
                 raise
+        actor.sync.remote()        # first inventory, as Delfin syncs after registering
         log.info("storage %s registered (%s)", storage_id, endpoint)
         return storage
 
@@ -213,6 +221,43 @@ class Supervisor:
     def alerts(self, storage_id: Optional[str] = None, begin_time: Optional[int] = None,
                end_time: Optional[int] = None, open_only: bool = False) -> list[dict[str, Any]]:
         return self.registry.alerts(storage_id, begin_time, end_time, open_only)
+
+    # -- sync snapshots ---------------------------------------------------------------------
+    def save_snapshot(self, storage_id: str, snapshot: dict[str, Any], support: dict[str, dict]) -> None:
+        """Persist a storage actor's sync: rows get a stable ``id`` (storage id + native id)."""
+        rows = {}
+        for method, items in snapshot.items():
+            kind = KINDS_BY_METHOD[method]
+            if isinstance(items, dict):      # group results: one row per group
+                items = items.get(kind.key, [])
+            rows[kind.name] = [(resource_id(storage_id, kind.name, r.get(kind.native_id)), r.get(kind.native_id),
+                                {**r, "id": resource_id(storage_id, kind.name, r.get(kind.native_id)),
+                                 "storage_id": storage_id}) for r in items]
+        self.registry.save_snapshot(storage_id, rows, support)
+
+    def resources(self, kind: str, storage_id: Optional[str] = None, rid: Optional[str] = None) -> list[dict]:
+        if kind not in KINDS_BY_NAME:
+            raise InvalidInput(f"unknown resource kind {kind!r}")
+        return self.registry.resources(kind, storage_id, rid)
+
+    def support(self, storage_id: str) -> dict[str, dict]:
+        if self.registry.get(storage_id) is None:
+            raise StorageNotFound(storage_id)
+        return self.registry.support(storage_id)
+
+    def request_sync(self, storage_id: Optional[str] = None) -> list[str]:
+        """Start a resource sync (fire and forget) of one storage or of all."""
+        ids = [storage_id] if storage_id else [r["id"] for r in self.registry.rows()]
+        started = []
+        for sid in ids:
+            if self.registry.get(sid) is None:
+                raise StorageNotFound(sid)
+            try:
+                get_storage_actor(sid, self.cfg.namespace).sync.remote()
+                started.append(sid)
+            except StorageNotFound:
+                pass
+        return started
 
     # -- collection windows -------------------------------------------------------------------
     def collection_state(self, storage_id: str) -> dict[str, Any]:
