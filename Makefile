@@ -26,8 +26,12 @@ run: install
 test: install-test
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-bench: install-test
-	$(PY) -m bench.run_all
+$(VENV)/.installed-bench: pyproject.toml | $(PY)
+	$(PIP) install -e '.[test,bench]'
+	touch $@ $(VENV)/.installed $(VENV)/.installed-test
+
+bench: $(VENV)/.installed-bench
+	$(PY) -m bench.run_all $(BENCH)
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -69,6 +69,7 @@ class SimulatorRestDriver(SimulatorDriverBase):
         self._lock = threading.Lock()
         self._token: Optional[str] = None
         self._generation = 0          # bumps on every login: the single-flight check
+        self._failed: Optional[tuple[int, DelfinError]] = None   # a failed re-login is shared too
         self._closed = False
         with self._lock:
             self._login_locked()
@@ -91,9 +92,18 @@ class SimulatorRestDriver(SimulatorDriverBase):
         self._closed = False
 
     def _relogin(self, seen_generation: int) -> None:
+        """Single flight: of the callers that saw one expired token, one logs in; the others use
+        its new token, or get its error (a rejected password is tried once, never per caller)."""
         with self._lock:
-            if self._generation == seen_generation:  # nobody re-logged in meanwhile
+            if self._generation != seen_generation:      # somebody re-logged in meanwhile
+                return
+            if self._failed is not None and self._failed[0] == seen_generation:
+                raise self._failed[1]
+            try:
                 self._login_locked()
+            except InvalidUsernameOrPassword as exc:   # never retried with the same password
+                self._failed = (seen_generation, exc)
+                raise
 
     def reset_connection(self, context: Any, **kwargs: Any) -> None:
         with self._lock:

@@ -82,6 +82,7 @@ class SimulatorSSHDriver(SimulatorDriverBase):
         self._timeout_s = self._timeout()
         self._lock = threading.Lock()
         self._client: Optional[paramiko.SSHClient] = None
+        self._failed: Optional[DelfinError] = None   # a rejected password is not retried per caller
         with self._lock:
             self._connect_locked()
 
@@ -117,9 +118,17 @@ class SimulatorSSHDriver(SimulatorDriverBase):
             client = self._client
             transport = client.get_transport() if client else None
             if transport is None or not transport.is_active():
+                if self._failed is not None and client is None:
+                    raise self._failed
                 if client is not None:
                     client.close()
-                self._connect_locked()   # reconnect once if the transport dropped
+                self._client = None
+                try:
+                    self._connect_locked()   # reconnect once if the transport dropped
+                except InvalidUsernameOrPassword as exc:   # never retried with the same password
+                    self._failed = exc
+                    raise
+                self._failed = None
                 transport = self._client.get_transport()
             return transport
 
@@ -127,6 +136,7 @@ class SimulatorSSHDriver(SimulatorDriverBase):
         with self._lock:
             if self._client:
                 self._client.close()
+            self._failed = None
             self._connect_locked()
 
     def close(self) -> None:

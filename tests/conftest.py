@@ -3,7 +3,12 @@ from __future__ import annotations
 
 import pytest
 
+import rayactors  # noqa: F401  (sets RAY_AUTH_MODE before ray is imported)
+import ray
+
 from drivers.simulator.control import SimulatorProcess
+
+from .helpers import Manager, make_config
 
 
 @pytest.fixture(scope="session")
@@ -11,3 +16,31 @@ def simulator():
     sim = SimulatorProcess(arrays=0)
     yield sim
     sim.stop()
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():
+    ray.init(_node_ip_address="127.0.0.1", include_dashboard=True, dashboard_host="127.0.0.1", num_cpus=4,
+             namespace="delfin-test-root", log_to_driver=False)
+    yield ray.get_runtime_context().gcs_address
+    ray.shutdown()
+
+
+@pytest.fixture
+def manager_factory(ray_cluster, tmp_path):
+    made = []
+
+    def make(**overrides) -> Manager:
+        m = Manager(make_config(tmp_path / f"m{len(made)}", **overrides), ray_cluster)
+        made.append(m)
+        return m
+    yield make
+    for m in made:
+        m.teardown()
+
+
+@pytest.fixture
+def manager(manager_factory) -> Manager:
+    return manager_factory()
+
+

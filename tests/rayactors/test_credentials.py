@@ -9,7 +9,7 @@ from drivers.errors import (AccessInfoNotFound, InvalidInput, InvalidUsernameOrP
                             StorageSerialNumberMismatch)
 from drivers.simulator.control import rest_access, ssh_access
 
-from .conftest import wait_for
+from ..helpers import wait_for
 
 
 def rotate_and_expire(simulator, arr, password):

@@ -14,7 +14,7 @@ from drivers.simulator.control import rest_access, ssh_access
 from rayactors import metrics
 from rayactors.metrics.sink import ParquetSink
 
-from .conftest import wait_for
+from ..helpers import wait_for
 
 STEP_MS = 2000
 SERIES = {"volume": ["iops", "readIops"], "controller": ["cpuUsage"]}

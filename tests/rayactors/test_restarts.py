@@ -7,7 +7,7 @@ import ray
 from drivers.simulator.control import rest_access
 from rayactors.session_actor import actor_class
 
-from .conftest import wait_for
+from ..helpers import wait_for
 
 
 def test_kill_9_storage_actor_restarts_and_logs_in_once_more(manager, simulator):

@@ -12,7 +12,7 @@ import ray
 from drivers.errors import StorageAlreadyExists, StorageNotFound
 from drivers.simulator.control import rest_access, ssh_access
 
-from .conftest import wait_for
+from ..helpers import wait_for
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

@@ -6,7 +6,7 @@ import requests
 
 from serve_app import deploy, shutdown
 
-from ..rayactors.conftest import Manager, make_config, ray_cluster, wait_for  # noqa: F401
+from ..helpers import Manager, make_config, wait_for
 
 
 def free_port() -> int:

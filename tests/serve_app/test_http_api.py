@@ -8,7 +8,7 @@ import pytest
 from drivers.simulator.control import rest_access, ssh_access
 from serve_app import deploy
 
-from ..rayactors.conftest import wait_for
+from ..helpers import wait_for
 
 PASSWORD = "Http-Secret-77"
 COLLECTIONS = {"storage-pools": "storage_pools", "volumes": "volumes", "controllers": "controllers",

@@ -1,11 +1,9 @@
-"""One Ray cluster per test session (on loopback); a fresh namespace + registry per test."""
+"""Test helpers: a manager (supervisor + client) in its own namespace, and wait_for."""
 from __future__ import annotations
 
-import os
 import time
 import uuid
 
-import pytest
 
 import rayactors  # noqa: F401  (sets RAY_AUTH_MODE before ray is imported)
 import ray
@@ -13,14 +11,6 @@ import ray
 from rayactors import Config, DriverManagerClient
 from rayactors.naming import live_storage_actor_ids, storage_actor_name
 from rayactors.runtime import ensure_supervisor
-
-
-@pytest.fixture(scope="session")
-def ray_cluster():
-    ray.init(_node_ip_address="127.0.0.1", include_dashboard=True, dashboard_host="127.0.0.1", num_cpus=4,
-             namespace="delfin-test-root", log_to_driver=False)
-    yield ray.get_runtime_context().gcs_address
-    ray.shutdown()
 
 
 def make_config(tmp_path, **overrides) -> Config:
@@ -62,24 +52,6 @@ class Manager:
                 ray.kill(self.supervisor, no_restart=True)
             except Exception:
                 pass
-
-
-@pytest.fixture
-def manager_factory(ray_cluster, tmp_path):
-    made = []
-
-    def make(**overrides) -> Manager:
-        m = Manager(make_config(tmp_path / f"m{len(made)}", **overrides), ray_cluster)
-        made.append(m)
-        return m
-    yield make
-    for m in made:
-        m.teardown()
-
-
-@pytest.fixture
-def manager(manager_factory) -> Manager:
-    return manager_factory()
 
 
 def wait_for(cond, timeout: float = 30.0, interval: float = 0.1, what: str = "condition"):

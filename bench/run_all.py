@@ -1,0 +1,46 @@
+"""``make bench``: every benchmark in one run, then charts and bench/README.md's table."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import traceback
+
+import rayactors  # noqa: F401
+import ray
+
+from . import overhead, pipeline, priority, scale, sessions, transport
+from .common import RESULTS, environment
+from .report import write_report
+
+SUITE = [("pipeline", pipeline.main, []), ("overhead", overhead.main, []), ("priority", priority.main, []),
+         ("transport", transport.main, []), ("sessions", sessions.main, []), ("scale", scale.main, [])]
+
+
+def main() -> int:
+    only = sys.argv[1:]
+    ray.init(_node_ip_address="127.0.0.1", include_dashboard=False, log_to_driver=False)
+    failures = []
+    t_all = time.time()
+    try:
+        for name, fn, args in SUITE:
+            if only and name not in only:
+                continue
+            print(f"\n=== {name} ===", flush=True)
+            t0 = time.time()
+            try:
+                fn(args)
+            except Exception:
+                traceback.print_exc()
+                failures.append(name)
+            print(f"=== {name}: {time.time() - t0:.0f} s", flush=True)
+    finally:
+        ray.shutdown()
+    write_report()
+    print(f"\nall benchmarks: {time.time() - t_all:.0f} s; failed: {failures or 'none'}")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

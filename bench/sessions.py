@@ -1,0 +1,146 @@
+"""Sessions at the array: Delfin's per-process driver cache vs one session actor per storage.
+
+3 simulated nodes x 3 processes (API, task, alert) run a realistic mix against 3 arrays for
+``--seconds``: the task process lists resources, the alert process polls alerts/state, the API
+process answers reads and, every 20 s, an access-info update. Contender A builds and caches a
+driver per process as ``delfin.drivers.manager.DriverManager`` does (plus the extra uncached
+validation login of register/update, with the replaced session never logged out); contender B
+uses ``DriverManagerClient``. The simulator counts logins and active sessions.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def worker(mode: str, role: str, arrays: list[dict], ids: list[str], seconds: float, address: str,
+           namespace: str) -> None:
+    """One Delfin process (run in its own OS process)."""
+    from drivers.rest_driver import SimulatorRestDriver
+    from drivers.simulator.control import rest_access
+    deadline = time.monotonic() + seconds
+    if mode == "ours":
+        import rayactors  # noqa: F401
+        from rayactors import Config, DriverManagerClient
+        client = DriverManagerClient(address=address, config=Config.load(namespace=namespace))
+    cache: dict[str, object] = {}
+
+    def driver(i: int):  # Delfin: DriverManager caches one driver per storage per process
+        if arrays[i]["name"] not in cache:
+            cache[arrays[i]["name"]] = SimulatorRestDriver(**rest_access(arrays[i]), storage_id=str(i))
+        return cache[arrays[i]["name"]]
+    last_update = time.monotonic()
+    n = 0
+    while time.monotonic() < deadline:
+        i = n % len(arrays)
+        n += 1
+        if mode == "delfin":
+            d = driver(i)
+            if role == "task":
+                d.list_volumes(None)
+                d.list_ports(None)
+            elif role == "alert":
+                d.get_storage(None)
+            else:
+                d.get_storage(None)
+                if time.monotonic() - last_update > 20:   # update_access_info: validate with a new
+                    last_update = time.monotonic()          # driver, then replace the cached one
+                    SimulatorRestDriver(**rest_access(arrays[i]), storage_id="x").get_storage(None)
+                    cache.pop(arrays[i]["name"])             # the old session is never logged out
+        else:
+            sid = ids[i]
+            if role == "task":
+                client.list_volumes(None, sid)
+                client.list_ports(None, sid)
+            elif role == "alert":
+                client.storage_state(sid)
+            else:
+                client.get_storage(None, sid)
+                if time.monotonic() - last_update > 20:
+                    last_update = time.monotonic()
+                    client.update_access_info(None, {"storage_id": sid, "rest": {"password": arrays[i]["users"]["admin"]}})
+        time.sleep(0.2)
+    print(json.dumps({"calls": n}), flush=True)
+
+
+def run_contender(mode: str, sim, arrays: list[dict], seconds: float, address: str, namespace: str,
+                  ids: list[str]) -> dict:
+    for a in arrays:
+        sim.reset_stats(a["name"])
+        sim.expire_sessions(a["name"])
+    baseline = {a["name"]: sim.stats(a["name"])["active_sessions"] for a in arrays}
+    spec = json.dumps({"arrays": arrays, "ids": ids})
+    procs = [subprocess.Popen([sys.executable, "-m", "bench.sessions", "--worker", mode, role, spec, str(seconds),
+                               address, namespace], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                              text=True, env=dict(os.environ, PYTHONPATH=ROOT))
+             for _node in range(3) for role in ("api", "task", "alert")]
+    peak = {a["name"]: 0 for a in arrays}
+    stop = threading.Event()
+
+    def poll():
+        while not stop.is_set():
+            for a in arrays:
+                peak[a["name"]] = max(peak[a["name"]], sim.stats(a["name"])["active_sessions"] - baseline[a["name"]])
+            stop.wait(0.5)
+    t = threading.Thread(target=poll, daemon=True)
+    t.start()
+    calls = sum(json.loads(p.communicate()[0].strip().splitlines()[-1])["calls"] for p in procs)
+    stop.set()
+    t.join()
+    stats = {a["name"]: sim.stats(a["name"]) for a in arrays}
+    return {"mode": mode, "calls": calls,
+            "logins_per_array": {k: v["logins"] for k, v in stats.items()},
+            "peak_active_sessions_per_array": peak}
+
+
+def main(argv: list[str] | None = None) -> dict:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "--worker":
+        spec = json.loads(argv[3])
+        worker(argv[1], argv[2], spec["arrays"], spec["ids"], float(argv[4]), argv[5], argv[6])
+        return {}
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=float, default=60)
+    args = ap.parse_args(argv)
+    import rayactors  # noqa: F401
+    import ray
+    from drivers.simulator.control import SimulatorProcess, rest_access
+    from rayactors import start
+
+    from .common import write_result
+    sim = SimulatorProcess()
+    try:
+        arrays = [sim.add_array(name=f"bench-s{i}", sizes={"volumes": 500}) for i in range(3)]
+        ns = f"bench-sessions-{os.getpid()}"
+        client = start(namespace=ns, data_dir=tempfile.mkdtemp(prefix="bench-"), scheduler_enabled=False)
+        address = ray.get_runtime_context().gcs_address
+        delfin = run_contender("delfin", sim, arrays, args.seconds, address, ns, [])
+        for a in arrays:
+            sim.reset_stats(a["name"])
+        ids = [client.discover_storage(None, rest_access(a))["id"] for a in arrays]
+        registration_logins = {a["name"]: sim.stats(a["name"])["logins"] for a in arrays}
+        ours = run_contender("ours", sim, arrays, args.seconds, address, ns, ids)
+        ours["registration_logins_per_array"] = registration_logins
+        for sid in ids:
+            client.remove_storage(None, sid)
+        result = {"seconds": args.seconds, "processes": 9, "arrays": 3, "delfin_model": delfin, "ours": ours}
+        for r in (delfin, ours):
+            print(f"{r['mode']:>7}: logins/array {r['logins_per_array']}  peak sessions/array "
+                  f"{r['peak_active_sessions_per_array']}  calls {r['calls']}")
+        print("wrote", write_result("sessions", result))
+        ray.kill(ray.get_actor("driver-manager", namespace=ns), no_restart=True)
+        return result
+    finally:
+        sim.stop()
+
+
+if __name__ == "__main__":
+    main()
