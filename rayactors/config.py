@@ -35,6 +35,7 @@ class Config(BaseModel):
     scheduler_enabled: bool = True
     recent_windows: int = 5
     actor_spread: bool = True                  # SPREAD storage actors over nodes
+    fence_interval_s: float = Field(5.0, gt=0)  # how often an actor checks it still owns its session
 
     @classmethod
     def load(cls, **overrides: Any) -> "Config":

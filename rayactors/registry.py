@@ -27,6 +27,7 @@ CREATE TABLE IF NOT EXISTS storages (
     secrets       TEXT NOT NULL,
     storage       TEXT NOT NULL,
     status        TEXT NOT NULL DEFAULT 'active',
+    epoch         INTEGER NOT NULL DEFAULT 0,
     created_at    REAL NOT NULL,
     updated_at    REAL NOT NULL
 );
@@ -80,6 +81,9 @@ class Registry:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(SCHEMA)
+            columns = {r[1] for r in self._db.execute("PRAGMA table_info(storages)")}
+            if "epoch" not in columns:   # registries written before session epochs existed
+                self._db.execute("ALTER TABLE storages ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0")
 
     def _tx(self, sql: str, args: tuple = ()) -> sqlite3.Cursor:
         with self._lock:
@@ -97,13 +101,30 @@ class Registry:
             return self._db.execute(sql, args).fetchall()
 
     # -- storages ----------------------------------------------------------------------------
-    def add(self, storage_id: str, access: AccessInfo, storage: dict[str, Any]) -> None:
+    def add(self, storage_id: str, access: AccessInfo, storage: dict[str, Any], epoch: int = 1) -> None:
         now = time.time()
         self._tx("INSERT INTO storages (id, vendor, model, serial_number, endpoint, access_public,"
-                 " secrets, storage, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                 " secrets, storage, epoch, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                  (storage_id, access.vendor, access.model, str(storage["serial_number"]),
                   access.endpoint(), json.dumps(access.public()), self._box.seal(access.secrets()),
-                  json.dumps(storage, default=str), now, now))
+                  json.dumps(storage, default=str), epoch, now, now))
+
+    def next_epoch(self, storage_id: str) -> Optional[int]:
+        """Bump and return the session epoch: the newest owner of a storage's session wins."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute("UPDATE storages SET epoch=epoch+1 WHERE id=?", (storage_id,))
+                row = self._db.execute("SELECT epoch FROM storages WHERE id=?", (storage_id,)).fetchone()
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            return row[0] if row else None
+
+    def epoch(self, storage_id: str) -> Optional[int]:
+        row = self.get(storage_id)
+        return row["epoch"] if row else None
 
     def update_access(self, storage_id: str, access: AccessInfo, storage: Optional[dict] = None) -> None:
         sets = "access_public=?, secrets=?, endpoint=?, updated_at=?"

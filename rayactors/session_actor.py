@@ -61,17 +61,24 @@ class StorageSessionActor:
         self._snapshot: dict[str, Any] = {}
         self._supervisor_handle: Any = None
         self._scheduler: Optional[CollectionScheduler] = None
+        self._epoch = 0
+        self._fence: Optional[threading.Thread] = None
         self.restarted = bool(ray.get_runtime_context().was_current_actor_reconstructed)
         if self.restarted:
             threading.Thread(target=self._recover_after_restart, daemon=True, name="recover").start()
 
     # -- control group ------------------------------------------------------------------------
     @ray.method(concurrency_group="control")
-    def connect(self, access: AccessInfo, expected_serial: Optional[str] = None) -> dict:
+    def connect(self, access: AccessInfo, expected_serial: Optional[str] = None, epoch: Optional[int] = None) -> dict:
         """Log in with ``access``; on success swap sessions and log the old one out.
 
-        On failure the current session (if any) is untouched.
+        On failure the current session (if any) is untouched. ``epoch`` comes from the
+        supervisor: the owner with the highest epoch is the only legitimate one.
         """
+        if epoch is not None:
+            with self._lock:
+                self._epoch = max(self._epoch, int(epoch))
+            self._start_fence()
         return self._connect(access, expected_serial)
 
     @ray.method(concurrency_group="control")
@@ -85,7 +92,8 @@ class StorageSessionActor:
                     "last_error": self._last_error, "logins": self._logins, "failures": self._failures,
                     "restarted": self.restarted,
                     "serial_number": (self._storage or {}).get("serial_number"),
-                    "node_id": ray.get_runtime_context().get_node_id(), "pid": os.getpid()}
+                    "node_id": ray.get_runtime_context().get_node_id(), "pid": os.getpid(),
+                    "epoch": self._epoch}
 
     @ray.method(concurrency_group="control")
     def collection_stats(self) -> dict[str, Any]:
@@ -336,12 +344,52 @@ class StorageSessionActor:
                 self._set_state(SessionState.CLOSED, report=False)
             self._connected.set()
             return
+        access, epoch = access
         with self._lock:
             self._access = access
+            self._epoch = max(self._epoch, int(epoch or 0))
+        self._start_fence()
         try:
             self._connect(access, None)
         except DelfinError as exc:
             log.warning("storage %s: login after restart failed: %s", self.storage_id, exc.error_code)
+
+    # -- fencing ------------------------------------------------------------------------------
+    def _start_fence(self) -> None:
+        with self._lock:
+            if self._fence is not None and self._fence.is_alive():
+                return
+            self._fence = threading.Thread(target=self._fence_loop, daemon=True, name="fence")
+            self._fence.start()
+
+    def _fence_loop(self) -> None:
+        """Stop and log out when the supervisor knows a newer owner (higher epoch) or no storage.
+
+        After a partition heals or a GCS hiccup two actors could briefly hold one array's
+        session; the stale one finds out here within ``fence_interval_s``.
+        """
+        while not self._stop.wait(self.cfg.fence_interval_s):
+            try:
+                current = ray.get(self._supervisor().current_epoch.remote(self.storage_id), timeout=30)
+            except Exception:  # supervisor busy or restarting: try again later
+                self._supervisor_handle = None
+                continue
+            if current is not None and not (current > self._epoch):
+                self._registered = True
+                continue
+            if current is None and not getattr(self, "_registered", False):
+                continue    # registration still in progress
+            if current is None or current > self._epoch:
+                log.warning("storage %s: epoch %s is stale (current %s): stopping and logging out",
+                            self.storage_id, self._epoch, current)
+                self._stop.set()
+                if self._scheduler:
+                    self._scheduler.stop()
+                with self._lock:
+                    driver, self._driver = self._driver, None
+                    self._set_state(SessionState.CLOSED, report=False)
+                self._close_driver(driver)
+                return
 
     # -- state --------------------------------------------------------------------------------
     def _supervisor(self) -> Any:

@@ -116,7 +116,7 @@ class Supervisor:
             storage_id = str(uuid.uuid4())
             actor = self._new_actor(storage_id)
             try:
-                storage = self._get(actor.connect.remote(access, None))
+                storage = self._get(actor.connect.remote(access, None, 1))
                 serial = str(storage["serial_number"])
                 if self.registry.find_serial(access.vendor, access.model, serial):
                     self._close_actor(actor)
@@ -170,7 +170,8 @@ class Supervisor:
             actor = get_storage_actor(storage_id, self.cfg.namespace)
         except StorageNotFound:
             actor = self._new_actor(storage_id)
-        return self._get(actor.connect.remote(access, serial))
+        epoch = self.registry.next_epoch(storage_id)
+        return self._get(actor.connect.remote(access, serial, epoch))
 
     # -- delete -------------------------------------------------------------------------------
     def remove_storage(self, storage_id: str) -> None:
@@ -214,9 +215,16 @@ class Supervisor:
     def list_access_infos(self) -> list[dict[str, Any]]:
         return [Registry.public_access(r) for r in self.registry.rows()]
 
-    def actor_access_info(self, storage_id: str) -> Optional[AccessInfo]:
-        """For a restarted storage actor only: its access info with passwords."""
-        return self.registry.access_info(storage_id)
+    def actor_access_info(self, storage_id: str) -> Optional[tuple[AccessInfo, int]]:
+        """For a restarted storage actor only: its access info with passwords, and a new epoch
+        (so a stale twin of it, if any survived a partition, fences itself off)."""
+        access = self.registry.access_info(storage_id)
+        if access is None:
+            return None
+        return access, self.registry.next_epoch(storage_id)
+
+    def current_epoch(self, storage_id: str) -> Optional[int]:
+        return self.registry.epoch(storage_id) if isinstance(storage_id, str) else None
 
     def alerts(self, storage_id: Optional[str] = None, begin_time: Optional[int] = None,
                end_time: Optional[int] = None, open_only: bool = False) -> list[dict[str, Any]]:
