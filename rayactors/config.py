@@ -35,6 +35,7 @@ class Config(BaseModel):
     scheduler_enabled: bool = True
     recent_windows: int = 5
     actor_spread: bool = True                  # SPREAD storage actors over nodes
+    supervisor_resource: Optional[str] = None  # custom resource of the head node: pins the supervisor
     fence_interval_s: float = Field(5.0, gt=0)  # how often an actor checks it still owns its session
 
     @classmethod

@@ -32,8 +32,13 @@ def init_ray(cfg: Config, address: Optional[str] = None) -> None:
 
 
 def ensure_supervisor(cfg: Config) -> Any:
-    handle = supervisor_class().options(name=cfg.supervisor_name, namespace=cfg.namespace,
-                                        lifetime="detached", get_if_exists=True).remote(cfg.model_dump())
+    """Create the supervisor once (concurrent callers converge); on the node that holds the
+    registry when ``supervisor_resource`` names that node's custom resource."""
+    opts: dict[str, Any] = dict(name=cfg.supervisor_name, namespace=cfg.namespace, lifetime="detached",
+                                get_if_exists=True)
+    if cfg.supervisor_resource:
+        opts["resources"] = {cfg.supervisor_resource: 0.001}
+    handle = supervisor_class().options(**opts).remote(cfg.model_dump())
     ray.get(handle.ping.remote(), timeout=cfg.control_timeout_s)
     return handle
 

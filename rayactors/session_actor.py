@@ -14,6 +14,7 @@ import threading
 import time
 from typing import Any, Optional
 
+import psutil
 import ray
 
 from drivers import DRIVER_METHODS, LIST_METHODS, AccessInfo, load_driver_class, resource_result
@@ -93,7 +94,8 @@ class StorageSessionActor:
                     "restarted": self.restarted,
                     "serial_number": (self._storage or {}).get("serial_number"),
                     "node_id": ray.get_runtime_context().get_node_id(), "pid": os.getpid(),
-                    "epoch": self._epoch}
+                    "epoch": self._epoch, "threads": threading.active_count(),
+                    "rss_mb": psutil.Process().memory_info().rss / 1e6}
 
     @ray.method(concurrency_group="control")
     def collection_stats(self) -> dict[str, Any]:
