@@ -24,6 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--idle-timeout", type=float, default=None, help="token idle expiry (s)")
     ap.add_argument("--perf-interval", type=int, default=None, help="perf sample step (s)")
     ap.add_argument("--admin-port", type=int, default=None)
+    ap.add_argument("--parent-pid", type=int, default=None, help="exit when this process is gone")
     args = ap.parse_args(argv)
     logging.basicConfig(level=os.environ.get("SIM_LOG_LEVEL", "WARNING"))
 
@@ -62,9 +63,21 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
+    if args.parent_pid:   # a test or benchmark that died without stopping us: do not linger
+        threading.Thread(target=_watch_parent, args=(args.parent_pid, stop), daemon=True).start()
     stop.wait()
     sim.stop()
     return 0
+
+
+def _watch_parent(pid: int, stop: threading.Event) -> None:
+    while not stop.wait(1.0):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            stop.set()
+        except PermissionError:
+            pass
 
 
 if __name__ == "__main__":

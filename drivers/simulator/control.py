@@ -26,6 +26,7 @@ class SimulatorProcess:
         self._log = open(self.log_path, "w")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "drivers.simulator", "--arrays", str(arrays), "--ready-file", ready,
+             "--parent-pid", str(os.getpid()),
              *(extra_args or [])], stdout=subprocess.DEVNULL, stderr=self._log)
         deadline = time.monotonic() + startup_timeout
         while not os.path.exists(ready):

@@ -41,8 +41,8 @@ def wait(cond, timeout, what):
 
 def new_cluster():
     cluster = Cluster(initialize_head=True, head_node_args={
-        "num_cpus": 2, "include_dashboard": False, "node_ip_address": "127.0.0.1", "_system_config": SYSTEM})
-    workers = [cluster.add_node(num_cpus=1, node_ip_address="127.0.0.1") for _ in range(2)]
+        "num_cpus": 2, "include_dashboard": False, "_system_config": SYSTEM})
+    workers = [cluster.add_node(num_cpus=1) for _ in range(2)]
     cluster.wait_for_nodes()
     return cluster, workers
 
