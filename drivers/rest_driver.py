@@ -142,7 +142,7 @@ class SimulatorRestDriver(SimulatorDriverBase):
                 return resp.json()
         raise StorageBackendException(f"{where}: session rejected after re-login")
 
-    def _list(self, what: str, method: str) -> list[dict]:
+    def _fetch(self, what: str, method: str) -> list[dict]:
         rows: list[dict] = []
         offset = 0
         while True:
@@ -157,21 +157,6 @@ class SimulatorRestDriver(SimulatorDriverBase):
     # -- Delfin methods ---------------------------------------------------------------------
     def get_storage(self, context: Any) -> dict:
         return self._storage(self._get("system"))
-
-    def list_storage_pools(self, context: Any) -> list[dict]:
-        return self._list("pools", "list_storage_pools")
-
-    def list_volumes(self, context: Any) -> list[dict]:
-        return self._list("volumes", "list_volumes")
-
-    def list_controllers(self, context: Any) -> list[dict]:
-        return self._list("controllers", "list_controllers")
-
-    def list_ports(self, context: Any) -> list[dict]:
-        return self._list("ports", "list_ports")
-
-    def list_disks(self, context: Any) -> list[dict]:
-        return self._list("disks", "list_disks")
 
     def get_capabilities(self, context: Any, filters: Optional[dict] = None) -> dict:
         caps = self._get("capabilities")

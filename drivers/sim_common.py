@@ -48,5 +48,21 @@ class SimulatorDriverBase(StorageDriver):
                 "collect_interval": int(interval), "failed_job_collect_interval": 900,
                 "resource_metrics": resource_metrics_for(PERF_TYPES)}
 
-    def get_capabilities(self, context: Any, filters: Optional[dict] = None) -> dict:
-        raise NotImplementedError  # each driver asks its array
+    # the five inventory lists are the same on both protocols: one table, one fetch per driver
+    def _fetch(self, what: str, method: str) -> list[dict]:
+        raise NotImplementedError   # REST pages ``/api/v1/<what>``; SSH runs ``ls<what>``
+
+    def list_storage_pools(self, context: Any) -> list[dict]:
+        return self._fetch("pools", "list_storage_pools")
+
+    def list_volumes(self, context: Any) -> list[dict]:
+        return self._fetch("volumes", "list_volumes")
+
+    def list_controllers(self, context: Any) -> list[dict]:
+        return self._fetch("controllers", "list_controllers")
+
+    def list_ports(self, context: Any) -> list[dict]:
+        return self._fetch("ports", "list_ports")
+
+    def list_disks(self, context: Any) -> list[dict]:
+        return self._fetch("disks", "list_disks")

@@ -28,6 +28,8 @@ from .sim_common import PERF_TYPES, SimulatorDriverBase
 
 SAFE_ARG = re.compile(r"^[A-Za-z0-9_.,:-]{1,1000}$")
 EXIT_BUSY, EXIT_LIMIT = 5, 6
+LIST_COMMANDS = {"pools": "lspool", "volumes": "lsvolume", "controllers": "lscontroller", "ports": "lsport",
+                 "disks": "lsdisk"}
 _BOOL = {"yes": True, "no": False}
 
 
@@ -186,7 +188,8 @@ class SimulatorSSHDriver(SimulatorDriverBase):
         except UnicodeDecodeError as exc:
             raise BadResponse(f"{argv[0]}: not text") from exc
 
-    def _table(self, command: str, method: str) -> list[dict]:
+    def _fetch(self, what: str, method: str) -> list[dict]:
+        command = LIST_COMMANDS[what]
         return self._rows(method, _parse_table(self._run([command]), command), coerce=True)
 
     # -- Delfin methods ---------------------------------------------------------------------
@@ -195,21 +198,6 @@ class SimulatorSSHDriver(SimulatorDriverBase):
         if len(rows) != 1:
             raise BadResponse("lssystem: expected one row")
         return self._storage(rows[0], coerce=True)
-
-    def list_storage_pools(self, context: Any) -> list[dict]:
-        return self._table("lspool", "list_storage_pools")
-
-    def list_volumes(self, context: Any) -> list[dict]:
-        return self._table("lsvolume", "list_volumes")
-
-    def list_controllers(self, context: Any) -> list[dict]:
-        return self._table("lscontroller", "list_controllers")
-
-    def list_ports(self, context: Any) -> list[dict]:
-        return self._table("lsport", "list_ports")
-
-    def list_disks(self, context: Any) -> list[dict]:
-        return self._table("lsdisk", "list_disks")
 
     def get_capabilities(self, context: Any, filters: Optional[dict] = None) -> dict:
         rows = _parse_table(self._run(["lscapabilities"]), "lscapabilities")

@@ -5,6 +5,7 @@ the password-free access info in clear (for listing) and the passwords sealed ap
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import threading
@@ -85,16 +86,24 @@ class Registry:
             if "epoch" not in columns:   # registries written before session epochs existed
                 self._db.execute("ALTER TABLE storages ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0")
 
-    def _tx(self, sql: str, args: tuple = ()) -> sqlite3.Cursor:
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction: committed whole, or rolled back whole."""
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                cur = self._db.execute(sql, args)
-                self._db.execute("COMMIT")
-                return cur
+                yield self._db
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
+            self._db.execute("COMMIT")
+
+    def _active(self, db: sqlite3.Connection, storage_id: str) -> bool:
+        return db.execute("SELECT 1 FROM storages WHERE id=? AND status='active'", (storage_id,)).fetchone() is not None
+
+    def _tx(self, sql: str, args: tuple = ()) -> sqlite3.Cursor:
+        with self._transaction() as db:
+            return db.execute(sql, args)
 
     def _query(self, sql: str, args: tuple = ()) -> list[sqlite3.Row]:
         with self._lock:
@@ -111,16 +120,10 @@ class Registry:
 
     def next_epoch(self, storage_id: str) -> Optional[int]:
         """Bump and return the session epoch: the newest owner of a storage's session wins."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                self._db.execute("UPDATE storages SET epoch=epoch+1 WHERE id=?", (storage_id,))
-                row = self._db.execute("SELECT epoch FROM storages WHERE id=?", (storage_id,)).fetchone()
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            return row[0] if row else None
+        with self._transaction() as db:
+            db.execute("UPDATE storages SET epoch=epoch+1 WHERE id=?", (storage_id,))
+            row = db.execute("SELECT epoch FROM storages WHERE id=?", (storage_id,)).fetchone()
+        return row[0] if row else None
 
     def epoch(self, storage_id: str) -> Optional[int]:
         row = self.get(storage_id)
@@ -143,16 +146,10 @@ class Registry:
         self._tx("UPDATE storages SET status='deleting', updated_at=? WHERE id=?", (time.time(), storage_id))
 
     def delete(self, storage_id: str) -> None:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                for table, key in (("storages", "id"), ("windows", "storage_id"), ("collection", "storage_id"),
-                                   ("resources", "storage_id"), ("support", "storage_id")):
-                    self._db.execute(f"DELETE FROM {table} WHERE {key}=?", (storage_id,))
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+        with self._transaction() as db:
+            for table, key in (("storages", "id"), ("windows", "storage_id"), ("collection", "storage_id"),
+                               ("resources", "storage_id"), ("support", "storage_id")):
+                db.execute(f"DELETE FROM {table} WHERE {key}=?", (storage_id,))
 
     def get(self, storage_id: str, include_deleting: bool = False) -> Optional[sqlite3.Row]:
         rows = self._query("SELECT * FROM storages WHERE id=?", (storage_id,))
@@ -200,24 +197,15 @@ class Registry:
         ``rows``: kind -> [(row id, native id, row)]. Kinds that failed keep their old rows.
         """
         now = time.time()
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                if not self._db.execute("SELECT 1 FROM storages WHERE id=? AND status='active'",
-                                        (storage_id,)).fetchone():
-                    self._db.execute("ROLLBACK")
-                    return
-                for kind, items in rows.items():
-                    self._db.execute("DELETE FROM resources WHERE storage_id=? AND kind=?", (storage_id, kind))
-                    self._db.executemany("INSERT OR REPLACE INTO resources (id, storage_id, kind, body) VALUES (?,?,?,?)",
-                                         [(rid, storage_id, kind, json.dumps(row, default=str)) for rid, _, row in items])
-                self._db.executemany("INSERT OR REPLACE INTO support (storage_id, method, summary, synced_at)"
-                                     " VALUES (?,?,?,?)",
-                                     [(storage_id, m, json.dumps(sm), now) for m, sm in support.items()])
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+        with self._transaction() as db:
+            if not self._active(db, storage_id):     # removed meanwhile: keep nothing
+                return
+            for kind, items in rows.items():
+                db.execute("DELETE FROM resources WHERE storage_id=? AND kind=?", (storage_id, kind))
+                db.executemany("INSERT OR REPLACE INTO resources (id, storage_id, kind, body) VALUES (?,?,?,?)",
+                               [(rid, storage_id, kind, json.dumps(row, default=str)) for rid, _, row in items])
+            db.executemany("INSERT OR REPLACE INTO support (storage_id, method, summary, synced_at) VALUES (?,?,?,?)",
+                           [(storage_id, m, json.dumps(sm), now) for m, sm in support.items()])
 
     def resources(self, kind: str, storage_id: Optional[str] = None, rid: Optional[str] = None) -> list[dict]:
         sql, args = "SELECT body FROM resources WHERE kind=?", [kind]
@@ -245,23 +233,15 @@ class Registry:
     def record_collection(self, storage_id: str, last_end: int, pending: list[tuple[int, int, str]],
                           lost: int) -> None:
         """Replace the pending set and advance the high-water mark in one transaction."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                if not self._db.execute("SELECT 1 FROM storages WHERE id=? AND status='active'",
-                                        (storage_id,)).fetchone():
-                    self._db.execute("ROLLBACK")
-                    return
-                self._db.execute("INSERT INTO collection (storage_id, last_end, windows_lost) VALUES (?,?,?)"
-                                 " ON CONFLICT(storage_id) DO UPDATE SET last_end=excluded.last_end,"
-                                 " windows_lost=collection.windows_lost+?", (storage_id, last_end, lost, lost))
-                self._db.execute("DELETE FROM windows WHERE storage_id=?", (storage_id,))
-                self._db.executemany("INSERT INTO windows (storage_id, start_ms, end_ms, reason) VALUES (?,?,?,?)",
-                                     [(storage_id, s, e, r) for s, e, r in pending])
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+        with self._transaction() as db:
+            if not self._active(db, storage_id):
+                return
+            db.execute("INSERT INTO collection (storage_id, last_end, windows_lost) VALUES (?,?,?)"
+                       " ON CONFLICT(storage_id) DO UPDATE SET last_end=excluded.last_end,"
+                       " windows_lost=collection.windows_lost+?", (storage_id, last_end, lost, lost))
+            db.execute("DELETE FROM windows WHERE storage_id=?", (storage_id,))
+            db.executemany("INSERT INTO windows (storage_id, start_ms, end_ms, reason) VALUES (?,?,?,?)",
+                           [(storage_id, s, e, r) for s, e, r in pending])
 
     # -- alerts ------------------------------------------------------------------------------
     def add_alert(self, body: dict[str, Any]) -> dict[str, Any]:

@@ -115,6 +115,10 @@ class StorageSessionActor:
     @ray.method(concurrency_group="control")
     def close(self) -> bool:
         """Stop background work and log out; the actor answers StorageNotFound afterwards."""
+        self._shutdown_session()
+        return True
+
+    def _shutdown_session(self) -> None:
         self._stop.set()
         if self._scheduler:
             self._scheduler.stop()
@@ -122,7 +126,6 @@ class StorageSessionActor:
             driver, self._driver = self._driver, None
             self._set_state(SessionState.CLOSED, report=False)
         self._close_driver(driver)
-        return True
 
     def __ray_shutdown__(self) -> None:  # graceful termination also logs out
         try:
@@ -304,12 +307,18 @@ class StorageSessionActor:
         except Exception as exc:  # logging out is best effort; the array expires it anyway
             log.warning("storage %s: logout failed: %s", self.storage_id, type(exc).__name__)
 
-    def _start_prober(self) -> None:
+    def _start_once(self, attr: str, target: Any) -> None:
+        """Start ``target`` in a daemon thread kept in ``attr``, unless it is running already."""
         with self._lock:
-            if self._prober is not None and self._prober.is_alive():
+            current = getattr(self, attr)
+            if current is not None and current.is_alive():
                 return
-            self._prober = threading.Thread(target=self._probe_loop, daemon=True, name="prober")
-            self._prober.start()
+            thread = threading.Thread(target=target, daemon=True, name=attr.strip("_"))
+            setattr(self, attr, thread)
+            thread.start()
+
+    def _start_prober(self) -> None:
+        self._start_once("_prober", self._probe_loop)
 
     def _probe_loop(self) -> None:
         backoff = Backoff(self.cfg.backoff_base_s, self.cfg.backoff_cap_s)
@@ -358,11 +367,7 @@ class StorageSessionActor:
 
     # -- fencing ------------------------------------------------------------------------------
     def _start_fence(self) -> None:
-        with self._lock:
-            if self._fence is not None and self._fence.is_alive():
-                return
-            self._fence = threading.Thread(target=self._fence_loop, daemon=True, name="fence")
-            self._fence.start()
+        self._start_once("_fence", self._fence_loop)
 
     def _fence_loop(self) -> None:
         """Stop and log out when the supervisor knows a newer owner (higher epoch) or no storage.
@@ -384,13 +389,7 @@ class StorageSessionActor:
             if current is None or current > self._epoch:
                 log.warning("storage %s: epoch %s is stale (current %s): stopping and logging out",
                             self.storage_id, self._epoch, current)
-                self._stop.set()
-                if self._scheduler:
-                    self._scheduler.stop()
-                with self._lock:
-                    driver, self._driver = self._driver, None
-                    self._set_state(SessionState.CLOSED, report=False)
-                self._close_driver(driver)
+                self._shutdown_session()
                 return
 
     # -- state --------------------------------------------------------------------------------

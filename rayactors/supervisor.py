@@ -66,7 +66,8 @@ class Supervisor:
         return self.last_reconcile
 
     def ping(self) -> dict[str, Any]:
-        return {"ok": True, "restarted": self.restarted, "storages": len(self.registry.rows())}
+        return {"ok": True, "restarted": self.restarted, "storages": len(self.registry.rows()),
+                "node_id": ray.get_runtime_context().get_node_id()}
 
     # -- helpers ------------------------------------------------------------------------------
     def _lock_for(self, table: dict[str, threading.Lock], key: str) -> threading.Lock:

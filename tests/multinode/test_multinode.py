@@ -25,6 +25,7 @@ def test_node_loss_and_whole_cluster_restart():
     assert r["nodes_used"] >= 2                       # spread over nodes
     assert r["storages_on_removed_node"] >= 1
     assert r["recovery_s"] < 60
+    print("supervisor on the removed node:", r["supervisor_on_removed_node"])
     assert r["reconcile"]["orphans_killed"] == 0
     assert r["list_volumes_after"] == [4] * 6         # old client, old handles: recovered
     assert r["logins_moved"] == [2] * r["storages_on_removed_node"]   # one more login each
