@@ -16,7 +16,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def cli(manager, *args, stdin=None):
     env = dict(os.environ, DELFIN_DM_DATA_DIR=manager.cfg.data_dir, PYTHONPATH=ROOT)
-    return subprocess.run([sys.executable, "-m", "rayactors.cli", "--address", manager.address,
+    return subprocess.run([sys.executable, "-m", "serve_app.cli", "--address", manager.address,
                            "--namespace", manager.cfg.namespace, *args], cwd=ROOT, env=env, input=stdin,
                           capture_output=True, text=True, timeout=120)
 

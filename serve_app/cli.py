@@ -25,12 +25,13 @@ from typing import Any, Optional
 
 import rayactors  # noqa: F401  (RAY_AUTH_MODE before ray is imported)
 from drivers.errors import DelfinError, InvalidInput
+from rayactors.config import Config
 
-from .config import Config
+from .deploy import deploy, shutdown
 
 
 def _client(args: argparse.Namespace) -> Any:
-    from .client import DriverManagerClient
+    from rayactors.client import DriverManagerClient
     address = args.address or os.environ.get("RAY_ADDRESS") or "auto"
     return DriverManagerClient(address=address, config=Config.load(namespace=args.namespace))
 
@@ -44,9 +45,8 @@ def _password(prompt: str, from_stdin: bool) -> str:
 # -- up / down ----------------------------------------------------------------------------------
 def cmd_up(args: argparse.Namespace) -> int:
     from drivers.simulator.control import SimulatorProcess, rest_access, ssh_access
-    from serve_app import deploy, shutdown
-
-    from .runtime import ensure_supervisor, init_ray
+    from rayactors.client import DriverManagerClient
+    from rayactors.runtime import ensure_supervisor, init_ray
 
     cfg = Config.load(namespace=args.namespace, data_dir=args.data_dir)
     import ray
@@ -54,7 +54,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     started_cluster = not args.address and not os.environ.get("RAY_ADDRESS")
     ensure_supervisor(cfg)
     url = deploy(cfg, host=args.host, port=args.port)
-    client = __import__("rayactors.client", fromlist=["DriverManagerClient"]).DriverManagerClient(config=cfg)
+    client = DriverManagerClient(config=cfg)
     sim, demo_ids = None, []
     try:
         if args.with_simulator:
@@ -123,9 +123,9 @@ def _stop_supervisor(cfg: Config) -> None:
 
 def cmd_down(args: argparse.Namespace) -> int:
     import ray
-    from serve_app import shutdown
+
+    from rayactors.runtime import init_ray
     cfg = Config.load(namespace=args.namespace)
-    from .runtime import init_ray
     init_ray(cfg, args.address or os.environ.get("RAY_ADDRESS") or "auto")
     shutdown()
     _stop_supervisor(cfg)
@@ -226,7 +226,7 @@ def cmd_metrics_export(args: argparse.Namespace) -> int:
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 
-    from .metrics import read
+    from rayactors.metrics import read
     cfg = Config.load(namespace=args.namespace, data_dir=args.data_dir, metrics_root=args.root)
     start, end = _ms(args.start), _ms(args.end)
     if start >= end:
