@@ -178,6 +178,10 @@ class DriverManagerClient:
         """The newest collected windows from the actor's memory (no disk, no array call)."""
         return self._actor_call(storage_id, "recent_metrics", "control", windows)
 
+    def placements(self) -> dict:
+        """Storage actors per alive node, as the supervisor balances new ones."""
+        return self._call_supervisor("placements")
+
     def alerts(self, storage_id: Optional[str] = None, begin_time: Optional[int] = None,
                end_time: Optional[int] = None, open_only: bool = False) -> list[dict]:
         return self._call_supervisor("alerts", storage_id, begin_time, end_time, open_only)

@@ -34,7 +34,10 @@ class Config(BaseModel):
     sync_interval_s: int = 900
     scheduler_enabled: bool = True
     recent_windows: int = 5
-    actor_spread: bool = True                  # SPREAD storage actors over nodes
+    actor_spread: bool = True                  # balance storage actors over alive nodes (placement.py)
+    # CPU asked by each storage actor and the supervisor: not zero, because Ray places an actor
+    # that asks for no resource on a random node, whatever its scheduling strategy says
+    actor_num_cpus: float = Field(0.001, ge=0.0001, le=1)
     supervisor_resource: Optional[str] = None  # custom resource of the head node: pins the supervisor
     fence_interval_s: float = Field(5.0, gt=0)  # how often an actor checks it still owns its session
 

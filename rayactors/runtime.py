@@ -38,7 +38,7 @@ def ensure_supervisor(cfg: Config) -> Any:
                                 get_if_exists=True)
     if cfg.supervisor_resource:
         opts["resources"] = {cfg.supervisor_resource: 0.001}
-    handle = supervisor_class().options(**opts).remote(cfg.model_dump())
+    handle = supervisor_class(cfg).options(**opts).remote(cfg.model_dump())
     ray.get(handle.ping.remote(), timeout=cfg.control_timeout_s)
     return handle
 

@@ -342,7 +342,8 @@ class StorageSessionActor:
         backoff = Backoff(self.cfg.backoff_base_s, self.cfg.backoff_cap_s)
         while not self._stop.is_set():
             try:
-                access = ray.get(self._supervisor().actor_access_info.remote(self.storage_id), timeout=30)
+                access = ray.get(self._supervisor().actor_access_info.remote(
+                    self.storage_id, ray.get_runtime_context().get_node_id()), timeout=30)
                 break
             except Exception as exc:  # supervisor restarting too: retry with backoff
                 log.warning("storage %s: access info not available yet: %s", self.storage_id, type(exc).__name__)
@@ -420,6 +421,6 @@ class StorageSessionActor:
 
 def actor_class(cfg: Config) -> Any:
     """The remote class with this config's concurrency groups."""
-    return ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=0,
+    return ray.remote(num_cpus=cfg.actor_num_cpus, max_restarts=-1, max_task_retries=0,
                       concurrency_groups={"control": 4, "bulk": max(16, cfg.bulk_inflight * 4)}
                       )(StorageSessionActor)

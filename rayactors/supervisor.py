@@ -26,6 +26,7 @@ from .alerts import FAULT_ALERTS, WebhookSender, make_alert
 from .config import Config
 from .crypto import SecretBox, load_key
 from .naming import get_storage_actor, live_storage_actor_ids, storage_actor_name
+from .placement import NodeBalancer
 from .registry import Registry
 from .session_actor import actor_class
 
@@ -59,6 +60,7 @@ class Supervisor:
         self._storage_locks: dict[str, threading.Lock] = {}
         self.webhooks = WebhookSender(self.cfg.webhooks)
         self.last_reconcile: dict[str, Any] = {}
+        self.balancer = NodeBalancer()
         self.restarted = bool(ray.get_runtime_context().was_current_actor_reconstructed)
         threading.Thread(target=self._safe_reconcile, daemon=True, name="reconcile").start()
 
@@ -85,8 +87,9 @@ class Supervisor:
     def _new_actor(self, storage_id: str) -> Any:
         opts: dict[str, Any] = dict(name=storage_actor_name(storage_id), namespace=self.cfg.namespace,
                                     lifetime="detached", get_if_exists=True)
-        if self.cfg.actor_spread:
-            opts["scheduling_strategy"] = "SPREAD"
+        strategy = self.balancer.place(storage_id) if self.cfg.actor_spread else None
+        if strategy is not None:
+            opts["scheduling_strategy"] = strategy
         return self._actor_cls.options(**opts).remote(storage_id, self.cfg.model_dump())
 
     @staticmethod
@@ -126,6 +129,7 @@ class Supervisor:
                 self.registry.add(storage_id, access, storage)
             except BaseException:
                 self._kill(actor)
+                self.balancer.forget(storage_id)
                 raise
         actor.sync.remote()        # first inventory, as Delfin syncs after registering
         log.info("storage %s registered (%s)", storage_id, endpoint)
@@ -185,6 +189,7 @@ class Supervisor:
             except StorageNotFound:
                 pass
             self.registry.delete(storage_id)
+            self.balancer.forget(storage_id)
         log.info("storage %s removed", storage_id)
 
     def _close_actor(self, actor: Any) -> None:
@@ -216,9 +221,11 @@ class Supervisor:
     def list_access_infos(self) -> list[dict[str, Any]]:
         return [Registry.public_access(r) for r in self.registry.rows()]
 
-    def actor_access_info(self, storage_id: str) -> Optional[tuple[AccessInfo, int]]:
+    def actor_access_info(self, storage_id: str, node_id: Optional[str] = None) -> Optional[tuple[AccessInfo, int]]:
         """For a restarted storage actor only: its access info with passwords, and a new epoch
-        (so a stale twin of it, if any survived a partition, fences itself off)."""
+        (so a stale twin of it, if any survived a partition, fences itself off). It says where
+        Ray restarted it, so placement keeps counting it."""
+        self.balancer.observe([(storage_id, node_id)])
         access = self.registry.access_info(storage_id)
         if access is None:
             return None
@@ -340,6 +347,7 @@ class Supervisor:
         for sid in live - set(registered):
             self._close_actor(get_storage_actor(sid, self.cfg.namespace))
             report["orphans_killed"].append(sid)
+        self._observe_placements(live & set(registered))
         for sid, row in registered.items():
             if row["status"] == "deleting":
                 self.remove_storage(sid)
@@ -355,6 +363,30 @@ class Supervisor:
         self.last_reconcile = {**report, "at": time.time()}
         return self.last_reconcile
 
+    def _observe_placements(self, storage_ids: set[str]) -> None:
+        """Learn where live actors run, so new ones balance against the real spread."""
+        refs = {}
+        for sid in storage_ids:
+            try:
+                refs[sid] = get_storage_actor(sid, self.cfg.namespace).state.remote()
+            except StorageNotFound:
+                pass
+        if not refs:
+            return
+        ready, _ = ray.wait(list(refs.values()), num_returns=len(refs), timeout=self.cfg.close_timeout_s)
+        ready_set, found = set(ready), []
+        for sid, ref in refs.items():
+            if ref in ready_set:
+                try:
+                    found.append((sid, ray.get(ref).get("node_id")))
+                except Exception:   # died meanwhile: Ray places its restart
+                    pass
+        self.balancer.observe(found)
+
+    def placements(self) -> dict[str, Any]:
+        """Storage actors per node, as the supervisor balances them."""
+        return {"nodes": self.balancer.counts(), "storages": self.balancer.snapshot()}
+
     def shutdown_all(self) -> int:
         """Close every storage actor (logout) without forgetting them: for a clean stop."""
         n = 0
@@ -367,5 +399,5 @@ class Supervisor:
         return n
 
 
-def supervisor_class() -> Any:
-    return ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=0, max_concurrency=64)(Supervisor)
+def supervisor_class(cfg: Config) -> Any:
+    return ray.remote(num_cpus=cfg.actor_num_cpus, max_restarts=-1, max_task_retries=0, max_concurrency=64)(Supervisor)

@@ -1,7 +1,7 @@
 """Multi-node scenario on a real Ray cluster of several raylets on this machine
 (``ray.cluster_utils.Cluster``), run in its own process by test_multinode.py. Prints JSON.
 
-1. Six storages SPREAD over head + 2 workers; the supervisor sits on worker 2.
+1. Six storages balanced over head + 2 workers (two per node); the supervisor sits on worker 2.
 2. Remove worker 2: its storage actors restart on surviving nodes and log in once more; the
    supervisor restarts and reconciles; a client holding old handles recovers; collection
    continues and the gap is backfilled.
@@ -68,7 +68,7 @@ def main() -> None:
     try:
         ray.init(address=cluster.address, namespace="mn", log_to_driver=False)
         w2_id = next(n["NodeID"] for n in ray.nodes() if n["Alive"] and n["NodeManagerPort"] == w2.node_manager_port)
-        sup = supervisor_class().options(name=cfg.supervisor_name, namespace=cfg.namespace, lifetime="detached",
+        sup = supervisor_class(cfg).options(name=cfg.supervisor_name, namespace=cfg.namespace, lifetime="detached",
                                          scheduling_strategy=NodeAffinitySchedulingStrategy(w2_id, soft=True)
                                          ).remote(cfg.model_dump())
         sup_node = ray.get(sup.ping.remote())["node_id"]
@@ -80,6 +80,7 @@ def main() -> None:
         by_id = dict(zip(ids, arrays))
         nodes = {sid: client.storage_state(sid)["node_id"] for sid in ids}
         out["nodes_used"] = len(set(nodes.values()))
+        out["per_node"] = sorted(list(nodes.values()).count(n["NodeID"]) for n in ray.nodes() if n["Alive"])
         w1_id = next(n["NodeID"] for n in ray.nodes() if n["Alive"] and n["NodeManagerPort"] == w1.node_manager_port)
         if sup_node == w1_id:       # soft affinity may place it elsewhere: remove its node then
             w1, w2, w1_id, w2_id = w2, w1, w2_id, w1_id
@@ -98,6 +99,8 @@ def main() -> None:
         wait(lambda: ray.get(client._supervisor().reconcile_report.remote()).get("at"), 60, "reconcile")
         out["reconcile"] = {k: len(v) for k, v in ray.get(client._supervisor().reconcile_report.remote()).items()
                             if isinstance(v, list)}
+        counted = client.placements()["nodes"]   # alive nodes only
+        out["placed_after"] = {"nodes": len(counted), "storages": sum(counted.values())}
         out["list_volumes_after"] = [len(client.list_volumes(None, s)) for s in ids]   # old client, old handles
         out["logins_moved"] = [sim.stats(by_id[s]["name"])["logins"] for s in on_w2]
         out["logins_stayed"] = [sim.stats(by_id[s]["name"])["logins"] for s in ids if s not in on_w2]
