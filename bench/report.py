@@ -110,6 +110,11 @@ def table() -> str:
                          f"{r['uss_mb']:.0f} MB, PSS {r['pss_mb']:.0f} MB; runtime CPU {r['runtime_cpu_cores']:.2f} cores; "
                          f"on time {r['on_time_fraction']:.0%} | >= 200, <= 80 MB/actor |")
         lines.append(f"| scale: largest N keeping up | {sc['largest_n_keeping_up']} | >= 200 |")
+    am = _load("actor_memory")
+    if am:
+        parts = [f"{r['stage']} {r['delta_mb']:+.0f}" for r in am["stages"]]
+        lines.append(f"| actor memory, USS MB by stage | " + "; ".join(parts)
+                     + f"; total {am['stages'][-1]['uss_mb']:.0f} | <= 80 MB/actor |")
     return "\n".join(lines)
 
 

@@ -10,12 +10,13 @@ import traceback
 import rayactors  # noqa: F401
 import ray
 
-from . import overhead, pipeline, priority, scale, sessions, transport
+from . import actor_memory, overhead, pipeline, priority, scale, sessions, transport
 from .common import RESULTS, environment
 from .report import write_report
 
 SUITE = [("pipeline", pipeline.main, []), ("overhead", overhead.main, []), ("priority", priority.main, []),
-         ("transport", transport.main, []), ("sessions", sessions.main, []), ("scale", scale.main, [])]
+         ("transport", transport.main, []), ("sessions", sessions.main, []), ("actor_memory", actor_memory.main, []),
+         ("scale", scale.main, [])]
 
 
 def main() -> int:

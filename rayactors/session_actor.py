@@ -59,7 +59,6 @@ class StorageSessionActor:
         self._bulk = threading.BoundedSemaphore(self.cfg.bulk_inflight)
         self._prober: Optional[threading.Thread] = None
         self._support: Optional[dict[str, dict]] = None
-        self._snapshot: dict[str, Any] = {}
         self._supervisor_handle: Any = None
         self._scheduler: Optional[CollectionScheduler] = None
         self._epoch = 0
@@ -140,7 +139,8 @@ class StorageSessionActor:
 
     @ray.method(concurrency_group="bulk")
     def sync(self) -> dict[str, dict]:
-        """List every resource type once; keep rows and per-type support status."""
+        """List every resource type once; keep the per-type support status. The rows go to the
+        supervisor, which persists them for the HTTP API: the actor does not keep a copy."""
         return self._sync_now()
 
     def _sync_now(self) -> dict[str, dict]:
@@ -152,7 +152,7 @@ class StorageSessionActor:
             if res.status == "supported":
                 snapshot[method] = res.rows
         with self._lock:
-            self._support, self._snapshot = support, snapshot
+            self._support = support
         try:
             self._supervisor().save_snapshot.remote(self.storage_id, snapshot, support)
         except Exception as exc:  # the next sync persists again

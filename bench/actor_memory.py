@@ -1,0 +1,113 @@
+"""What one storage actor's memory is made of (the scale benchmark's "what dominates").
+
+USS of a worker process, stage by stage, each in its own fresh actor so nothing carries over:
+a bare Ray actor; the same after importing each dependency our actor needs (cumulative); then
+a real storage actor on a simulated array with 5k LUNs x 10 metrics: connected and synced,
+and after it collected windows (it keeps ``recent_windows`` of them in memory).
+The storage rows are the ones a process has open: modules, the driver session, arenas.
+"""
+from __future__ import annotations
+
+import argparse
+import gc
+import importlib
+import os
+import tempfile
+import time
+
+import psutil
+
+import rayactors  # noqa: F401
+import ray
+
+from .common import write_result
+from .scale import METRICS10
+
+# cumulative: each stage imports its modules on top of the previous ones
+# cumulative, in the order a REST storage actor loads them (an SSH one adds paramiko, ~10 MB)
+IMPORT_STAGES = [("pyarrow + parquet", ["pyarrow", "pyarrow.compute", "pyarrow.parquet", "pyarrow.fs"]),
+                 ("pydantic + drivers", ["pydantic", "drivers", "drivers.models"]),
+                 ("requests + numpy (REST driver)", ["requests", "numpy", "drivers.rest_driver"]),
+                 ("rayactors (session actor)", ["rayactors.session_actor"]),
+                 # pyarrow imports pandas on its first pa.array()/pa.table() when it is installed
+                 # (the test extras install it; a plain `pip install .` does not)
+                 ("pandas (pyarrow loads it if installed)", ["pandas"])]
+
+
+def uss_mb(pid: int) -> float:
+    return psutil.Process(pid).memory_full_info().uss / 1e6
+
+
+@ray.remote(num_cpus=0.001)
+class Probe:
+    """A bare actor that imports what it is told, then reports its own USS."""
+
+    def load(self, modules: list[str]) -> dict:
+        for m in modules:
+            importlib.import_module(m)
+        gc.collect()
+        return {"pid": os.getpid()}
+
+
+def import_profile() -> list[dict]:
+    rows, loaded = [], []
+    for label, modules in [("bare Ray actor", [])] + IMPORT_STAGES:
+        loaded = loaded + modules
+        probe = Probe.remote()
+        pid = ray.get(probe.load.remote(loaded))["pid"]
+        time.sleep(0.5)
+        rows.append({"stage": label, "uss_mb": uss_mb(pid)})
+        ray.kill(probe)
+    return rows
+
+
+def storage_profile(windows: int, interval: int) -> list[dict]:
+    from drivers.simulator.control import SimulatorProcess, rest_access
+    from rayactors import start
+    sim = SimulatorProcess()
+    client = start(namespace=f"bench-mem-{os.getpid()}", data_dir=tempfile.mkdtemp(prefix="bench-mem-"),
+                   sync_interval_s=3600, perf_overlap_s=0)
+    rows = []
+    try:
+        arr = sim.add_array(perf_interval=interval, sizes={"volumes": 5000, "disks": 0, "ports": 0})
+        sid = client.discover_storage(None, rest_access(arr, resource_metrics={"volume": METRICS10}))["id"]
+        client.sync(sid)
+        pid = client.storage_state(sid)["pid"]
+        rows.append({"stage": "storage actor: connected + synced (5k volumes)", "uss_mb": uss_mb(pid)})
+        deadline = time.monotonic() + interval * (windows + 3) + 30
+        while client.collection_stats(sid).get("windows_collected", 0) < windows and time.monotonic() < deadline:
+            time.sleep(1)
+        rows.append({"stage": f"storage actor: + {client.collection_stats(sid).get('windows_collected', 0)} "
+                              f"windows of 50k points", "uss_mb": uss_mb(pid)})
+        client.remove_storage(None, sid)
+    finally:
+        ray.kill(ray.get_actor(client.cfg.supervisor_name, namespace=client.cfg.namespace), no_restart=True)
+        sim.stop()
+    return rows
+
+
+def main(argv: list[str] | None = None) -> dict:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--windows", type=int, default=6, help="more than recent_windows (5): the deque is full")
+    ap.add_argument("--interval", type=int, default=5)
+    args = ap.parse_args(argv)
+    started = not ray.is_initialized()
+    if started:
+        ray.init(_node_ip_address="127.0.0.1", include_dashboard=False, log_to_driver=False)
+    try:
+        rows = import_profile() + storage_profile(args.windows, args.interval)
+    finally:
+        if started:
+            ray.shutdown()
+    prev = None
+    for r in rows:
+        r["delta_mb"] = r["uss_mb"] - prev if prev is not None else r["uss_mb"]
+        prev = r["uss_mb"]
+        print(f"{r['stage']:<50} USS {r['uss_mb']:6.1f} MB  ({r['delta_mb']:+.1f})")
+    result = {"stages": rows}
+    print("wrote", write_result("actor_memory", result))
+    return result
+
+
+if __name__ == "__main__":
+    main()
