@@ -142,6 +142,11 @@ class DriverManagerClient:
     def list_storages(self) -> list[dict]:
         return self._call_supervisor("list_storages")
 
+    def storage_record(self, storage_id: str) -> dict:
+        """One registered storage from the registry (no array call; StorageNotFound if unknown)."""
+        record = self._call_supervisor("get_storage_record", _check_id(storage_id))
+        return {k: v for k, v in record.items() if k not in ("vendor_driver", "model_driver")}
+
     def get_access_info(self, storage_id: str) -> dict:
         return self._call_supervisor("get_access_info", _check_id(storage_id))
 

@@ -204,6 +204,7 @@ class Supervisor:
         return isinstance(storage_id, str) and self.registry.get(storage_id) is not None
 
     def get_storage_record(self, storage_id: str) -> dict[str, Any]:
+        """The registered storage as Delfin shows it, plus the driver it was registered with."""
         row = self.registry.get(storage_id) if isinstance(storage_id, str) else None
         if row is None:
             raise StorageNotFound(storage_id)

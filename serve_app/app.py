@@ -90,10 +90,7 @@ async def sync_all() -> dict:
 
 @v1.get("/storages/{storage_id}")
 async def get_storage(storage_id: str) -> dict:
-    for s in await call(client().list_storages):
-        if s["id"] == storage_id:
-            return s
-    raise StorageNotFound(storage_id)
+    return await call(client().storage_record, storage_id)
 
 
 @v1.delete("/storages/{storage_id}", status_code=202)
@@ -173,8 +170,7 @@ async def storage_metrics(request: Request, storage_id: str, start: Optional[int
                           end: Optional[int] = Query(None, ge=0), metric: Optional[list[str]] = Query(None),
                           resource_type: Optional[str] = None, limit: int = Query(JSON_ROW_LIMIT, ge=1)) -> Response:
     """Arrow IPC stream by default; JSON rows with ``Accept: application/json`` (row-limited)."""
-    if not await call(client()._exists, storage_id):
-        raise StorageNotFound(storage_id)
+    await call(client().storage_record, storage_id)   # StorageNotFound before any read
     end = end or int(time.time() * 1000)
     start = start if start is not None else end - 3_600_000
     if start >= end:

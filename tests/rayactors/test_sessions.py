@@ -23,6 +23,7 @@ def test_registration_costs_one_login(manager, simulator):
     assert storage["serial_number"] == arr["serial_number"] and storage["id"]
     stats = simulator.stats(arr["name"])
     assert stats["logins"] == 1 and stats["active_sessions"] == 1
+    assert manager.client.storage_record(storage["id"]) == storage      # from the registry
 
 
 def test_nine_processes_one_session_and_delete_propagates(manager, simulator, tmp_path):
@@ -67,6 +68,8 @@ def test_remove_unknown_and_second_remove(manager, simulator):
         manager.client.remove_storage(None, sid)
     with pytest.raises(StorageNotFound):
         manager.client.get_storage(None, sid)
+    with pytest.raises(StorageNotFound):
+        manager.client.storage_record(sid)
     wait_for(lambda: simulator.stats(arr["name"])["active_sessions"] == 0, 10, what="ssh logout")
 
 
