@@ -15,10 +15,11 @@ import time
 from typing import Any, Optional
 
 import psutil
+import pyarrow as pa
 import ray
 
 from drivers import DRIVER_METHODS, LIST_METHODS, AccessInfo, load_driver_class, resource_result
-from drivers.arrow_schema import metrics_to_table, validate_table
+from drivers.arrow_schema import empty_table, metrics_to_table, validate_table
 from drivers.errors import (DelfinError, InvalidInput, InvalidUsernameOrPassword, StorageBackendException,
                             StorageNotFound, StorageSerialNumberMismatch)
 from drivers.models import validate_storage
@@ -105,10 +106,8 @@ class StorageSessionActor:
     def recent_metrics(self, windows: int = 1) -> Any:
         """The newest ``windows`` collected windows from memory, as one Arrow table."""
         if not self._scheduler or not self._scheduler.recent:
-            from drivers.arrow_schema import empty_table
             return empty_table()
         tables = [w["table"] for w in list(self._scheduler.recent)[-max(1, int(windows)):]]
-        import pyarrow as pa
         return pa.concat_tables(tables).unify_dictionaries() if len(tables) > 1 else tables[0]
 
     @ray.method(concurrency_group="control")
