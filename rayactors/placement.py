@@ -13,15 +13,18 @@ import ray
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 
-def alive_node_ids() -> list[str]:
-    return sorted(n["NodeID"] for n in ray.nodes() if n.get("Alive"))
+def alive_node_ids(min_cpus: float = 0.0) -> list[str]:
+    """Alive nodes that can host an actor asking ``min_cpus`` (a head started with
+    ``--num-cpus=0`` to keep work off it is left out)."""
+    return sorted(n["NodeID"] for n in ray.nodes()
+                  if n.get("Alive") and n.get("Resources", {}).get("CPU", 0.0) >= min_cpus)
 
 
 class NodeBalancer:
     """Counts storage actors per node (as placed or as reported) and picks the emptiest."""
 
-    def __init__(self, nodes: Callable[[], list[str]] = alive_node_ids) -> None:
-        self._nodes = nodes
+    def __init__(self, nodes: Optional[Callable[[], list[str]]] = None, min_cpus: float = 0.0) -> None:
+        self._nodes = nodes or (lambda: alive_node_ids(min_cpus))
         self._where: dict[str, str] = {}
         self._lock = threading.Lock()
 

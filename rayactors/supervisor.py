@@ -60,7 +60,7 @@ class Supervisor:
         self._storage_locks: dict[str, threading.Lock] = {}
         self.webhooks = WebhookSender(self.cfg.webhooks)
         self.last_reconcile: dict[str, Any] = {}
-        self.balancer = NodeBalancer()
+        self.balancer = NodeBalancer(min_cpus=self.cfg.actor_num_cpus)
         self.restarted = bool(ray.get_runtime_context().was_current_actor_reconstructed)
         threading.Thread(target=self._safe_reconcile, daemon=True, name="reconcile").start()
 

@@ -1,5 +1,7 @@
 """The node balancer: each new storage actor goes to the alive node with the fewest."""
-from rayactors.placement import NodeBalancer
+import ray
+
+from rayactors.placement import NodeBalancer, alive_node_ids
 
 
 def test_balances_by_count_and_skips_dead_nodes():
@@ -23,3 +25,10 @@ def test_balances_by_count_and_skips_dead_nodes():
 
 def test_no_nodes_means_default_scheduling():
     assert NodeBalancer(nodes=lambda: []).place("x") is None
+
+
+def test_nodes_that_cannot_host_an_actor_are_left_out(ray_cluster):
+    here = ray.get_runtime_context().get_node_id()
+    assert alive_node_ids(0.001) == [here]
+    assert alive_node_ids(10_000) == []                    # e.g. a head started with --num-cpus=0
+    assert NodeBalancer(min_cpus=0.001).place("s").node_id == here
