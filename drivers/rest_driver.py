@@ -59,9 +59,7 @@ class SimulatorRestDriver(SimulatorDriverBase):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        rest = self.access_info.rest
-        if rest is None:
-            raise InvalidInput("rest: the simulator rest driver needs a rest block")
+        rest = self._access_block()
         self._timeout_s = self._timeout()
         self._base = f"{rest.scheme}://{rest.host}:{rest.port}/api/v1"
         self._http = requests.Session()

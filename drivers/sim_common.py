@@ -17,6 +17,13 @@ class SimulatorDriverBase(StorageDriver):
 
     vendor = "simulator"
 
+    def _access_block(self) -> Any:
+        """The access-info block this driver's protocol needs (``rest`` or ``ssh``)."""
+        block = getattr(self.access_info, self.model)
+        if block is None:
+            raise InvalidInput(f"{self.model}: the simulator {self.model} driver needs a {self.model} block")
+        return block
+
     def _timeout(self) -> float:
         try:
             value = float(self.access_info.extra_attributes.get("timeout", DEFAULT_TIMEOUT))

@@ -73,9 +73,7 @@ class SimulatorSSHDriver(SimulatorDriverBase):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        ssh = self.access_info.ssh
-        if ssh is None:
-            raise InvalidInput("ssh: the simulator ssh driver needs an ssh block")
+        ssh = self._access_block()
         if ssh.password is None:
             raise InvalidInput("ssh.password: required")
         if ssh.pub_key is None and ssh.host_key_policy != "auto_add":

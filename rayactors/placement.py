@@ -28,14 +28,18 @@ class NodeBalancer:
         self._where: dict[str, str] = {}
         self._lock = threading.Lock()
 
+    def _load(self, alive: list[str], exclude: Optional[str] = None) -> dict[str, int]:
+        """Storage actors per alive node (caller holds the lock)."""
+        load = {n: 0 for n in alive}
+        for sid, node in self._where.items():
+            if node in load and sid != exclude:
+                load[node] += 1
+        return load
+
     def counts(self) -> dict[str, int]:
         alive = self._nodes()
         with self._lock:
-            counts = {n: 0 for n in alive}
-            for node in self._where.values():
-                if node in counts:
-                    counts[node] += 1
-        return counts
+            return self._load(alive)
 
     def place(self, storage_id: str) -> Optional[NodeAffinitySchedulingStrategy]:
         """The strategy for a new actor of ``storage_id``; None when no node is known."""
@@ -43,10 +47,7 @@ class NodeBalancer:
         if not alive:
             return None
         with self._lock:
-            load = {n: 0 for n in alive}
-            for sid, node in self._where.items():
-                if node in load and sid != storage_id:
-                    load[node] += 1
+            load = self._load(alive, exclude=storage_id)
             node = min(alive, key=lambda n: (load[n], n))
             self._where[storage_id] = node
         return NodeAffinitySchedulingStrategy(node, soft=True)
