@@ -14,7 +14,7 @@ import numpy as np
 import requests
 
 from . import perfgen
-from .errors import (BadResponse, ConnectTimeout, DelfinError, InvalidInput, InvalidIpOrPort,
+from .errors import (BadResponse, ConnectTimeout, DelfinError, InvalidIpOrPort,
                      InvalidUsernameOrPassword, SSLCertificateFailed, StorageBackendException)
 from .base import perf_window
 from .perf_catalog import normalise_request
