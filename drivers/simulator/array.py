@@ -4,11 +4,13 @@ Pure state with a lock; the REST, SSH and admin servers call into it.
 """
 from __future__ import annotations
 
+import contextlib
+import random
 import secrets
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 import numpy as np
 
@@ -16,6 +18,7 @@ from .. import inventory, perfgen
 from ..perf_catalog import METRICS_BY_RESOURCE, normalise_request
 
 PERF_TYPES = ["storage", "storagePool", "volume", "port", "disk", "controller"]
+KINDS = {"sim", "pure", "storwize"}
 
 
 class SimError(Exception):
@@ -41,6 +44,9 @@ class ArrayConfig:
     retention: int = 7200
     vendor: str = "simulator"
     model: str = "sim-9000"
+    #: which array API it speaks: "sim" (our REST API and SSH CLI), "pure" (FlashArray REST 1.17
+    #: over HTTPS) or "storwize" (IBM Storwize/SVC CLI over SSH)
+    kind: str = "sim"
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "ArrayConfig":
@@ -50,12 +56,15 @@ class ArrayConfig:
             raise ValueError("array needs a name and at least one user")
         if cfg.idle_timeout < 1 or cfg.max_sessions < 1 or cfg.perf_interval < 1:
             raise ValueError("idle_timeout, max_sessions and perf_interval must be >= 1")
+        if cfg.kind not in KINDS:
+            raise ValueError(f"kind must be one of {sorted(KINDS)}")
         return cfg
 
 
 @dataclass
 class Faults:
     latency_ms: float = 0.0
+    latency_jitter_ms: float = 0.0   # each request waits latency_ms + U(0, jitter)
     down: bool = False
     malformed: bool = False
     throttle: int = 0          # 0 = off, else the HTTP status to answer (429 or 503)
@@ -74,8 +83,13 @@ class SimArray:
         self._ssh: dict[int, str] = {}                     # connection id -> user
         self._ssh_seq = 0
         self.counters = {"logins": 0, "failed_logins": 0, "logouts": 0, "requests": 0,
-                         "rejected_session_limit": 0}
+                         "rejected_session_limit": 0, "peak_sessions": 0, "peak_inflight": 0,
+                         "peak_session_inflight": 0}
+        self._inflight = 0
+        self._inflight_by: dict[Any, int] = {}
         self.on_fault_change = lambda: None               # set by the servers (down/up)
+        self.on_expire = lambda: None                     # set by the servers: drop SSH connections
+        self.started_at = time.time()
 
     # -- sessions ---------------------------------------------------------------------------
     def _purge(self, now: float) -> None:
@@ -87,23 +101,52 @@ class SimArray:
         return sum(1 for u, _ in self._tokens.values() if u == user) + \
             sum(1 for u in self._ssh.values() if u == user)
 
-    def _check_login(self, user: str, password: str) -> None:
+    def _verify_password(self, user: str, password: str) -> None:
+        """Call with the lock held."""
         if self._passwords.get(user) is None or not secrets.compare_digest(
                 self._passwords[user].encode(), str(password).encode()):
             self.counters["failed_logins"] += 1
             raise SimError(401, "invalid username or password")
+
+    def _check_capacity(self, user: str) -> None:
+        """Call with the lock held: arrays cap sessions per user."""
         if self._sessions_of(user) >= self.cfg.max_sessions:
             self.counters["rejected_session_limit"] += 1
             raise SimError(503, f"session limit reached ({self.cfg.max_sessions} per user)")
+
+    def _check_login(self, user: str, password: str) -> None:
+        self._verify_password(user, password)
+        self._check_capacity(user)
 
     def login(self, user: str, password: str) -> str:
         with self._lock:
             self._purge(time.time())
             self._check_login(user, password)
-            token = secrets.token_hex(16)
-            self._tokens[token] = (user, time.time())
-            self.counters["logins"] += 1
-            return token
+            return self._new_token(user)
+
+    def check_password(self, user: str, password: str) -> str:
+        """Only the credentials (a vendor's token step before its session step)."""
+        with self._lock:
+            self._verify_password(user, password)
+            return user
+
+    def open_session(self, user: str) -> str:
+        """A session for an already authenticated user: the login counted at the array."""
+        with self._lock:
+            self._purge(time.time())
+            self._check_capacity(user)
+            return self._new_token(user)
+
+    def _new_token(self, user: str) -> str:
+        token = secrets.token_hex(16)
+        self._tokens[token] = (user, time.time())
+        self._logged_in()
+        return token
+
+    def _logged_in(self) -> None:
+        """Call with the lock held, after adding a session."""
+        self.counters["logins"] += 1
+        self.counters["peak_sessions"] = max(self.counters["peak_sessions"], len(self._tokens) + len(self._ssh))
 
     def touch(self, token: Optional[str]) -> str:
         """Validate a token and refresh its idle timer; return its user."""
@@ -129,7 +172,7 @@ class SimArray:
             self._check_login(user, password)
             self._ssh_seq += 1
             self._ssh[self._ssh_seq] = user
-            self.counters["logins"] += 1
+            self._logged_in()
             return self._ssh_seq
 
     def ssh_close(self, conn_id: int) -> None:
@@ -141,6 +184,33 @@ class SimArray:
         with self._lock:
             self.counters["requests"] += 1
 
+    @contextlib.contextmanager
+    def in_flight(self, session: Any = None) -> Iterator[None]:
+        """Around every request the array serves (latency included): ``peak_inflight`` tells how
+        many requests ran at once, ``peak_session_inflight`` how many on one session (token or
+        SSH connection), counted here at the array."""
+        with self._lock:
+            self._inflight += 1
+            self.counters["peak_inflight"] = max(self.counters["peak_inflight"], self._inflight)
+            if session is not None:
+                n = self._inflight_by[session] = self._inflight_by.get(session, 0) + 1
+                self.counters["peak_session_inflight"] = max(self.counters["peak_session_inflight"], n)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._inflight -= 1
+                if session is not None:
+                    self._inflight_by[session] -= 1
+                    if not self._inflight_by[session]:
+                        del self._inflight_by[session]
+
+    def delay(self) -> None:
+        """The injected latency of one request."""
+        f = self.faults
+        if f.latency_ms or f.latency_jitter_ms:
+            time.sleep((f.latency_ms + random.uniform(0.0, f.latency_jitter_ms)) / 1000.0)
+
     # -- admin ------------------------------------------------------------------------------
     def stats(self) -> dict[str, int]:
         with self._lock:
@@ -149,7 +219,10 @@ class SimArray:
                     "logouts": self.counters["logouts"],
                     "active_sessions": len(self._tokens) + len(self._ssh),
                     "max_sessions": self.cfg.max_sessions, "requests": self.counters["requests"],
-                    "rejected_session_limit": self.counters["rejected_session_limit"]}
+                    "rejected_session_limit": self.counters["rejected_session_limit"],
+                    "peak_sessions": self.counters["peak_sessions"],
+                    "peak_inflight": self.counters["peak_inflight"], "inflight": self._inflight,
+                    "peak_session_inflight": self.counters["peak_session_inflight"]}
 
     def reset_stats(self) -> None:
         with self._lock:
@@ -163,15 +236,19 @@ class SimArray:
             self._passwords[user] = password
 
     def expire_sessions(self) -> int:
+        """Invalidate every token and drop every SSH connection (they log in again)."""
         with self._lock:
-            n = len(self._tokens)
+            n = len(self._tokens) + len(self._ssh)
             self._tokens.clear()
-            return n
+        self.on_expire()
+        return n
 
     def set_faults(self, body: dict[str, Any]) -> dict[str, Any]:
         was_down = self.faults.down
         if "latency_ms" in body:
             self.faults.latency_ms = max(0.0, float(body["latency_ms"]))
+        if "latency_jitter_ms" in body:
+            self.faults.latency_jitter_ms = max(0.0, float(body["latency_jitter_ms"]))
         if "down" in body:
             self.faults.down = bool(body["down"])
         if "malformed" in body:

@@ -99,3 +99,19 @@ def ssh_access(array: dict, password: Optional[str] = None, **extra: Any) -> dic
             "ssh": {"host": array["host"], "port": array["ssh_port"], "username": "admin",
                     "password": password or array["users"]["admin"], "pub_key": array["host_key"]},
             "extra_attributes": extra}
+
+
+def pure_access(array: dict, password: Optional[str] = None) -> dict:
+    """Access info for Delfin's ``pure flasharray`` driver: HTTPS, verified against the
+    simulator's self-signed certificate (given as the CA bundle)."""
+    return {"vendor": "pure", "model": "flasharray",
+            "rest": {"host": array["host"], "port": array["rest_port"], "username": "admin",
+                     "password": password or array["users"]["admin"], "verify": array["tls_cert"]}}
+
+
+def storwize_access(array: dict, password: Optional[str] = None) -> dict:
+    """Access info for Delfin's ``ibm storwize_svc`` driver. No ``pub_key``: Delfin's SSH pool
+    pins a key only on port 22 and accepts the host key on first use otherwise."""
+    return {"vendor": "ibm", "model": "storwize_svc",
+            "ssh": {"host": array["host"], "port": array["ssh_port"], "username": "admin",
+                    "password": password or array["users"]["admin"]}}

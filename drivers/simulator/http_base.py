@@ -31,7 +31,13 @@ class JsonHandler(BaseHTTPRequestHandler):
         log.debug(fmt, *args)
 
     def setup(self) -> None:
+        if hasattr(self.request, "do_handshake"):   # HTTPS: handshake here, bounded
+            self.request.settimeout(10)
+            self.request.do_handshake()
+            self.request.settimeout(None)
         super().setup()
+        # answers go out at once: no Nagle wait for the client's delayed ACK on a reused connection
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.server.track(self.connection, True)  # type: ignore[attr-defined]
 
     def finish(self) -> None:
@@ -41,6 +47,7 @@ class JsonHandler(BaseHTTPRequestHandler):
             self.server.track(self.connection, False)  # type: ignore[attr-defined]
 
     def _dispatch(self) -> None:
+        self.extra_headers: dict[str, str] = {}      # a route may add some (cookies, paging)
         url = urlsplit(self.path)
         self.query = {k: v[-1] for k, v in parse_qs(url.query).items()}
         parts = [p for p in url.path.split("/") if p]
@@ -84,16 +91,35 @@ class JsonHandler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
+        for name, value in getattr(self, "extra_headers", {}).items():
+            self.send_header(name, value)
+        # one write per response: status line, headers, blank line and body together
+        self._headers_buffer.append(b"\r\n")
         if data and self.command != "HEAD":
-            self.wfile.write(data)
+            self._headers_buffer.append(data)
+        self.wfile.write(b"".join(self._headers_buffer))
+        self._headers_buffer = []
+
+
+class _TLSServer(ThreadingHTTPServer):
+    """HTTPS: the TLS handshake runs in the connection's own thread, never in the accept loop."""
+
+    tls: Any = None
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        log.debug("TLS connection from %s failed", client_address, exc_info=True)
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        conn, addr = super().get_request()
+        return self.tls.wrap_socket(conn, server_side=True, do_handshake_on_connect=False), addr
 
 
 class Server:
-    """A restartable ThreadingHTTPServer on a fixed port (down = stop listening, as an array)."""
+    """A restartable ThreadingHTTPServer on a fixed port (down = stop listening, as an array);
+    HTTPS when given an ``ssl.SSLContext``."""
 
-    def __init__(self, handler: type, port: int, context: Any, host: str = "127.0.0.1") -> None:
-        self.handler, self.host, self.context = handler, host, context
+    def __init__(self, handler: type, port: int, context: Any, host: str = "127.0.0.1", tls: Any = None) -> None:
+        self.handler, self.host, self.context, self.tls = handler, host, context, tls
         self.port = port
         self._httpd: Optional[ThreadingHTTPServer] = None
         self._conns: set[socket.socket] = set()
@@ -104,7 +130,9 @@ class Server:
             (self._conns.add if add else self._conns.discard)(conn)
 
     def start(self) -> None:
-        httpd = ThreadingHTTPServer((self.host, self.port), self.handler)
+        httpd = _TLSServer((self.host, self.port), self.handler) if self.tls else \
+            ThreadingHTTPServer((self.host, self.port), self.handler)
+        httpd.tls = self.tls                  # type: ignore[attr-defined]
         httpd.daemon_threads = True
         httpd.context = self.context          # type: ignore[attr-defined]
         httpd.track = self.track              # type: ignore[attr-defined]

@@ -9,7 +9,6 @@ Every call but login needs ``X-Auth-Token``; faults (latency, malformed, throttl
 """
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from .array import SimArray, SimError
@@ -22,19 +21,19 @@ MAX_PAGE = 2000
 class ArrayRestHandler(JsonHandler):
     def route(self, method: str, parts: list[str]) -> tuple[int, Any]:
         array: SimArray = self.server.context  # type: ignore[attr-defined]
-        faults = array.faults
-        if faults.latency_ms:
-            time.sleep(faults.latency_ms / 1000.0)
-        if faults.throttle:
-            raise HttpError(faults.throttle, "too many requests, try later")
-        if faults.malformed:
-            return 200, b"{\"items\": [<<garbage"
-        if parts[:2] != ["api", "v1"] or len(parts) < 3:
-            raise HttpError(404, "not found")
-        try:
-            return self._api(array, method, parts[2:])
-        except SimError as exc:
-            raise HttpError(exc.status, exc.message) from None
+        with array.in_flight(self.headers.get("X-Auth-Token")):
+            array.delay()
+            faults = array.faults
+            if faults.throttle:
+                raise HttpError(faults.throttle, "too many requests, try later")
+            if faults.malformed:
+                return 200, b"{\"items\": [<<garbage"
+            if parts[:2] != ["api", "v1"] or len(parts) < 3:
+                raise HttpError(404, "not found")
+            try:
+                return self._api(array, method, parts[2:])
+            except SimError as exc:
+                raise HttpError(exc.status, exc.message) from None
 
     def _api(self, array: SimArray, method: str, rest: list[str]) -> tuple[int, Any]:
         if rest == ["sessions"] and method == "POST":

@@ -1,16 +1,21 @@
 """The simulator process: N arrays (REST + SSH each) and one admin API."""
 from __future__ import annotations
 
+import shutil
+import tempfile
 import threading
-from typing import Any
+from typing import Any, Optional
 
 import paramiko
 
 from .admin_server import AdminHandler
 from .array import ArrayConfig, SimArray
 from .http_base import Server
+from .pure_server import PureRestHandler
 from .rest_server import ArrayRestHandler
 from .ssh_server import SSHServer
+from .storwize_cli import StorwizeCli
+from .tls import self_signed
 
 
 def default_array(i: int) -> dict[str, Any]:
@@ -22,7 +27,9 @@ class Simulator:
         self.config = config
         self.host_key = paramiko.RSAKey.generate(2048)
         self.arrays: dict[str, SimArray] = {}
-        self._servers: dict[str, tuple[Server, SSHServer]] = {}
+        self._servers: dict[str, tuple[Optional[Server], Optional[SSHServer]]] = {}
+        self._tls_dir = tempfile.mkdtemp(prefix="delfin-sim-tls-")
+        self.tls, self.tls_cert = self_signed(self._tls_dir)
         self._lock = threading.Lock()
         self.admin = Server(AdminHandler, int(config.get("admin_port", 0)), self)
 
@@ -41,32 +48,44 @@ class Simulator:
             if cfg.name in self.arrays:
                 raise ValueError(f"array {cfg.name} exists")
             array = SimArray(cfg)
-            rest = Server(ArrayRestHandler, cfg.rest_port, array)
-            ssh = SSHServer(array, cfg.ssh_port, self.host_key)
-            rest.start()
-            ssh.start()
-            cfg.rest_port, cfg.ssh_port = rest.port, ssh.port
+            rest, ssh = self._servers_for(array)
+            for server in (rest, ssh):
+                if server is not None:
+                    server.start()
+            cfg.rest_port = rest.port if rest else 0
+            cfg.ssh_port = ssh.port if ssh else 0
             array.on_fault_change = lambda a=array, r=rest, s=ssh: self._apply_down(a, r, s)
+            if ssh is not None:
+                array.on_expire = ssh.drop_connections
             self.arrays[cfg.name] = array
             self._servers[cfg.name] = (rest, ssh)
             return array
 
+    def _servers_for(self, array: SimArray) -> tuple[Optional[Server], Optional[SSHServer]]:
+        """The protocols an array of this kind speaks: ours both, a FlashArray HTTPS, a Storwize SSH."""
+        cfg = array.cfg
+        if cfg.kind == "pure":
+            return Server(PureRestHandler, cfg.rest_port, array, tls=self.tls), None
+        if cfg.kind == "storwize":
+            return None, SSHServer(array, cfg.ssh_port, self.host_key, cli=StorwizeCli(array).run)
+        return Server(ArrayRestHandler, cfg.rest_port, array), SSHServer(array, cfg.ssh_port, self.host_key)
+
     @staticmethod
-    def _apply_down(array: SimArray, rest: Server, ssh: SSHServer) -> None:
-        if array.faults.down:
-            rest.stop()
-            ssh.stop()
-        else:
-            if not rest.running:
-                rest.start()
-            if not ssh.running:
-                ssh.start()
+    def _apply_down(array: SimArray, rest: Optional[Server], ssh: Optional[SSHServer]) -> None:
+        for server in (rest, ssh):
+            if server is None:
+                continue
+            if array.faults.down:
+                server.stop()
+            elif not server.running:
+                server.start()
 
     def describe(self, array: SimArray) -> dict[str, Any]:
         c = array.cfg
-        return {"name": c.name, "kind": "rest+ssh", "host": "127.0.0.1", "rest_port": c.rest_port,
-                "ssh_port": c.ssh_port, "users": c.users, "serial_number": array.inv.storage["serial_number"],
-                "host_key": self.host_key_line, "vendor": c.vendor, "model": c.model}
+        return {"name": c.name, "kind": c.kind, "host": "127.0.0.1", "rest_port": c.rest_port or None,
+                "ssh_port": c.ssh_port or None, "users": c.users, "serial_number": array.inv.storage["serial_number"],
+                "host_key": self.host_key_line, "tls_cert": self.tls_cert if c.kind == "pure" else None,
+                "vendor": c.vendor, "model": c.model}
 
     def ready_info(self) -> dict[str, Any]:
         return {"admin_port": self.admin.port, "host_key": self.host_key_line,
@@ -74,6 +93,8 @@ class Simulator:
 
     def stop(self) -> None:
         self.admin.stop()
-        for rest, ssh in self._servers.values():
-            rest.stop()
-            ssh.stop()
+        for servers in self._servers.values():
+            for server in servers:
+                if server is not None:
+                    server.stop()
+        shutil.rmtree(self._tls_dir, ignore_errors=True)

@@ -14,7 +14,7 @@ import shlex
 import socket
 import threading
 import time
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import paramiko
 import pyarrow as pa
@@ -64,8 +64,29 @@ def perf_csv(array: SimArray, args: list[str]) -> bytes:
     return buf.getvalue()
 
 
-def run_command(array: SimArray, command: str) -> tuple[int, bytes, bytes]:
-    """(exit status, stdout, stderr) of one CLI command; never raises."""
+Answer = tuple[int, bytes, bytes]            # exit status, stdout, stderr
+
+
+def serve_command(array: SimArray, cli: Callable[[str], Answer], command: str, session: Any = None) -> Answer:
+    """One command as the array serves it: counted in flight, with the array's faults, then
+    answered by its command line (``cli``); never raises."""
+    with array.in_flight(session):
+        array.delay()
+        if array.faults.throttle:
+            return EXIT_BUSY, b"", b"error: system busy, try later\n"
+        array.count_request()
+        if array.faults.malformed:
+            return EXIT_OK, b"\x00garbage!!\n!!\n", b""
+        return cli(command)
+
+
+def sim_cli(array: SimArray) -> Callable[[str], Answer]:
+    """The simulated array's own command line (what the ``simulator ssh`` driver runs)."""
+    return lambda command: run_command(array, command)
+
+
+def run_command(array: SimArray, command: str) -> Answer:
+    """(exit status, stdout, stderr) of one simulator CLI command; never raises."""
     try:
         argv = shlex.split(command)
     except ValueError:
@@ -73,14 +94,6 @@ def run_command(array: SimArray, command: str) -> tuple[int, bytes, bytes]:
     if not argv or not all(SAFE_ARG.match(a) for a in argv):
         return EXIT_USAGE, b"", b"error: invalid characters in command\n"
     cmd, args = argv[0], argv[1:]
-    faults = array.faults
-    if faults.latency_ms:
-        time.sleep(faults.latency_ms / 1000.0)
-    if faults.throttle:
-        return EXIT_BUSY, b"", b"error: system busy, try later\n"
-    array.count_request()
-    if faults.malformed:
-        return EXIT_OK, b"\x00garbage!!\n!!\n", b""
     if cmd == "lssystem":
         return EXIT_OK, format_rows([array.inv.storage]).encode(), b""
     if cmd == "lscapabilities":
@@ -96,8 +109,8 @@ def run_command(array: SimArray, command: str) -> tuple[int, bytes, bytes]:
 
 
 class _Session(paramiko.ServerInterface):
-    def __init__(self, array: SimArray) -> None:
-        self.array = array
+    def __init__(self, array: SimArray, cli: Callable[[str], Answer]) -> None:
+        self.array, self.cli = array, cli
         self.conn_id: Optional[int] = None
         self.over_limit = False
 
@@ -128,7 +141,8 @@ class _Session(paramiko.ServerInterface):
             if self.over_limit:
                 code, out, err = EXIT_LIMIT, b"", b"error: session limit reached\n"
             else:
-                code, out, err = run_command(self.array, command.decode("utf-8", "replace"))
+                code, out, err = serve_command(self.array, self.cli, command.decode("utf-8", "replace"),
+                                               ("ssh", self.conn_id))
             if out:
                 channel.sendall(out)
             if err:
@@ -147,8 +161,10 @@ class _Session(paramiko.ServerInterface):
 class SSHServer:
     """Listens on one port for one array; restartable (down = stop listening)."""
 
-    def __init__(self, array: SimArray, port: int, host_key: paramiko.PKey, host: str = "127.0.0.1") -> None:
+    def __init__(self, array: SimArray, port: int, host_key: paramiko.PKey, host: str = "127.0.0.1",
+                 cli: Optional[Callable[[str], Answer]] = None) -> None:
         self.array, self.host, self.port, self.host_key = array, host, port, host_key
+        self.cli = cli or sim_cli(array)
         self._sock: Optional[socket.socket] = None
         self._transports: set[paramiko.Transport] = set()
         self._lock = threading.Lock()
@@ -170,6 +186,10 @@ class SSHServer:
             except OSError:
                 pass
             sock.close()
+        self.drop_connections()
+
+    def drop_connections(self) -> None:
+        """End every SSH connection (the array expiring its sessions, or going down)."""
         with self._lock:
             transports = list(self._transports)
         for t in transports:
@@ -188,7 +208,7 @@ class SSHServer:
             threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
 
     def _serve(self, conn: socket.socket) -> None:
-        session = _Session(self.array)
+        session = _Session(self.array, self.cli)
         transport = paramiko.Transport(conn)
         transport.add_server_key(self.host_key)
         with self._lock:
