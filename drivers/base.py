@@ -50,6 +50,11 @@ class StorageDriver:
     #: True when (host, port) identifies one array, so a second registration of the same
     #: endpoint is refused before logging in. The fake driver sets it False (no real endpoint).
     endpoint_identifies_array: ClassVar[bool] = True
+    #: How many calls may run at once on one instance (one session). The runtime lets no more
+    #: through, control calls ahead of queued bulk calls. Keep the default, 1, unless the driver
+    #: is written for concurrent use (its session, token refresh and transport) and a test of
+    #: yours proves it under concurrent calls with the session expiring midway.
+    max_concurrent_calls: ClassVar[int] = 1
 
     def __init__(self, **kwargs: Any) -> None:
         self.access_info: AccessInfo = AccessInfo.parse(kwargs)
@@ -60,7 +65,8 @@ class StorageDriver:
         raise NotSupported("reset_connection")
 
     def close(self) -> None:
-        """Log out. Idempotent. Drivers without a session need not override it."""
+        """Log out. Idempotent. After it, the instance must never log in again (the runtime
+        never calls it again either). Drivers without a session need not override it."""
 
     # -- inventory -----------------------------------------------------------------------
     def get_storage(self, context: Any) -> dict:

@@ -2,7 +2,9 @@
 
 One ``requests.Session`` and one token per driver instance; logs in at construction; on a
 401 it re-logs in once (single-flight: concurrent callers share one re-login) and retries.
-Vendor errors are translated in one place, ``_translate``.
+Once closed it never logs in again. Safe for concurrent calls (``max_concurrent_calls``;
+``tests/drivers/test_driver_concurrency.py`` proves it). Vendor errors are translated in one
+place, ``_translate``.
 """
 from __future__ import annotations
 
@@ -56,6 +58,7 @@ def _check_status(resp: requests.Response, where: str) -> None:
 
 class SimulatorRestDriver(SimulatorDriverBase):
     model = "rest"
+    max_concurrent_calls = 4
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -87,12 +90,13 @@ class SimulatorRestDriver(SimulatorDriverBase):
             raise BadResponse("login: no token in reply")
         self._token = token
         self._generation += 1
-        self._closed = False
 
     def _relogin(self, seen_generation: int) -> None:
         """Single flight: of the callers that saw one expired token, one logs in; the others use
         its new token, or get its error (a rejected password is tried once, never per caller)."""
         with self._lock:
+            if self._closed:                             # logged out for good: never again
+                raise StorageBackendException("the session was closed")
             if self._generation != seen_generation:      # somebody re-logged in meanwhile
                 return
             if self._failed is not None and self._failed[0] == seen_generation:
@@ -105,16 +109,19 @@ class SimulatorRestDriver(SimulatorDriverBase):
 
     def reset_connection(self, context: Any, **kwargs: Any) -> None:
         with self._lock:
+            if self._closed:
+                raise StorageBackendException("the session was closed")
             self._logout_locked()
             self._login_locked()
 
     def close(self) -> None:
         with self._lock:
-            self._logout_locked()
             self._closed = True
+            self._logout_locked()
         self._http.close()
 
     def _logout_locked(self) -> None:
+        self._generation += 1         # a caller holding the old token must not reuse its login
         token, self._token = self._token, None
         if token:
             try:

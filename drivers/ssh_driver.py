@@ -1,7 +1,8 @@
 """``simulator ssh``: a CLI-over-SSH driver in the manner of Delfin's SSH drivers (paramiko).
 
 One SSH transport per driver instance; each command runs on its own exec channel, so
-concurrent calls share the transport. Host keys are verified against ``ssh.pub_key`` unless
+concurrent calls share the transport (``max_concurrent_calls``). Once closed it never connects
+again. Host keys are verified against ``ssh.pub_key`` unless
 the access info opts in to ``host_key_policy: auto_add``. Command arguments are validated
 before they reach the wire; replies are parsed strictly (BadResponse on anything odd).
 """
@@ -70,6 +71,7 @@ def _parse_table(text: str, where: str) -> list[dict[str, Optional[str]]]:
 
 class SimulatorSSHDriver(SimulatorDriverBase):
     model = "ssh"
+    max_concurrent_calls = 4
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -83,6 +85,7 @@ class SimulatorSSHDriver(SimulatorDriverBase):
         self._lock = threading.Lock()
         self._client: Optional[paramiko.SSHClient] = None
         self._failed: Optional[DelfinError] = None   # a rejected password is not retried per caller
+        self._closed = False
         with self._lock:
             self._connect_locked()
 
@@ -92,7 +95,7 @@ class SimulatorSSHDriver(SimulatorDriverBase):
         client = paramiko.SSHClient()
         if ssh.pub_key:
             try:
-                keytype, data = ssh.pub_key.split()[:2]
+                keytype, data = ssh.host_key()
                 key = paramiko.PKey.from_type_string(keytype, base64.b64decode(data))
             except (ValueError, TypeError, paramiko.SSHException) as exc:
                 raise InvalidInput("ssh.pub_key: not a public key line") from exc
@@ -118,6 +121,8 @@ class SimulatorSSHDriver(SimulatorDriverBase):
             client = self._client
             transport = client.get_transport() if client else None
             if transport is None or not transport.is_active():
+                if self._closed:                 # logged out for good: never again
+                    raise StorageBackendException("the session was closed")
                 if self._failed is not None and client is None:
                     raise self._failed
                 if client is not None:
@@ -134,6 +139,8 @@ class SimulatorSSHDriver(SimulatorDriverBase):
 
     def reset_connection(self, context: Any, **kwargs: Any) -> None:
         with self._lock:
+            if self._closed:
+                raise StorageBackendException("the session was closed")
             if self._client:
                 self._client.close()
             self._failed = None
@@ -141,6 +148,7 @@ class SimulatorSSHDriver(SimulatorDriverBase):
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True
             if self._client is not None:
                 self._client.close()
                 self._client = None
@@ -171,6 +179,8 @@ class SimulatorSSHDriver(SimulatorDriverBase):
             finally:
                 chan.close()
         message = err.getvalue().decode("utf-8", "replace").strip()
+        if code == -1:   # the channel closed without an exit status: the connection was dropped
+            raise SSHException(f"{argv[0]}: connection closed during the command")
         if code == EXIT_LIMIT:
             raise StorageBackendException(f"{argv[0]}: session limit reached on the array ({message})")
         if code == EXIT_BUSY:
@@ -179,8 +189,19 @@ class SimulatorSSHDriver(SimulatorDriverBase):
             raise StorageBackendException(f"{argv[0]}: exit {code}: {message}")
         return out.getvalue()
 
+    def _exec(self, argv: list[str]) -> bytes:
+        """Run one command; if the array dropped the connection meanwhile, connect once more
+        (as a REST driver logs in again on a 401) and run it again."""
+        transport = self._transport()
+        try:
+            return self._exec_raw(argv, transport)
+        except (SSHException, InvalidIpOrPort):
+            if transport.is_active():
+                raise
+        return self._exec_raw(argv, self._transport())
+
     def _run(self, argv: list[str]) -> str:
-        data = self._exec_raw(argv, self._transport())
+        data = self._exec(argv)
         try:
             return data.decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -211,8 +232,7 @@ class SimulatorSSHDriver(SimulatorDriverBase):
         for rtype, metrics in normalise_request(resource_metrics, PERF_TYPES).items():
             if not metrics:
                 continue
-            data = self._exec_raw(["lsperf", str(int(start_time)), str(int(end_time)), rtype,
-                                   ",".join(metrics)], self._transport())
+            data = self._exec(["lsperf", str(int(start_time)), str(int(end_time)), rtype, ",".join(metrics)])
             if not data.strip():
                 continue
             try:

@@ -20,7 +20,7 @@ class Config(BaseModel):
     registry_path: Optional[str] = None        # default <data_dir>/registry.sqlite
     key_file: Optional[str] = None             # default <data_dir>/secret.key (0600)
     metrics_root: Optional[str] = None         # default <data_dir>/metrics; any pyarrow URI
-    bulk_inflight: int = Field(4, ge=1, le=64)  # concurrent bulk calls to one array
+    bulk_inflight: int = Field(4, ge=1, le=64)  # bulk calls at once on one session, within the driver's max
     control_timeout_s: float = Field(120.0, gt=0)
     bulk_timeout_s: float = Field(600.0, gt=0)
     backoff_base_s: float = Field(1.0, gt=0)

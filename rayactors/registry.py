@@ -29,6 +29,7 @@ CREATE TABLE IF NOT EXISTS storages (
     storage       TEXT NOT NULL,
     status        TEXT NOT NULL DEFAULT 'active',
     epoch         INTEGER NOT NULL DEFAULT 0,
+    session_state TEXT NOT NULL DEFAULT 'connecting',
     created_at    REAL NOT NULL,
     updated_at    REAL NOT NULL
 );
@@ -83,8 +84,10 @@ class Registry:
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(SCHEMA)
             columns = {r[1] for r in self._db.execute("PRAGMA table_info(storages)")}
-            if "epoch" not in columns:   # registries written before session epochs existed
-                self._db.execute("ALTER TABLE storages ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0")
+            for name, decl in (("epoch", "INTEGER NOT NULL DEFAULT 0"),       # registries written
+                               ("session_state", "TEXT NOT NULL DEFAULT 'connecting'")):  # before these
+                if name not in columns:
+                    self._db.execute(f"ALTER TABLE storages ADD COLUMN {name} {decl}")
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -118,16 +121,18 @@ class Registry:
                   access.endpoint(), json.dumps(access.public()), self._box.seal(access.secrets()),
                   json.dumps(storage, default=str), epoch, now, now))
 
-    def next_epoch(self, storage_id: str) -> Optional[int]:
-        """Bump and return the session epoch: the newest owner of a storage's session wins."""
-        with self._transaction() as db:
-            db.execute("UPDATE storages SET epoch=epoch+1 WHERE id=?", (storage_id,))
-            row = db.execute("SELECT epoch FROM storages WHERE id=?", (storage_id,)).fetchone()
-        return row[0] if row else None
-
     def epoch(self, storage_id: str) -> Optional[int]:
+        """The committed session epoch: the owner that confirmed the highest one wins."""
         row = self.get(storage_id)
         return row["epoch"] if row else None
+
+    def raise_epoch(self, storage_id: str, epoch: int) -> None:
+        """Commit ``epoch`` once its owner confirmed its connect (never lowers it)."""
+        self._tx("UPDATE storages SET epoch=MAX(epoch, ?) WHERE id=?", (int(epoch), storage_id))
+
+    def set_session_state(self, storage_id: str, state: str) -> None:
+        """The last state a storage actor reported (``auth_failed`` survives a restart)."""
+        self._tx("UPDATE storages SET session_state=? WHERE id=?", (state, storage_id))
 
     def update_access(self, storage_id: str, access: AccessInfo, storage: Optional[dict] = None) -> None:
         sets = "access_public=?, secrets=?, endpoint=?, updated_at=?"
@@ -249,6 +254,10 @@ class Registry:
             cur = self._tx("INSERT INTO alerts (storage_id, alert_name, occur_time, body) VALUES (?,?,?,?)",
                            (body.get("storage_id"), body["alert_name"], body["occur_time"], json.dumps(body)))
             return {**body, "sequence_number": str(cur.lastrowid)}
+
+    def has_open_alert(self, storage_id: str, name: str) -> bool:
+        return bool(self._query("SELECT 1 FROM alerts WHERE storage_id=? AND alert_name=? AND cleared=0 LIMIT 1",
+                                (storage_id, name)))
 
     def clear_alerts(self, storage_id: str, names: tuple[str, ...]) -> int:
         marks = ",".join("?" * len(names))

@@ -8,6 +8,7 @@ kill, forget. On start it reconciles the registry with the live named actors.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 import uuid
@@ -58,6 +59,7 @@ class Supervisor:
         self._endpoint_locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
         self._storage_locks: dict[str, threading.Lock] = {}
+        self._healing: set[str] = set()
         self.webhooks = WebhookSender(self.cfg.webhooks)
         self.last_reconcile: dict[str, Any] = {}
         self.balancer = NodeBalancer(min_cpus=self.cfg.actor_num_cpus)
@@ -68,7 +70,7 @@ class Supervisor:
         return self.last_reconcile
 
     def ping(self) -> dict[str, Any]:
-        return {"ok": True, "restarted": self.restarted, "storages": len(self.registry.rows()),
+        return {"ok": True, "restarted": self.restarted, "storages": len(self.registry.rows()), "pid": os.getpid(),
                 "node_id": ray.get_runtime_context().get_node_id()}
 
     # -- helpers ------------------------------------------------------------------------------
@@ -120,7 +122,7 @@ class Supervisor:
             storage_id = str(uuid.uuid4())
             actor = self._new_actor(storage_id)
             try:
-                storage = self._get(actor.connect.remote(access, None, 1))
+                storage = self._get(actor.connect.remote(access, None, 1, "register"))
                 serial = str(storage["serial_number"])
                 if self.registry.find_serial(access.vendor, access.model, serial):
                     self._close_actor(actor)
@@ -146,10 +148,20 @@ class Supervisor:
             if current is None:
                 raise AccessInfoNotFound(storage_id)
             merged = self._merge(current, access_info)
-            storage = self._reconnect(storage_id, merged)
-            self.registry.update_access(storage_id, merged, {**storage, "id": storage_id})
-            self.registry.clear_alerts(storage_id, ("CredentialsRejected",))
+            storage = self._reconnect(storage_id, merged, "update")
+            self._accept_access(storage_id, merged, storage)
             return {**merged.public(), "storage_id": storage_id}
+
+    def _accept_access(self, storage_id: str, access: AccessInfo, storage: dict[str, Any]) -> None:
+        """New access info proved itself (login and serial): persist it; the rejection is over."""
+        self.registry.update_access(storage_id, access, {**storage, "id": storage_id})
+        self.registry.set_session_state(storage_id, "ready")
+        self._recovered(storage_id)
+
+    def _recovered(self, storage_id: str) -> None:
+        """Clear the open fault alerts; one StorageRecovered when there were any (idempotent)."""
+        if self.registry.clear_alerts(storage_id, FAULT_ALERTS):
+            self._alert("StorageRecovered", storage_id)
 
     @staticmethod
     def _merge(current: AccessInfo, patch: dict[str, Any]) -> AccessInfo:
@@ -168,15 +180,20 @@ class Supervisor:
             raise InvalidInput(f"{sorted(unknown)[0]}: unknown field")
         return AccessInfo.parse(data)
 
-    def _reconnect(self, storage_id: str, access: AccessInfo) -> dict[str, Any]:
+    def _reconnect(self, storage_id: str, access: AccessInfo, origin: str) -> dict[str, Any]:
+        """Connect the storage's actor (created if missing) with ``access``. The new epoch is
+        proposed with the call and committed only once the actor confirmed the connect, so a
+        busy control lane can never make the rightful owner look stale."""
         row = self.registry.get(storage_id)
         serial = row["serial_number"] if row else None
         try:
             actor = get_storage_actor(storage_id, self.cfg.namespace)
         except StorageNotFound:
             actor = self._new_actor(storage_id)
-        epoch = self.registry.next_epoch(storage_id)
-        return self._get(actor.connect.remote(access, serial, epoch))
+        epoch = (self.registry.epoch(storage_id) or 0) + 1
+        storage = self._get(actor.connect.remote(access, serial, epoch, origin))
+        self.registry.raise_epoch(storage_id, epoch)
+        return storage
 
     # -- delete -------------------------------------------------------------------------------
     def remove_storage(self, storage_id: str) -> None:
@@ -222,18 +239,26 @@ class Supervisor:
     def list_access_infos(self) -> list[dict[str, Any]]:
         return [Registry.public_access(r) for r in self.registry.rows()]
 
-    def actor_access_info(self, storage_id: str, node_id: Optional[str] = None) -> Optional[tuple[AccessInfo, int]]:
-        """For a restarted storage actor only: its access info with passwords, and a new epoch
-        (so a stale twin of it, if any survived a partition, fences itself off). It says where
-        Ray restarted it, so placement keeps counting it."""
+    def actor_access_info(self, storage_id: str, node_id: Optional[str] = None
+                          ) -> Optional[tuple[AccessInfo, int, bool]]:
+        """For a restarted storage actor only: its access info with passwords, a new epoch to
+        claim (committed when it confirms, so a stale twin that survived a partition fences
+        itself off) and whether the array rejected these credentials (then: no login). It says
+        where Ray restarted it, so placement keeps counting it."""
         self.balancer.observe([(storage_id, node_id)])
+        row = self.registry.get(storage_id)
         access = self.registry.access_info(storage_id)
-        if access is None:
+        if row is None or access is None:
             return None
-        return access, self.registry.next_epoch(storage_id)
+        return access, int(row["epoch"]) + 1, row["session_state"] == "auth_failed"
 
     def current_epoch(self, storage_id: str) -> Optional[int]:
         return self.registry.epoch(storage_id) if isinstance(storage_id, str) else None
+
+    def confirm_epoch(self, storage_id: str, epoch: int) -> None:
+        """A storage actor holds a session at ``epoch``: commit it (idempotent, never lowers)."""
+        if isinstance(storage_id, str) and self.registry.get(storage_id) is not None:
+            self.registry.raise_epoch(storage_id, int(epoch))
 
     def alerts(self, storage_id: Optional[str] = None, begin_time: Optional[int] = None,
                end_time: Optional[int] = None, open_only: bool = False) -> list[dict[str, Any]]:
@@ -291,22 +316,47 @@ class Supervisor:
 
     # -- state changes reported by storage actors --------------------------------------------
     def on_state_change(self, storage_id: str, new: str, old: str, error: Optional[dict]) -> None:
-        if self.registry.get(storage_id) is None:
+        """A storage actor's state report. Delivered at least once (the actor retries until this
+        returns), so every effect is idempotent: one open alert per fault, and it returns at once
+        (the credentials script runs in the background)."""
+        if not isinstance(storage_id, str) or self.registry.get(storage_id) is None:
             return
+        self.registry.set_session_state(storage_id, new)
         if new == "auth_failed":
-            if not self._heal_credentials(storage_id):
-                self._alert("CredentialsRejected", storage_id)
+            if self.cfg.credentials_script:
+                self._start_heal(storage_id)
+            else:
+                self._alert_once("CredentialsRejected", storage_id)
         elif new == "unreachable":
-            self._alert("StorageUnreachable", storage_id, (error or {}).get("error_msg", ""))
+            self._alert_once("StorageUnreachable", storage_id, (error or {}).get("error_msg", ""))
         elif new == "ready" and old in ("auth_failed", "unreachable"):
-            self.registry.clear_alerts(storage_id, FAULT_ALERTS)
-            self._alert("StorageRecovered", storage_id)
+            self._recovered(storage_id)
+
+    def _alert_once(self, name: str, storage_id: str, detail: str = "") -> None:
+        if not self.registry.has_open_alert(storage_id, name):
+            self._alert(name, storage_id, detail)
+
+    def _start_heal(self, storage_id: str) -> None:
+        with self._locks_guard:
+            if storage_id in self._healing:
+                return
+            self._healing.add(storage_id)
+
+        def run() -> None:
+            try:
+                if not self._heal_credentials(storage_id):
+                    self._alert_once("CredentialsRejected", storage_id)
+            except Exception:
+                log.exception("storage %s: credential healing failed", storage_id)
+                self._alert_once("CredentialsRejected", storage_id)
+            finally:
+                with self._locks_guard:
+                    self._healing.discard(storage_id)
+        threading.Thread(target=run, daemon=True, name=f"heal-{storage_id[:8]}").start()
 
     def _heal_credentials(self, storage_id: str) -> bool:
         """Ask the credentials script once; retry the login once if it knows better."""
         script = self.cfg.credentials_script
-        if not script:
-            return False
         with self._lock_for(self._storage_locks, storage_id):
             current = self.registry.access_info(storage_id)
             if current is None:
@@ -325,11 +375,11 @@ class Supervisor:
                 return False
             fresh = AccessInfo.parse(healed)
             try:
-                storage = self._reconnect(storage_id, fresh)
+                storage = self._reconnect(storage_id, fresh, "update")
             except DelfinError as exc:
                 log.warning("storage %s: credentials from the script rejected too (%s)", storage_id, exc.error_code)
                 return False
-            self.registry.update_access(storage_id, fresh, {**storage, "id": storage_id})
+            self._accept_access(storage_id, fresh, storage)
             log.info("storage %s: credentials refreshed from the credentials script", storage_id)
             return True
 
@@ -356,13 +406,25 @@ class Supervisor:
             elif sid in live:
                 report["adopted"].append(sid)
             else:
-                try:
-                    self._reconnect(sid, self.registry.access_info(sid))
-                except DelfinError as exc:   # the actor lives on in its error state
-                    log.warning("storage %s recreated but not connected: %s", sid, exc.error_code)
+                self._recreate(sid, row)
                 report["recreated"].append(sid)
         self.last_reconcile = {**report, "at": time.time()}
         return self.last_reconcile
+
+    def _recreate(self, storage_id: str, row: Any) -> None:
+        """A registered storage without an actor: start one. It logs in with the stored access
+        info, unless the array rejected those credentials: then it waits in auth_failed."""
+        access = self.registry.access_info(storage_id)
+        if row["session_state"] == "auth_failed":
+            actor = self._new_actor(storage_id)
+            epoch = int(row["epoch"]) + 1
+            self._get(actor.hold_rejected.remote(access, epoch))
+            self.registry.raise_epoch(storage_id, epoch)
+            return
+        try:
+            self._reconnect(storage_id, access, "recover")
+        except DelfinError as exc:   # the actor lives on in its error state
+            log.warning("storage %s recreated but not connected: %s", storage_id, exc.error_code)
 
     def _observe_placements(self, storage_ids: set[str]) -> None:
         """Learn where live actors run, so new ones balance against the real spread."""

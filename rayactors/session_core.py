@@ -1,0 +1,423 @@
+"""The session core: one storage's driver instance, state machine, connect/swap/close and epochs.
+
+Plain Python (threads), no Ray: the storage actor is a thin shell around it, and every
+interleaving can be forced in a test with events. The rules it keeps:
+
+- **No array call under the state lock.** Logins, calls and logouts run outside it; the lock
+  only guards the fields below, so ``snapshot()`` answers while the array hangs.
+- **One call at a time on a session** unless the driver declares more
+  (``StorageDriver.max_concurrent_calls``); control calls go ahead of queued bulk calls
+  (``CallGate``).
+- **Make before break.** ``connect`` logs in on a new driver and checks the serial number; only
+  then the new session replaces the old one, whose gate is drained (calls in flight finish,
+  queued calls move to the new session) before it is logged out. A swapped-out or closed
+  driver is never called again, so it never logs in again.
+- **Single flight.** Identical connects in flight share one login; a connect that finishes
+  after a newer one was installed, or after ``close``/fencing, is refused and its fresh session
+  logged out.
+- **Credentials.** A failed update never changes the state of the session it meant to replace.
+  Credentials the array rejected are never used again by anything automatic (prober, restart
+  recovery); only new access info (``origin="update"``) logs in.
+- **Epochs.** ``fence(committed)`` closes the core when another owner confirmed a higher epoch;
+  epochs of connects still in flight count as ours, so a rightful owner is never fenced by its
+  own pending connect.
+
+    connecting --> ready <--> unreachable (prober: backoff, then a fresh login)
+        |            |             |
+        +------------+-------------+--> auth_failed --(update)--> ready
+    any --> closed
+"""
+from __future__ import annotations
+
+import collections
+import hashlib
+import inspect
+import json
+import logging
+import threading
+import time
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any, Callable, Literal, Optional
+
+from drivers import DRIVER_METHODS, AccessInfo
+from drivers.errors import (DelfinError, InvalidInput, InvalidUsernameOrPassword, StorageBackendException,
+                            StorageNotFound, StorageSerialNumberMismatch)
+from drivers.models import validate_storage
+
+from .call_gate import CallGate, Lane
+from .session_state import Backoff, SessionState, as_delfin, state_for
+
+log = logging.getLogger("delfin_dm.session")
+
+#: why a connect happens: ``update`` is new access info from the operator (or the credentials
+#: script); the others reuse the storage's own access info and are refused once it was rejected.
+Origin = Literal["register", "update", "recover", "probe"]
+#: called with the state lock held, in order: it must not block (the actor queues a report)
+StateListener = Callable[[SessionState, SessionState, Optional[dict]], None]
+
+
+def fingerprint(access: AccessInfo) -> str:
+    """A digest of everything a login uses: tells new credentials from rejected ones."""
+    return hashlib.sha256(json.dumps(access.reveal(), sort_keys=True, default=str).encode()).hexdigest()
+
+
+@dataclass(eq=False)
+class _Slot:
+    """One logged-in driver and the gate in front of it."""
+
+    driver: Any
+    gate: CallGate
+    fingerprint: str
+
+
+class SessionCore:
+    def __init__(self, storage_id: str, build: Callable[[AccessInfo], Any], *, bulk_inflight: int = 4,
+                 call_timeout_s: float = 120.0, close_timeout_s: float = 10.0, backoff_base_s: float = 1.0,
+                 backoff_cap_s: float = 60.0, on_state: Optional[StateListener] = None) -> None:
+        self.storage_id = storage_id
+        self._build = build
+        self.bulk_inflight = bulk_inflight
+        self.call_timeout_s = call_timeout_s
+        self.close_timeout_s = close_timeout_s
+        self._backoff = (backoff_base_s, backoff_cap_s)
+        self._on_state = on_state
+        self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
+        self._state = SessionState.CONNECTING
+        self._since = time.time()
+        self._slot: Optional[_Slot] = None
+        self._access: Optional[AccessInfo] = None
+        self._storage: Optional[dict] = None
+        self._last_error: Optional[dict] = None
+        self._rejected: set[str] = set()
+        self._epoch = 0
+        self._pending_epochs: collections.Counter = collections.Counter()
+        self._ticket = 0
+        self._installed_ticket = 0
+        self._inflight: dict[tuple, Future] = {}
+        self._closed = False
+        self._stop = threading.Event()
+        self._prober: Optional[threading.Thread] = None
+        self.counters = {"logins": 0, "failures": 0, "logouts": 0, "refused_connects": 0}
+
+    # -- reading ------------------------------------------------------------------------------
+    @property
+    def state(self) -> SessionState:
+        return self._state
+
+    @property
+    def epoch(self) -> int:
+        return self._epoch
+
+    @property
+    def access(self) -> Optional[AccessInfo]:
+        return self._access
+
+    @property
+    def stopped(self) -> threading.Event:
+        """Set once the core is closed: background loops of the shell stop on it."""
+        return self._stop
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            slot = self._slot
+            return {"storage_id": self.storage_id, "state": self._state.value, "since": self._since,
+                    "last_error": self._last_error, "logins": self.counters["logins"],
+                    "failures": self.counters["failures"], "logouts": self.counters["logouts"],
+                    "epoch": self._epoch, "serial_number": (self._storage or {}).get("serial_number"),
+                    "calls_in_flight": slot.gate.active if slot else 0,
+                    "max_concurrent_calls": slot.gate.capacity if slot else None}
+
+    # -- connect ------------------------------------------------------------------------------
+    def connect(self, access: Any, expected_serial: Optional[str] = None, epoch: Optional[int] = None,
+                origin: Origin = "update") -> dict:
+        """Log in with ``access`` and make it the session; returns the array's storage dict.
+
+        On failure the current session, if any, is untouched and the error is raised.
+        """
+        access = AccessInfo.parse(access)
+        fp = fingerprint(access)
+        key = (fp, None if expected_serial is None else str(expected_serial), origin == "update")
+        with self._lock:
+            self._raise_if_closed()
+            if origin != "update" and fp in self._rejected:
+                raise InvalidUsernameOrPassword(
+                    f"storage {self.storage_id}: the array rejected these credentials; update the access info")
+            if epoch is not None:
+                self._pending_epochs[int(epoch)] += 1
+            running = self._inflight.get(key)
+            owner = running is None
+            if owner:
+                running = self._inflight[key] = Future()
+                self._ticket += 1
+                ticket = self._ticket
+        try:
+            if not owner:                     # the same login is under way: share its outcome
+                storage = running.result()
+                if epoch is not None:
+                    with self._lock:
+                        self._epoch = max(self._epoch, int(epoch))
+                return storage
+            try:
+                storage = self._connect_once(access, fp, expected_serial, epoch, origin, ticket)
+            except BaseException as exc:
+                running.set_exception(exc)
+                raise
+            running.set_result(storage)
+            return storage
+        finally:
+            with self._lock:
+                if owner:
+                    self._inflight.pop(key, None)
+                if epoch is not None:
+                    self._pending_epochs[int(epoch)] -= 1
+                    if self._pending_epochs[int(epoch)] <= 0:
+                        del self._pending_epochs[int(epoch)]
+
+    def _connect_once(self, access: AccessInfo, fp: str, expected_serial: Optional[str],
+                      epoch: Optional[int], origin: Origin, ticket: int) -> dict:
+        with self._lock:
+            self.counters["logins"] += 1
+        try:
+            driver = self._build(access)
+        except BaseException as exc:
+            err = as_delfin(exc)
+            self._connect_failed(err, fp, origin)
+            _reraise(err, exc)
+        try:
+            storage = validate_storage(driver.get_storage(None))
+            if expected_serial is not None and str(storage["serial_number"]) != str(expected_serial):
+                raise StorageSerialNumberMismatch(
+                    f"expected {expected_serial}, the array reports {storage['serial_number']}")
+        except BaseException as exc:
+            self._logout(driver)
+            err = as_delfin(exc)
+            if not isinstance(err, StorageSerialNumberMismatch):
+                self._connect_failed(err, fp, origin)
+            _reraise(err, exc)
+        slot = _Slot(driver, CallGate(_capacity(driver), self.bulk_inflight), fp)
+        with self._lock:
+            closed, superseded = self._closed, ticket < self._installed_ticket
+            if not (closed or superseded):
+                old, self._slot = self._slot, slot
+                self._installed_ticket = ticket
+                self._access, self._storage = access, storage
+                self._rejected.discard(fp)
+                if epoch is not None:
+                    self._epoch = max(self._epoch, int(epoch))
+                self._set_state(SessionState.READY)
+            else:
+                self.counters["refused_connects"] += 1
+        if closed or superseded:
+            self._logout(driver)              # its fresh session must not outlive the refusal
+            if closed:
+                raise StorageNotFound(self.storage_id)
+            raise StorageBackendException(f"storage {self.storage_id}: newer access info was installed meanwhile")
+        if old is not None:
+            self._retire(old)
+        return storage
+
+    def _connect_failed(self, err: DelfinError, fp: str, origin: Origin) -> None:
+        """An update that fails changes nothing. Any other failed login (the storage's own access
+        info) sets the state when there is no session to keep, and starts the prober."""
+        new = state_for(err)
+        with self._lock:
+            if origin == "update" or self._closed:
+                return
+            if new == SessionState.AUTH_FAILED:
+                self._rejected.add(fp)
+            if self._slot is not None:
+                return
+            target = SessionState.AUTH_FAILED if new == SessionState.AUTH_FAILED else SessionState.UNREACHABLE
+            self._set_state(target, err)
+        if target == SessionState.UNREACHABLE:
+            self._start_prober()
+
+    def hold_rejected(self, access: Any, epoch: Optional[int] = None) -> None:
+        """Start in ``auth_failed`` without logging in: the supervisor knows these credentials were
+        rejected (an actor restarted after the rejection must not try them again)."""
+        access = AccessInfo.parse(access)
+        with self._lock:
+            self._raise_if_closed()
+            self._access = access
+            self._rejected.add(fingerprint(access))
+            if epoch is not None:
+                self._epoch = max(self._epoch, int(epoch))
+            if self._slot is None:
+                self._set_state(SessionState.AUTH_FAILED, InvalidUsernameOrPassword(
+                    f"storage {self.storage_id}: credentials rejected before a restart"))
+
+    def claim_epoch(self, epoch: int) -> None:
+        with self._lock:
+            self._epoch = max(self._epoch, int(epoch))
+
+    # -- calls --------------------------------------------------------------------------------
+    def call(self, method: str, args: tuple = (), kwargs: Optional[dict] = None,
+             lane: Optional[Lane] = None, timeout: Optional[float] = None) -> Any:
+        """Run one driver method on the session, through its gate."""
+        if method not in DRIVER_METHODS:
+            raise InvalidInput(f"unknown driver method {method!r}")
+        kwargs = kwargs or {}
+        lane = lane or DRIVER_METHODS[method]
+        deadline = time.monotonic() + (timeout or self.call_timeout_s)
+        while True:
+            slot = self._ready_slot(deadline)
+            fn = getattr(slot.driver, method)
+            try:
+                inspect.signature(fn).bind(None, *args, **kwargs)
+            except TypeError as exc:
+                raise InvalidInput(f"{method}: {exc}") from None
+            if not slot.gate.acquire(lane, max(0.0, deadline - time.monotonic())):
+                if slot.gate.retired:
+                    continue                  # swapped or dropped meanwhile: go to the new session
+                raise StorageBackendException(
+                    f"storage {self.storage_id}: its session stayed busy for {timeout or self.call_timeout_s:.0f} s")
+            err: Optional[DelfinError] = None
+            try:
+                result = fn(None, *args, **kwargs)
+            except BaseException as exc:
+                if not isinstance(exc, DelfinError):
+                    log.exception("storage %s: %s failed", self.storage_id, method)
+                err, cause = as_delfin(exc), exc
+            finally:
+                slot.gate.release(lane)
+            if err is not None:
+                self._call_failed(err, slot)
+                _reraise(err, cause)
+            if method == "get_storage":
+                with self._lock:
+                    if slot is self._slot:
+                        self._storage = result
+            return result
+
+    def _ready_slot(self, deadline: float) -> _Slot:
+        with self._changed:
+            while self._state == SessionState.CONNECTING:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise StorageBackendException(f"storage {self.storage_id} is still connecting")
+                self._changed.wait(remaining)
+            state, slot, err = self._state, self._slot, self._last_error or {}
+        if state == SessionState.READY and slot is not None:
+            return slot
+        if state == SessionState.AUTH_FAILED:
+            raise InvalidUsernameOrPassword(
+                f"storage {self.storage_id}: credentials rejected; update the access info")
+        if state == SessionState.CLOSED:
+            raise StorageNotFound(self.storage_id)
+        raise StorageBackendException(
+            f"storage {self.storage_id} is {state.value}: {err.get('error_msg', 'no session')}")
+
+    def _call_failed(self, err: DelfinError, slot: _Slot) -> None:
+        """A call's error that means the session is gone drops it (once, whoever sees it first)."""
+        new = state_for(err)
+        if new is None:
+            return
+        with self._lock:
+            if slot is not self._slot or self._closed:
+                return
+            self._slot = None
+            if new == SessionState.AUTH_FAILED:
+                self._rejected.add(slot.fingerprint)
+            self._set_state(new, err)
+        threading.Thread(target=self._retire, args=(slot,), daemon=True, name="retire").start()
+        if new == SessionState.UNREACHABLE:
+            self._start_prober()
+
+    # -- closing and fencing ------------------------------------------------------------------
+    def close(self) -> None:
+        """Stop for good: refuse every call and connect, drain and log the session out."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            slot, self._slot = self._slot, None
+            self._set_state(SessionState.CLOSED)
+        self._stop.set()
+        if slot is not None:
+            self._retire(slot)
+
+    def fence(self, committed_epoch: Optional[int]) -> bool:
+        """Close when another owner confirmed a higher epoch than ours (pending ones count)."""
+        with self._lock:
+            if committed_epoch is None or self._closed:
+                return False
+            mine = max([self._epoch, *self._pending_epochs])
+            stale = int(committed_epoch) > mine
+        if stale:
+            log.warning("storage %s: epoch %s is stale (committed %s): stopping and logging out",
+                        self.storage_id, mine, committed_epoch)
+            self.close()
+        return stale
+
+    def _retire(self, slot: _Slot) -> None:
+        """Drain the slot's gate (nobody calls the driver any more), then log it out."""
+        if not slot.gate.drain(self.close_timeout_s):
+            log.warning("storage %s: logging out with a call still in flight after %.0f s",
+                        self.storage_id, self.close_timeout_s)
+        self._logout(slot.driver)
+
+    def _logout(self, driver: Any) -> None:
+        try:
+            driver.close()
+        except Exception as exc:  # logging out is best effort; the array expires it anyway
+            log.warning("storage %s: logout failed: %s", self.storage_id, type(exc).__name__)
+        with self._lock:
+            self.counters["logouts"] += 1
+
+    def _raise_if_closed(self) -> None:
+        if self._closed:
+            raise StorageNotFound(self.storage_id)
+
+    # -- prober -------------------------------------------------------------------------------
+    def _start_prober(self) -> None:
+        with self._lock:
+            if self._closed or (self._prober is not None and self._prober.is_alive()):
+                return
+            self._prober = threading.Thread(target=self._probe_loop, daemon=True, name="prober")
+            self._prober.start()
+
+    def _probe_loop(self) -> None:
+        """While unreachable: a fresh login with the storage's own access info, with backoff."""
+        backoff = Backoff(*self._backoff)
+        while not self._stop.wait(backoff.next_delay()):
+            with self._lock:
+                if self._state != SessionState.UNREACHABLE or self._access is None:
+                    return
+                access, serial = self._access, (self._storage or {}).get("serial_number")
+            try:
+                self.connect(access, serial, origin="probe")
+                return
+            except DelfinError as exc:
+                if state_for(exc) == SessionState.AUTH_FAILED or isinstance(exc, StorageNotFound):
+                    return
+                with self._lock:
+                    self._last_error = {**exc.to_dict(), "at": time.time()}
+
+    # -- state --------------------------------------------------------------------------------
+    def _set_state(self, new: SessionState, error: Optional[DelfinError] = None) -> None:
+        """Call with the lock held."""
+        old = self._state
+        if error is not None:
+            self._last_error = {**error.to_dict(), "at": time.time()}
+        if new == old:
+            return
+        if new in (SessionState.UNREACHABLE, SessionState.AUTH_FAILED):
+            self.counters["failures"] += 1
+        self._state, self._since = new, time.time()
+        self._changed.notify_all()
+        log.info("storage %s: %s -> %s", self.storage_id, old.value, new.value)
+        if self._on_state is not None:
+            self._on_state(new, old, self._last_error if error is not None else None)
+
+
+def _capacity(driver: Any) -> int:
+    value = getattr(type(driver), "max_concurrent_calls", 1)
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 1 else 1
+
+
+def _reraise(err: DelfinError, cause: BaseException) -> None:
+    if err is cause:
+        raise err
+    raise err from cause

@@ -1,0 +1,328 @@
+"""The session core without Ray: every interleaving forced with events, counted at the array.
+
+One test per defect of the session-core issue (a-f), plus the gate and the rules around them.
+"""
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+
+import pytest
+
+from drivers.errors import (InvalidIpOrPort, InvalidUsernameOrPassword, StorageBackendException,
+                            StorageNotFound)
+from rayactors.call_gate import CallGate
+from rayactors.session_core import SessionCore
+from rayactors.session_state import SessionState
+from rayactors.state_reporter import StateReporter
+
+from .scripted import ConcurrentScriptedDriver, ScriptedArray, ScriptedDriver, access
+
+T = 10   # generous bound for anything that should happen at once
+
+
+@pytest.fixture
+def array():
+    name = uuid.uuid4().hex
+    arr = ScriptedDriver.arrays[name] = ScriptedArray()
+    arr.name = name
+    yield arr
+    ScriptedDriver.arrays.pop(name, None)
+
+
+def make_core(driver_cls=ScriptedDriver, events=None, **kw) -> SessionCore:
+    def build(a):
+        return driver_cls(**{**a.reveal(), "storage_id": "s1"})
+    kw = {"close_timeout_s": T, "backoff_base_s": 0.05, "backoff_cap_s": 0.1, "call_timeout_s": T, **kw}
+    on_state = (lambda new, old, err: events.append((old.value, new.value))) if events is not None else None
+    return SessionCore("s1", build, on_state=on_state, **kw)
+
+
+def run(fn, *args, **kwargs) -> tuple[threading.Thread, dict]:
+    """Start ``fn`` in a thread; its result or exception lands in the returned dict."""
+    out: dict = {}
+
+    def target():
+        try:
+            out["result"] = fn(*args, **kwargs)
+        except BaseException as exc:  # noqa: BLE001 - the test inspects it
+            out["error"] = exc
+    t = threading.Thread(target=target, daemon=True)
+    t.start()
+    return t, out
+
+
+def join(t: threading.Thread) -> None:
+    t.join(T)
+    assert not t.is_alive(), "thread did not finish"
+
+
+# -- a. a swapped-out driver never logs in again ---------------------------------------------
+def test_a_call_in_flight_on_swapped_driver_leaves_no_session(array):
+    core = make_core()
+    core.connect(access(array.name), origin="register")
+    entered = array.hold("list_volumes")
+    call, call_out = run(core.call, "list_volumes")
+    assert entered.wait(T)
+    old_token = core._slot.driver.token
+    array.expire()                              # the in-flight call will find its token expired
+    swap, swap_out = run(core.connect, access(array.name))
+    time.sleep(0.3)
+    # the swap waits for the call in flight before logging the old driver out
+    assert swap.is_alive() and array.logins == 2
+    array.release("list_volumes")
+    join(call)
+    join(swap)
+    assert "error" not in swap_out and "error" not in call_out
+    # the call re-logged in on its own driver before it was retired; the retire logged that out
+    assert array.active == 1 and array.logins == 3 and array.logouts == 1
+    assert old_token not in array._tokens
+    # the old driver is closed and never called again: nothing reaches the array on its tokens
+    assert all(v == 0 for v in array.after_logout.values())
+    core.call("list_volumes")
+    assert array.logins == 3 and array.active == 1
+
+
+def test_a_calls_queued_during_a_swap_run_on_the_new_session(array):
+    core = make_core()
+    core.connect(access(array.name), origin="register")
+    entered = array.hold("list_volumes")
+    first, _ = run(core.call, "list_volumes")
+    assert entered.wait(T)
+    queued = [run(core.call, "list_volumes") for _ in range(5)]
+    time.sleep(0.2)
+    old = core._slot.driver
+    swap, swap_out = run(core.connect, access(array.name))
+    time.sleep(0.2)
+    array.release("list_volumes")
+    for t, out in queued:
+        join(t)
+        assert "error" not in out
+    join(first)
+    join(swap)
+    new = core._slot.driver
+    assert old is not new and old.closed
+    assert array._tokens == {new.token: 5 + 1}    # get_storage of the swap + the 5 queued calls
+    assert array.active == 1 and array.peak_sessions == 2
+
+
+# -- b. a connect that finishes after close is refused and its session logged out -------------
+def test_b_connect_finishing_after_close_is_refused(array):
+    events = []
+    core = make_core(events=events)
+    core.connect(access(array.name), origin="register")
+    entered = array.hold("login")
+    t, out = run(core.connect, access(array.name))
+    assert entered.wait(T)
+    core.close()
+    assert array.active == 0
+    array.release("login")
+    join(t)
+    assert isinstance(out["error"], StorageNotFound)
+    assert array.logins == 2 and array.active == 0          # its fresh session was logged out
+    assert core.state == SessionState.CLOSED and events[-1] == ("ready", "closed")
+    with pytest.raises(StorageNotFound):
+        core.call("list_volumes")
+    with pytest.raises(StorageNotFound):
+        core.connect(access(array.name))
+
+
+def test_b_connect_finishing_after_fencing_is_refused(array):
+    core = make_core()
+    core.connect(access(array.name), epoch=1, origin="register")
+    entered = array.hold("login")
+    t, out = run(core.connect, access(array.name))      # an update without an epoch of its own
+    assert entered.wait(T)
+    assert core.fence(2)                                 # another owner committed epoch 2
+    array.release("login")
+    join(t)
+    assert isinstance(out["error"], StorageNotFound)
+    assert array.active == 0 and core.state == SessionState.CLOSED
+
+
+# -- c. the epoch of a connect in flight is ours: the rightful owner is never fenced ------------
+def test_c_pending_connect_epoch_protects_the_owner(array):
+    core = make_core()
+    core.connect(access(array.name), epoch=1, origin="register")
+    entered = array.hold("login")
+    t, out = run(core.connect, access(array.name), None, 2)
+    assert entered.wait(T)
+    assert core.fence(2) is False                 # committed early by the supervisor: still ours
+    assert core.state == SessionState.READY
+    array.release("login")
+    join(t)
+    assert "error" not in out and core.epoch == 2
+    assert core.fence(2) is False and core.fence(3) is True
+
+
+# -- d. in auth_failed, a failed update never leads to a login with rejected credentials --------
+def test_d_failed_update_keeps_auth_failed_and_never_logs_in(array):
+    events = []
+    core = make_core(events=events)
+    core.connect(access(array.name), origin="register")
+    array.password = "rotated"
+    array.expire()
+    with pytest.raises(InvalidUsernameOrPassword):
+        core.call("list_volumes")
+    assert core.state == SessionState.AUTH_FAILED and array.failed_logins == 1
+    with pytest.raises(InvalidIpOrPort):
+        core.connect(access(array.name, password="rotated", port=9999))    # wrong port
+    assert core.state == SessionState.AUTH_FAILED
+    time.sleep(0.5)                                     # many backoff periods of the prober
+    assert (array.logins, array.failed_logins) == (1, 1)
+    with pytest.raises(InvalidUsernameOrPassword):      # anything automatic is refused up front
+        core.connect(access(array.name), origin="recover")
+    assert array.failed_logins == 1
+    core.connect(access(array.name, password="rotated"))
+    assert core.state == SessionState.READY and array.active == 1
+    assert ("ready", "auth_failed") in events and events[-1] == ("auth_failed", "ready")
+
+
+def test_d_update_failing_while_unreachable_keeps_probing_with_good_credentials(array):
+    core = make_core()
+    core.connect(access(array.name), origin="register")
+    array.down = True
+    with pytest.raises(InvalidIpOrPort):
+        core.call("list_volumes")
+    assert core.state == SessionState.UNREACHABLE
+    with pytest.raises(InvalidIpOrPort):
+        core.connect(access(array.name, password="typo"))
+    assert core.state == SessionState.UNREACHABLE and array.failed_logins == 0
+    array.down = False
+    deadline = time.monotonic() + T
+    while core.state != SessionState.READY and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert core.state == SessionState.READY and array.active == 1 and array.failed_logins == 0
+
+
+# -- e. no array call under the state lock: the state answers while the array hangs -------------
+@pytest.mark.parametrize("point", ["login", "get_capabilities"])
+def test_e_state_answers_while_the_array_hangs(array, point):
+    core = make_core()
+    if point != "login":
+        core.connect(access(array.name), origin="register")
+    entered = array.hold(point)
+    work = (lambda: core.connect(access(array.name))) if point == "login" else \
+        (lambda: core.call("get_capabilities"))
+    t, _ = run(work)
+    assert entered.wait(T)
+    closing, _ = run(core.close)           # close waits for the call to drain, not for the lock
+    started = time.perf_counter()
+    snap = core.snapshot()
+    assert time.perf_counter() - started < 0.1
+    assert snap["state"] in ("connecting", "ready", "closed")
+    array.release(point)
+    join(t)
+    join(closing)
+    assert array.active == 0
+
+
+# -- f. reports reach the supervisor even if it is away when they are made ----------------------
+def test_f_reports_retried_until_acknowledged_in_order():
+    delivered, failures = [], {"left": 3}
+    stop = threading.Event()
+
+    def send(method, args):
+        if failures["left"]:
+            failures["left"] -= 1
+            raise ConnectionError("supervisor restarting")
+        delivered.append((method, args))
+    reporter = StateReporter(send, stop, backoff_base_s=0.01, backoff_cap_s=0.05)
+    reporter.report("on_state_change", "s1", "auth_failed", "ready", None)
+    reporter.report("on_state_change", "s1", "ready", "auth_failed", None)
+    assert reporter.wait_idle(T)
+    stop.set()
+    assert [a[1] for _, a in delivered] == ["auth_failed", "ready"]
+    assert reporter.attempts == 5 and reporter.delivered == 2
+
+
+# -- the rest of the contract -----------------------------------------------------------------
+def test_one_call_at_a_time_on_a_session_counted_at_the_array(array):
+    core = make_core()
+    core.connect(access(array.name), origin="register")
+    threads = [run(core.call, "list_volumes") for _ in range(12)]
+    for t, out in threads:
+        join(t)
+        assert "error" not in out
+    assert array.peak_inflight == 1
+
+
+def test_declared_concurrency_is_used_and_capped(array):
+    core = make_core(ConcurrentScriptedDriver, bulk_inflight=3)
+    core.connect(access(array.name), origin="register")
+    entered = array.hold("list_volumes")
+    threads = [run(core.call, "list_volumes") for _ in range(8)]
+    assert entered.wait(T)
+    time.sleep(0.3)
+    assert array.inflight == 3                         # bulk may take 3 of the 4 places
+    control, _ = run(core.call, "get_storage")
+    time.sleep(0.2)
+    assert not control.is_alive()                      # the fourth place is the control lane's
+    array.release("list_volumes")
+    for t, _ in threads:
+        join(t)
+    assert array.peak_inflight == 4
+
+
+def test_control_goes_ahead_of_queued_bulk():
+    gate = CallGate(1)
+    order = []
+    assert gate.acquire("bulk")
+    waiting = []
+    for i in range(3):
+        t, _ = run(lambda i=i: (gate.acquire("bulk"), order.append(f"bulk{i}"), gate.release("bulk")))
+        waiting.append(t)
+        time.sleep(0.05)
+    ctl, _ = run(lambda: (gate.acquire("control"), order.append("control"), gate.release("control")))
+    time.sleep(0.05)
+    gate.release("bulk")
+    for t in [*waiting, ctl]:
+        join(t)
+    assert order == ["control", "bulk0", "bulk1", "bulk2"]
+
+
+def test_identical_connects_share_one_login(array):
+    core = make_core()
+    entered = array.hold("login")
+    threads = [run(core.connect, access(array.name), None, None, "recover") for _ in range(4)]
+    assert entered.wait(T)
+    time.sleep(0.2)
+    array.release("login")
+    for t, out in threads:
+        join(t)
+        assert out["result"]["serial_number"] == "SN-1"
+    assert array.logins == 1 and array.active == 1
+
+
+def test_superseded_connect_is_refused_and_logged_out(array):
+    core = make_core()
+    core.connect(access(array.name), origin="register")
+    # an older connect (the prober, old password) is still checking the serial ...
+    entered = array.hold("get_storage", only="pw-1")
+    older, older_out = run(core.connect, access(array.name), "SN-1", None, "probe")
+    assert entered.wait(T)
+    # ... when new access info is installed
+    array.password = "pw-2"
+    core.connect(access(array.name, password="pw-2"))
+    array.release("get_storage")
+    join(older)
+    assert isinstance(older_out["error"], StorageBackendException)
+    assert core._slot.driver._password == "pw-2"
+    assert array.logins == 3 and array.active == 1 and array.peak_sessions == 3
+
+
+def test_prober_gives_up_on_rejected_credentials(array):
+    core = make_core()
+    core.connect(access(array.name), origin="register")
+    array.down = True
+    with pytest.raises(InvalidIpOrPort):
+        core.call("list_volumes")
+    array.password = "rotated"
+    array.down = False
+    deadline = time.monotonic() + T
+    while core.state != SessionState.AUTH_FAILED and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert core.state == SessionState.AUTH_FAILED
+    time.sleep(0.5)
+    assert array.failed_logins == 1 and array.active == 0
