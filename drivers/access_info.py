@@ -36,11 +36,28 @@ class RestAccess(_Block):
     scheme: Literal["http", "https"] = "https"
 
 
+HostKeyType = Literal["ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521",
+                      "ssh-rsa", "ssh-dss"]
+
+
 class SSHAccess(_Block):
-    #: the array's host key ("ssh-ed25519 AAAA..." or "ssh-rsa AAAA..."), as Delfin's pub_key
-    pub_key: Optional[str] = None
+    #: the array's host key: the base64 key with ``pub_key_type`` (Delfin's form), or the
+    #: type and key in one line ("ssh-ed25519 AAAA...")
+    pub_key: Optional[str] = Field(None, min_length=1, max_length=4096)
+    pub_key_type: Optional[HostKeyType] = None
     #: "reject" unknown host keys (default) or "auto_add" (explicit opt-in per storage)
     host_key_policy: Literal["reject", "auto_add"] = "reject"
+
+    def host_key(self) -> Optional[tuple[str, str]]:
+        """(key type, base64 key) from either form of ``pub_key``; None when there is none."""
+        if not self.pub_key:
+            return None
+        parts = self.pub_key.split()
+        if len(parts) >= 2:
+            return parts[0], parts[1]
+        if self.pub_key_type is None:
+            raise InvalidInput("ssh.pub_key_type: required with a pub_key that has no key type")
+        return self.pub_key_type, parts[0]
 
 
 class AccessInfo(BaseModel):
