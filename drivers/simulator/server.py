@@ -67,7 +67,8 @@ class Simulator:
         if cfg.kind == "pure":
             return Server(PureRestHandler, cfg.rest_port, array, tls=self.tls), None
         if cfg.kind == "storwize":
-            return None, SSHServer(array, cfg.ssh_port, self.host_key, cli=StorwizeCli(array).run)
+            cli = StorwizeCli(array)
+            return None, SSHServer(array, cfg.ssh_port, self.host_key, cli=cli.run, files=cli.read_file)
         return Server(ArrayRestHandler, cfg.rest_port, array), SSHServer(array, cfg.ssh_port, self.host_key)
 
     @staticmethod

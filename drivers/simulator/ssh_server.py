@@ -109,8 +109,9 @@ def run_command(array: SimArray, command: str) -> Answer:
 
 
 class _Session(paramiko.ServerInterface):
-    def __init__(self, array: SimArray, cli: Callable[[str], Answer]) -> None:
-        self.array, self.cli = array, cli
+    def __init__(self, array: SimArray, cli: Callable[[str], Answer],
+                 files: Optional[Callable[[str], Optional[bytes]]] = None) -> None:
+        self.array, self.cli, self.files = array, cli, files
         self.conn_id: Optional[int] = None
         self.over_limit = False
 
@@ -137,12 +138,14 @@ class _Session(paramiko.ServerInterface):
         return True
 
     def _exec(self, channel: paramiko.Channel, command: bytes) -> None:
+        text = command.decode("utf-8", "replace")
+        if self.files is not None and text.startswith("scp ") and " -f " in f" {text} ":
+            return self._scp_source(channel, text)
         try:
             if self.over_limit:
                 code, out, err = EXIT_LIMIT, b"", b"error: session limit reached\n"
             else:
-                code, out, err = serve_command(self.array, self.cli, command.decode("utf-8", "replace"),
-                                               ("ssh", self.conn_id))
+                code, out, err = serve_command(self.array, self.cli, text, ("ssh", self.conn_id))
             if out:
                 channel.sendall(out)
             if err:
@@ -158,13 +161,61 @@ class _Session(paramiko.ServerInterface):
             channel.close()
 
 
+    def _scp_source(self, channel: paramiko.Channel, command: str) -> None:
+        """The sending side of scp (``scp -f PATH``), one file: what a client's ``get`` expects."""
+        try:
+            path = shlex.split(command)[-1]
+            with self.array.in_flight(("ssh", self.conn_id)):
+                self.array.delay()
+                self.array.count_request()
+                data = None if self.over_limit else self.files(path)
+            channel.settimeout(30)
+            if channel.recv(1) != b"\x00":
+                return
+            if data is None:
+                channel.sendall(f"\x01scp: {path}: No such file or directory\n".encode())
+                channel.send_exit_status(1)
+                return
+            channel.sendall(f"C0644 {len(data)} {path.rsplit('/', 1)[-1]}\n".encode())
+            if channel.recv(1) != b"\x00":
+                return
+            channel.sendall(data + b"\x00")
+            channel.recv(1)
+            channel.send_exit_status(0)
+        except (OSError, EOFError, ValueError, paramiko.SSHException, socket.timeout):
+            pass
+        finally:
+            channel.close()
+
+
+class _QuickAck:
+    """The accepted socket, acknowledging at once what it receives. SSH clients without
+    TCP_NODELAY (paramiko's, so Delfin's drivers) hold each small packet until the previous one
+    is acknowledged; with Linux's delayed ACKs that cost about 40 ms per command."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+
+    def recv(self, n: int) -> bytes:
+        if hasattr(socket, "TCP_QUICKACK"):
+            try:
+                self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
+            except OSError:
+                pass
+        return self._sock.recv(n)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
 class SSHServer:
     """Listens on one port for one array; restartable (down = stop listening)."""
 
     def __init__(self, array: SimArray, port: int, host_key: paramiko.PKey, host: str = "127.0.0.1",
-                 cli: Optional[Callable[[str], Answer]] = None) -> None:
+                 cli: Optional[Callable[[str], Answer]] = None,
+                 files: Optional[Callable[[str], Optional[bytes]]] = None) -> None:
         self.array, self.host, self.port, self.host_key = array, host, port, host_key
-        self.cli = cli or sim_cli(array)
+        self.cli, self.files = cli or sim_cli(array), files
         self._sock: Optional[socket.socket] = None
         self._transports: set[paramiko.Transport] = set()
         self._lock = threading.Lock()
@@ -208,8 +259,9 @@ class SSHServer:
             threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
 
     def _serve(self, conn: socket.socket) -> None:
-        session = _Session(self.array, self.cli)
-        transport = paramiko.Transport(conn)
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)   # no Nagle wait per reply
+        session = _Session(self.array, self.cli, self.files)
+        transport = paramiko.Transport(_QuickAck(conn))
         transport.add_server_key(self.host_key)
         with self._lock:
             self._transports.add(transport)

@@ -4,18 +4,29 @@ lines, ``lsvdisk -delim :`` as ``key:value``).
 
     lssystem | lsmdiskgrp [id] | lsvdisk [-delim : id] | lsnode [id] | lsmdisk [id]
     lsportfc [id] | lsportip <1|2> | lseventlog [-monitoring yes -message no | seq]
-    cheventlog -fix <seq>
+    cheventlog -fix <seq> | lsdumps -prefix /dumps/iostats   (+ ``scp -f`` of those files)
 Data come from the array's inventory (``SimArray``), so counts match the other simulators.
+Performance is served as the real system does: one XML statistics file per sample interval
+and per kind (``Nv_stats_*`` volumes, ``Nm_stats_*`` managed disks, ``Nn_stats_*`` nodes and
+FC ports) with cumulative counters, listed by ``lsdumps`` and fetched with scp; files older
+than the array's retention are gone.
 """
 from __future__ import annotations
 
+import math
 import shlex
+import time
+import zlib
 from typing import Any, Callable, Optional
 
 from .array import SimArray
 
 EXIT_OK, EXIT_UNKNOWN = 0, 127
 TB, GB = 1024 ** 4, 1024 ** 3
+STATS_DIR = "/dumps/iostats/"
+PANEL = "78N2M8E"
+#: the XML element of each stats file kind, and the namespace real files carry
+STATS_NS = "http://ibm.com/storage/management/performance/api/2003/04/diskStats"
 
 
 def size(n: int) -> str:
@@ -45,6 +56,11 @@ class StorwizeCli:
 
     def _node_of(self, i: int) -> str:
         return f"node{i % max(1, len(self.a.inv.controllers)) + 1}"
+
+    def _wwpn(self, i: int) -> str:
+        """16 hex digits that neither start nor end with 0 (Delfin matches them after
+        ``strip('0x')``, which would eat such zeros)."""
+        return f"5005076801{self.a.cfg.seed % 256:02X}{i:03X}1"
 
     def _fc_ports(self) -> list[tuple[int, dict]]:
         return [(i, p) for i, p in enumerate(self.a.inv.ports) if p["type"] == "fc"]
@@ -146,7 +162,7 @@ class StorwizeCli:
         i, p = next((i, p) for i, p in ports if str(i) == args[-1])
         return detail([("id", i), ("node_name", self._node_of(i)), ("type", "fc"), ("port_speed", "16Gb"),
                        ("status", "active" if p["connection_status"] == "connected" else "inactive_unconfigured"),
-                       ("WWPN", p["wwn"].replace(":", "").upper())])
+                       ("WWPN", self._wwpn(i))])
 
     def cmd_lsportip(self, args: list[str]) -> str:
         blocks = []
@@ -180,3 +196,61 @@ class StorwizeCli:
             return f"CMMVC8275E The event log entry {seq} does not exist.\n"
         self.fixed.add(seq)
         return ""
+
+    # -- performance: statistics files ----------------------------------------------------------
+    def _sample_times(self) -> list[int]:
+        """Sample times (s) still kept: every ``perf_interval`` within ``retention``."""
+        step, now = self.a.cfg.perf_interval, int(time.time())
+        last = now // step * step
+        first = max(last - self.a.cfg.retention, int(self.a.started_at) // step * step - step)
+        return list(range(first + step, last + 1, step))
+
+    @staticmethod
+    def _file_name(kind: str, t: int) -> str:
+        return f"{kind}_stats_{PANEL}_{time.strftime('%y%m%d_%H%M%S', time.localtime(t))}"
+
+    def cmd_lsdumps(self, args: list[str]) -> str:
+        names = [self._file_name(kind, t) for t in self._sample_times() for kind in ("Nv", "Nm", "Nn")]
+        return table(["id", "filename"], [[i, n] for i, n in enumerate(names)])
+
+    def read_file(self, path: str) -> Optional[bytes]:
+        """The content of a statistics file (for scp), or None if there is no such file."""
+        name = path.rsplit("/", 1)[-1]
+        for t in self._sample_times():
+            for kind in ("Nv", "Nm", "Nn"):
+                if self._file_name(kind, t) == name:
+                    return self._stats_xml(kind, t).encode()
+        return None
+
+    def _counter(self, key: str, t: int, rate: int) -> int:
+        """A cumulative counter: ``rate`` per second on average, always increasing."""
+        k = t // self.a.cfg.perf_interval
+        phase = (zlib.crc32(f"{self.a.cfg.seed}/{key}".encode()) % 628) / 100.0
+        per = rate * self.a.cfg.perf_interval
+        return per * k + int(per / 4 * math.sin(k * 0.7 + phase))
+
+    def _attrs(self, key: str, t: int, names: dict[str, int]) -> str:
+        return " ".join(f'{n}="{self._counter(f"{key}/{n}", t, rate)}"' for n, rate in names.items())
+
+    def _stats_xml(self, kind: str, t: int) -> str:
+        rows = []
+        if kind == "Nv":
+            for i, v in enumerate(self.a.inv.volumes):
+                rows.append(f'<vdsk idx="{i}" id="{v["name"]}" ' + self._attrs(f"v{i}", t, {
+                    "ro": 200, "wo": 100, "rb": 8000, "wb": 4000, "ctrs": 150, "ctws": 90,
+                    "ctrhs": 120, "ctwhs": 80, "xl": 300}) + "/>")
+        elif kind == "Nm":
+            for i, _ in enumerate(self.a.inv.disks):
+                rows.append(f'<mdsk idx="{i}" id="mdisk{i}" ' + self._attrs(f"m{i}", t, {
+                    "ro": 300, "wo": 150, "rb": 12000, "wb": 6000, "rq": 500, "wq": 400}) + "/>")
+        else:
+            for n in self._nodes():
+                rows.append(f'<node id="{n["name"]}" node_id="0x{n["id"]:016x}" ' + self._attrs(
+                    f"n{n['id']}", t, {"ro": 900, "wo": 500, "rb": 40000, "wb": 20000, "rq": 800, "wq": 600}) + "/>")
+            for i, _ in self._fc_ports():
+                rows.append(f'<port id="{i}" fc_wwpn="0x{self._wwpn(i)}" ' + self._attrs(f"p{i}", t, {
+                    n: 50 for n in ("cbr", "hbr", "lnbr", "rmbr", "cbt", "hbt", "lnbt", "rmbt", "cer", "her",
+                                    "lner", "rmer", "cet", "het", "lnet", "rmet", "dtdt")}) + "/>")
+        return (f'<?xml version="1.0" encoding="utf-8" ?>\n<diskStatsColl xmlns="{STATS_NS}" '
+                f'cluster="{self.a.cfg.name}" timestamp="{time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t))}">\n'
+                + "\n".join(rows) + "\n</diskStatsColl>\n")
