@@ -310,3 +310,24 @@ def validate_storage(row: Any, coerce: bool = False) -> dict:
         loc = ".".join(str(p) for p in err["loc"])
         raise InvalidResults(f"get_storage: {loc}: {err['msg']}") from exc
     return model.model_dump(exclude_unset=True) if coerce else row
+
+
+def check_row_shapes(method: str, rows: Any) -> Any:
+    """The structural check for drivers whose values follow their own conventions (Delfin's
+    vendor drivers report, e.g., volume status ``normal``): the container is right and every
+    row is an object with its native id. Raise InvalidResults otherwise."""
+    kind = KINDS_BY_METHOD[method]
+    if kind.model is None:
+        if not isinstance(rows, dict) or not all(isinstance(v, list) for v in rows.values()):
+            raise InvalidResults(f"{method} must return a dict of lists")
+        items = rows.get(kind.key, [])
+    else:
+        if not isinstance(rows, list):
+            raise InvalidResults(f"{method} must return a list, not {type(rows).__name__}")
+        items = rows
+    for i, row in enumerate(items):
+        if not isinstance(row, dict):
+            raise InvalidResults(f"{method}: row {i} is {type(row).__name__}, not an object")
+        if row.get(kind.native_id) in (None, ""):
+            raise InvalidResults(f"{method}: row {i} has no {kind.native_id}")
+    return rows

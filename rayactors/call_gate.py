@@ -102,6 +102,12 @@ class CallGate:
             self._active[lane] -= 1
             self._cond.notify_all()
 
+    def retire(self) -> None:
+        """Turn every waiter and newcomer away from now on (they go to the new session)."""
+        with self._cond:
+            self._retired = True
+            self._cond.notify_all()
+
     def drain(self, timeout: Optional[float] = None) -> bool:
         """Retire the gate and wait until no call runs; True if it emptied within ``timeout``."""
         deadline = None if timeout is None else time.monotonic() + timeout

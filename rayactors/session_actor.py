@@ -32,6 +32,7 @@ from .session_state import Backoff, SessionState
 from .state_reporter import StateReporter
 
 log = logging.getLogger("delfin_dm.session")
+DEFAULT_HISTORY_S = 7200
 
 
 class _Proxy:
@@ -48,6 +49,10 @@ class StorageSessionActor:
     def __init__(self, storage_id: str, config: dict[str, Any]) -> None:
         self.storage_id = storage_id
         self.cfg = Config.model_validate(config)
+        # a working directory of its own: some vendor drivers write files relative to it
+        workdir = os.path.join(self.cfg.data_dir, "work", storage_id)
+        os.makedirs(workdir, mode=0o700, exist_ok=True)
+        os.chdir(workdir)
         self._supervisor_handle: Any = None
         self.core = SessionCore(
             storage_id, self._build, bulk_inflight=self.cfg.bulk_inflight,
@@ -194,7 +199,8 @@ class StorageSessionActor:
             self.storage_id, interval_s=max(1, interval), overlap_s=self.cfg.perf_overlap_s,
             sync_interval_s=int(extra.get("sync_interval") or self.cfg.sync_interval_s),
             historic=bool(caps.get("is_historic", False)),
-            retention_s=int(caps.get("performance_metric_retention_window") or 0),
+            # a driver that keeps history but does not say how long: Delfin's own retry window
+            retention_s=int(caps.get("performance_metric_retention_window") or DEFAULT_HISTORY_S),
             resource_metrics=rm,
             collect=lambda s, e: self._call("collect_perf_metrics", (self.storage_id, rm, s, e), {}, "bulk"),
             is_ready=lambda: self.core.state == SessionState.READY,

@@ -280,10 +280,11 @@ class SessionCore:
                 if not isinstance(exc, DelfinError):
                     log.exception("storage %s: %s failed", self.storage_id, method)
                 err, cause = as_delfin(exc), exc
+                # the session is gone? drop it before the next queued call can take the gate
+                self._call_failed(err, slot)
             finally:
                 slot.gate.release(lane)
             if err is not None:
-                self._call_failed(err, slot)
                 _reraise(err, cause)
             if method == "get_storage":
                 with self._lock:
@@ -321,6 +322,7 @@ class SessionCore:
             if new == SessionState.AUTH_FAILED:
                 self._rejected.add(slot.fingerprint)
             self._set_state(new, err)
+        slot.gate.retire()                    # queued calls see the new state, none reaches the array
         threading.Thread(target=self._retire, args=(slot,), daemon=True, name="retire").start()
         if new == SessionState.UNREACHABLE:
             self._start_prober()

@@ -18,6 +18,7 @@ from pydantic import BaseModel
 
 from drivers.errors import InvalidInput, ResourceNotFound, StorageNotFound, Unauthorized
 from drivers.models import RESOURCE_KINDS
+from drivers.plugins import driver_catalog
 
 from . import errors
 from .prometheus import render as render_prometheus
@@ -118,6 +119,12 @@ async def get_access_info(storage_id: str) -> dict:
 async def put_access_info(storage_id: str, access_info: dict[str, Any] = Body(
         ..., description="rest/ssh blocks, optionally vendor/model/extra_attributes")) -> dict:
     return await call(client().update_access_info, None, {**access_info, "storage_id": storage_id})
+
+
+@v1.get("/drivers")
+async def list_drivers() -> dict:
+    """Beyond Delfin: every installed driver and its origin (ours, or Delfin's run unchanged)."""
+    return {"drivers": driver_catalog()}
 
 
 @v1.get("/access-infos")

@@ -4,7 +4,7 @@
     delfin-dm down [--address ADDR]
     delfin-dm simulator [simulator args...]
     delfin-dm register --file access.json | --vendor V --model M --host H --port P --username U [--ssh]
-    delfin-dm list | alerts [--storage ID] | remove ID
+    delfin-dm list | drivers | alerts [--storage ID] | remove ID
     delfin-dm update-access-info ID [--file F | --password-stdin]
     delfin-dm metrics export --storage ID --start T --end T -o out.parquet|out.csv
 
@@ -44,7 +44,9 @@ def _password(prompt: str, from_stdin: bool) -> str:
 
 # -- up / down ----------------------------------------------------------------------------------
 def cmd_up(args: argparse.Namespace) -> int:
-    from drivers.simulator.control import SimulatorProcess, rest_access, ssh_access
+    from drivers.delfin_host import delfin_entry_points
+    from drivers.simulator.control import (SimulatorProcess, pure_access, rest_access, ssh_access,
+                                           storwize_access)
     from rayactors.client import DriverManagerClient
     from rayactors.runtime import ensure_supervisor, init_ray
 
@@ -64,6 +66,14 @@ def cmd_up(args: argparse.Namespace) -> int:
                                     sizes={"volumes": args.volumes})
                 access = (ssh_access if i >= args.arrays else rest_access)(arr)
                 demo_ids.append(client.discover_storage(None, access)["id"])
+            # one FlashArray and one Storwize, managed by SODA Delfin's own drivers, unchanged
+            vendors = {"pure flasharray": ("pure", pure_access), "ibm storwize_svc": ("storwize", storwize_access)}
+            for name, (kind, make_access) in vendors.items():
+                if args.vendor_arrays and name in delfin_entry_points():
+                    arr = sim.add_array(name=f"demo-{kind}", kind=kind, perf_interval=args.perf_interval,
+                                        sizes={"volumes": min(args.volumes, 100)})
+                    access = {**make_access(arr), "extra_attributes": {"collect_interval": str(args.perf_interval)}}
+                    demo_ids.append(client.discover_storage(None, access)["id"])
         gcs = ray.get_runtime_context().gcs_address
         _print_banner(url, gcs, cfg, demo_ids, sim)
         if args.detach:
@@ -204,6 +214,14 @@ def cmd_remove(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_drivers(args: argparse.Namespace) -> int:
+    from drivers.plugins import driver_catalog
+    rows = [[r["name"], r["origin"] + (f" (shadowed by {r['shadowed_by']})" if r.get("shadowed_by") else ""),
+             r["module"]] for r in driver_catalog()]
+    _table(["DRIVER (vendor model)", "ORIGIN", "MODULE"], rows)
+    return 0
+
+
 def cmd_alerts(args: argparse.Namespace) -> int:
     rows = [[a["sequence_number"], time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(a["occur_time"] / 1000)),
              a["severity"], a["alert_name"], a.get("storage_id") or "", "cleared" if a.get("cleared") else "open"]
@@ -275,6 +293,8 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--arrays", type=int, default=2, help="simulated REST arrays (default 2)")
     up.add_argument("--ssh-arrays", type=int, default=1, help="simulated SSH arrays (default 1)")
     up.add_argument("--volumes", type=int, default=500, help="volumes per simulated array")
+    up.add_argument("--no-vendor-arrays", dest="vendor_arrays", action="store_false",
+                    help="leave out the simulated FlashArray and Storwize run by Delfin's drivers")
     up.add_argument("--perf-interval", type=int, default=10, help="simulated sample step in s (default 10)")
     up.add_argument("--host", default="127.0.0.1")
     up.add_argument("--port", type=int, default=8190)
@@ -293,6 +313,7 @@ def build_parser() -> argparse.ArgumentParser:
     reg.add_argument("--password-stdin", action="store_true")
 
     sub.add_parser("list", help="storages with state and last collection")
+    sub.add_parser("drivers", help="installed drivers (ours and Delfin's) with their origin")
     upd = sub.add_parser("update-access-info", help="new credentials for a storage")
     upd.add_argument("storage_id")
     upd.add_argument("--file")
@@ -315,7 +336,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 COMMANDS = {"up": cmd_up, "down": cmd_down, "register": cmd_register, "list": cmd_list,
-            "update-access-info": cmd_update, "remove": cmd_remove, "alerts": cmd_alerts}
+            "update-access-info": cmd_update, "remove": cmd_remove, "alerts": cmd_alerts,
+            "drivers": cmd_drivers}
 
 
 def main(argv: Optional[list[str]] = None) -> int:

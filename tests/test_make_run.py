@@ -42,7 +42,12 @@ def test_make_run_ready_query_and_clean_stop(tmp_path):
         assert url == f"http://127.0.0.1:{port}", "".join(lines[-30:])
         curl = next(ln for ln in lines if "curl -s" in ln and "/v1/storages" in ln).split()[-1]
         storages = requests.get(curl, timeout=30).json()["storages"]
-        assert len(storages) == 3 and {s["model"] for s in storages} == {"sim-9000"}
+        # three of our simulated arrays, plus a FlashArray and a Storwize run by Delfin's drivers
+        assert len(storages) == 5, storages
+        assert sorted(s["vendor"] for s in storages) == ["IBM", "PURE", "simulator", "simulator", "simulator"]
+        for s in storages:
+            state = requests.get(f"{url}/v1/storages/{s['id']}/state", timeout=30).json()
+            assert state["state"] == "ready", (s["vendor"], state)
         vols = requests.get(f"{url}/v1/volumes", params={"storage_id": storages[0]["id"]}, timeout=30)
         assert vols.status_code == 200
         started = psutil.Process(proc.pid).children(recursive=True)

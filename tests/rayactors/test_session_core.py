@@ -326,3 +326,24 @@ def test_prober_gives_up_on_rejected_credentials(array):
     assert core.state == SessionState.AUTH_FAILED
     time.sleep(0.5)
     assert array.failed_logins == 1 and array.active == 0
+
+
+def test_calls_queued_behind_a_rejected_one_never_reach_the_array(array):
+    """The call that meets the rejection drops the session before the next queued call can take
+    the gate: the array sees exactly one failed login, however many calls were waiting."""
+    core = make_core()
+    core.connect(access(array.name), origin="register")
+    entered = array.hold("list_volumes")
+    first, first_out = run(core.call, "list_volumes")
+    assert entered.wait(T)
+    queued = [run(core.call, "list_volumes") for _ in range(6)]
+    time.sleep(0.2)
+    array.password = "rotated"
+    array.expire()
+    array.release("list_volumes")
+    join(first)
+    for t, out in queued:
+        join(t)
+        assert isinstance(out["error"], InvalidUsernameOrPassword)
+    assert isinstance(first_out["error"], InvalidUsernameOrPassword)
+    assert array.failed_logins == 1 and core.state == SessionState.AUTH_FAILED

@@ -1,0 +1,283 @@
+"""SODA Delfin's own vendor drivers (``delfin==1.5.0``), unchanged, behind our driver contract.
+
+The only module that imports ``delfin``, and only when a Delfin driver is asked for: an actor
+imports Delfin's config plus the one driver module its storage uses. What the host adapts:
+
+- **Access info.** A Delfin driver is built with the access-info dict as keyword arguments,
+  passwords encoded by ``delfin.cryptor.encode``, ``storage_id`` and a top-level ``verify``
+  (from ``rest.verify``). It logs in in its constructor or lazily; the password stays in the
+  actor process, as with our drivers.
+- **Errors.** A ``delfin.exception`` error becomes ours of the same name and code
+  (``drivers.errors`` has every one of Delfin's classes). Delfin's handlers often re-wrap the
+  real cause (an SSH handler raises SSHException around InvalidUsernameOrPassword), so the
+  innermost Delfin error of the chain wins: it is the one raised where the fault was known.
+  ``NotImplementedError`` (Delfin's "this driver lacks that resource") and a ``None`` from
+  perf, capabilities or the latest perf timestamp become NotSupported, never ``[]``. Anything
+  else is StorageBackendException with the cause kept.
+- **Results.** Rows are checked for shape (a list of objects, each with its native id:
+  InvalidResults otherwise); perf metrics (``Metric(name, labels, values)``) become a
+  METRIC_SCHEMA Arrow table.
+- **Sessions.** ``max_concurrent_calls = 1``: Delfin's drivers share one ``requests.Session``
+  with a token refreshed in place, or a paramiko pool, and are not written for concurrent use.
+  ``close()`` ends the session where the driver can: ``close_connection()`` if it has one, else
+  ``logout()`` of its REST handlers, and every pooled SSH connection is closed.
+- **No monkey-patching.** Delfin imports eventlet (its SSH pool); importing it patches nothing,
+  and ``assert_unpatched()`` checks that no Delfin import did.
+"""
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import os
+import threading
+import warnings
+from importlib.metadata import EntryPoint, entry_points
+from typing import Any, ClassVar, Iterator, Optional
+
+from .access_info import AccessInfo
+from .arrow_schema import metrics_to_table
+from .base import LIST_METHODS, StorageDriver
+from .errors import ALL_ERRORS, DelfinError, InvalidResults, NotSupported, StorageBackendException
+from .models import check_row_shapes, validate_storage
+
+log = logging.getLogger(__name__)
+
+ENTRY_POINT_GROUP = "delfin.storage.drivers"
+#: results that mean "the driver has nothing here" when Delfin's base class answers None
+_NONE_IS_UNSUPPORTED = {"collect_perf_metrics", "get_capabilities", "get_latest_perf_timestamp"}
+#: the driver methods the host forwards (ours minus the session ones it handles itself)
+FORWARDED = (*LIST_METHODS, "get_storage", "list_alerts", "clear_alert", "add_trap_config",
+             "remove_trap_config", "get_capabilities", "get_latest_perf_timestamp")
+#: directories some Delfin drivers write to, relative to the working directory (Delfin runs from
+#: its source tree, where they exist). The storage actor runs in a scratch directory of its own.
+WORKDIR_FILES = {"ibm storwize_svc": "delfin/drivers/utils/performance_file/svc"}
+
+_init_lock = threading.Lock()
+_initialised = False
+
+
+@functools.lru_cache(maxsize=1)
+def delfin_entry_points() -> dict[str, EntryPoint]:
+    """Delfin's drivers by ``"<vendor> <model>"``, found without importing Delfin."""
+    return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def init_delfin() -> None:
+    """Delfin's oslo.config must be parsed before a driver module loads (it reads options such
+    as ``delfin_cryptor`` at import); once per process, with no config file and no argv."""
+    global _initialised
+    with _init_lock:
+        if _initialised:
+            return
+        # Delfin's imports warn about eventlet's deprecation and urllib3's 'strict': not ours to fix
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module="delfin.*")
+        warnings.filterwarnings("ignore", message=".*Eventlet is deprecated.*")
+        warnings.filterwarnings("ignore", message="The 'strict' parameter is no longer needed", category=FutureWarning)
+        import delfin.common.config  # noqa: F401  (registers Delfin's options)
+        from oslo_config import cfg
+        if not cfg.CONF._args:   # another embedder may have parsed it already
+            try:
+                cfg.CONF([], project="delfin", default_config_files=[])
+            except cfg.Error as exc:
+                raise StorageBackendException(f"cannot initialise Delfin's config: {exc}") from exc
+        _initialised = True
+
+
+def assert_unpatched() -> None:
+    """Raise if anything imported with Delfin monkey-patched this process (eventlet)."""
+    import eventlet.patcher
+    patched = [m for m in ("socket", "thread", "time", "select", "os") if eventlet.patcher.is_monkey_patched(m)]
+    if patched:
+        raise StorageBackendException(f"eventlet monkey-patched {patched} in this process")
+
+
+def _innermost_delfin_error(exc: BaseException) -> Optional[BaseException]:
+    from delfin import exception as dex
+    found, seen, cur = None, set(), exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        if isinstance(cur, dex.DelfinException):
+            found = cur
+        cur = cur.__cause__ or cur.__context__
+    return found
+
+
+@contextlib.contextmanager
+def translated(where: str) -> Iterator[None]:
+    """Delfin's exceptions -> ours of the same name, keeping the cause (the one place)."""
+    try:
+        yield
+    except DelfinError:
+        raise
+    except NotImplementedError as exc:
+        raise NotSupported(where) from exc
+    except Exception as exc:
+        root = _innermost_delfin_error(exc)
+        if root is None:
+            raise StorageBackendException(f"{where}: {type(exc).__name__}: {exc}") from exc
+        cls = ALL_ERRORS.get(type(root).__name__, StorageBackendException)
+        args = [str(a) for a in getattr(root, "error_args", ())] or ([] if cls is not StorageBackendException
+                                                                       else [f"{where}: {root}"])
+        raise cls(*args) from exc
+
+
+class DelfinDriverHost(StorageDriver):
+    """One Delfin driver instance behind our contract. Subclassed per entry point by
+    ``host_class`` (the class attributes say which Delfin driver it hosts)."""
+
+    entry_point: ClassVar[EntryPoint]
+    origin: ClassVar[str] = "delfin"
+    max_concurrent_calls = 1
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        init_delfin()
+        with translated("load"):
+            cls = self.entry_point.load()
+        assert_unpatched()
+        relative = WORKDIR_FILES.get(self.entry_point.name)
+        if relative:
+            os.makedirs(os.path.join(os.getcwd(), relative), exist_ok=True)
+        with translated("login"):
+            self.inner = cls(**self._delfin_kwargs())
+        self._closed = False
+
+    def _delfin_kwargs(self) -> dict[str, Any]:
+        from delfin import cryptor
+        access: AccessInfo = self.access_info
+        kwargs = access.reveal()
+        for name in ("rest", "ssh", "cli", "smis"):
+            block = kwargs.get(name)
+            if isinstance(block, dict) and block.get("password") is not None:
+                block["password"] = cryptor.encode(block["password"])
+        if access.rest is not None:
+            kwargs["verify"] = access.rest.verify
+        if access.ssh is not None and access.ssh.pub_key:
+            kwargs["ssh"]["pub_key_type"], kwargs["ssh"]["pub_key"] = access.ssh.host_key()
+        kwargs["storage_id"] = self.storage_id
+        return kwargs
+
+    # -- the one dispatch path ------------------------------------------------------------
+    def _forward(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        if self._closed:
+            raise StorageBackendException("the session was closed")
+        with translated(method):
+            result = getattr(self.inner, method)(None, *args, **kwargs)
+        if result is None and method in _NONE_IS_UNSUPPORTED:
+            raise NotSupported(method)
+        with translated(method):
+            return _RESULT_CHECKS.get(method, _as_is)(self, method, result)
+
+    def collect_perf_metrics(self, context: Any, storage_id: str, resource_metrics: Optional[dict],
+                             start_time: int, end_time: int) -> Any:
+        """Delfin's drivers need the metrics named; by default every one their capabilities list."""
+        if not resource_metrics:
+            caps = self._forward("get_capabilities")
+            resource_metrics = {rtype: list(metrics) for rtype, metrics in
+                                (caps.get("resource_metrics") or {}).items()}
+        return self._forward("collect_perf_metrics", storage_id, resource_metrics, int(start_time), int(end_time))
+
+    # -- session ----------------------------------------------------------------------------
+    def reset_connection(self, context: Any, **kwargs: Any) -> None:
+        if self._closed:
+            raise StorageBackendException("the session was closed")
+        with translated("reset_connection"):
+            self.inner.reset_connection(None, **self._delfin_kwargs())
+
+    def close(self) -> None:
+        """End the session where the driver can (see the README's table); idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        for how, fn in session_enders(self.inner):
+            try:
+                fn()
+            except Exception as exc:  # best effort: the array expires it anyway
+                log.warning("%s: %s failed: %s", self.entry_point.name, how, type(exc).__name__)
+
+    @staticmethod
+    def parse_alert(context: Any, alert: dict) -> dict:
+        raise NotSupported("parse_alert")   # replaced per class by host_class
+
+
+def session_enders(inner: Any) -> list[tuple[str, Any]]:
+    """How a Delfin driver instance's session ends: ``close_connection()`` if its class has one,
+    else ``logout()`` of each handler; then every pooled SSH connection closed."""
+    from delfin.drivers.utils.ssh_client import SSHPool
+    enders: list[tuple[str, Any]] = []
+    handlers = [v for v in vars(inner).values() if hasattr(v, "__dict__") and type(v).__module__.startswith("delfin")]
+    if callable(getattr(type(inner), "close_connection", None)):
+        enders.append(("close_connection()", inner.close_connection))
+    else:
+        for h in handlers:
+            if callable(getattr(h, "logout", None)):
+                enders.append((f"{type(h).__name__}.logout()", h.logout))
+    pools = [h for h in handlers if isinstance(h, SSHPool)]
+    pools += [v for h in handlers for v in vars(h).values() if isinstance(v, SSHPool)]
+    for pool in pools:
+        enders.append(("SSH pool closed", functools.partial(_close_pool, pool)))
+    return enders
+
+
+def _close_pool(pool: Any) -> None:
+    while pool.free_items:
+        conn = pool.free_items.popleft()
+        pool.current_size = max(0, pool.current_size - 1)
+        conn.close()
+
+
+# -- result checks ------------------------------------------------------------------------------
+def _as_is(host: DelfinDriverHost, method: str, result: Any) -> Any:
+    return result
+
+
+def _rows(host: DelfinDriverHost, method: str, result: Any) -> Any:
+    return check_row_shapes(method, result)
+
+
+def _storage(host: DelfinDriverHost, method: str, result: Any) -> dict:
+    return validate_storage(result)
+
+
+def _perf(host: DelfinDriverHost, method: str, result: Any) -> Any:
+    if not isinstance(result, list):
+        raise InvalidResults(f"collect_perf_metrics returned {type(result).__name__}, not a list of metrics")
+    return metrics_to_table(result, host.storage_id)
+
+
+def _capabilities(host: DelfinDriverHost, method: str, result: Any) -> dict:
+    if not isinstance(result, dict):
+        raise InvalidResults(f"get_capabilities returned {type(result).__name__}")
+    return result
+
+
+_RESULT_CHECKS = {**{m: _rows for m in LIST_METHODS}, "get_storage": _storage,
+                  "collect_perf_metrics": _perf, "get_capabilities": _capabilities}
+
+
+def _forwarder(method: str) -> Any:
+    def call(self: DelfinDriverHost, context: Any, *args: Any, **kwargs: Any) -> Any:
+        return self._forward(method, *args, **kwargs)
+    call.__name__ = call.__qualname__ = method
+    return call
+
+
+for _method in FORWARDED:
+    setattr(DelfinDriverHost, _method, _forwarder(_method))
+
+
+@functools.lru_cache(maxsize=None)
+def host_class(name: str) -> type[DelfinDriverHost]:
+    """The host class for Delfin's driver ``"<vendor> <model>"`` (KeyError if Delfin has none)."""
+    ep = delfin_entry_points()[name]
+    vendor, _, model = name.partition(" ")
+
+    def parse_alert(context: Any, alert: dict) -> dict:
+        """Static in Delfin too: needs no session."""
+        init_delfin()
+        with translated("parse_alert"):
+            return ep.load().parse_alert(context, alert)
+    return type(f"DelfinHost[{name}]", (DelfinDriverHost,),
+                {"entry_point": ep, "vendor": vendor, "model": model, "__module__": __name__,
+                 "parse_alert": staticmethod(parse_alert)})

@@ -1,0 +1,203 @@
+"""SODA Delfin's own drivers through ``drivers/delfin_host.py`` (no Ray), counted at the
+simulated FlashArray and Storwize arrays."""
+from __future__ import annotations
+
+import inspect
+import os
+import socket
+import time
+from importlib.metadata import EntryPoint
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+from drivers import errors
+from drivers.delfin_host import DelfinDriverHost, assert_unpatched, delfin_entry_points, host_class
+from drivers.errors import DelfinError, InvalidResults, InvalidUsernameOrPassword, NotSupported
+from drivers.plugins import driver_catalog, load_driver_class
+from drivers.simulator.control import pure_access, storwize_access
+
+delfin_exception = pytest.importorskip("delfin.exception")
+from delfin.drivers import driver as delfin_driver  # noqa: E402
+
+VENDORS = {"pure": pure_access, "storwize": storwize_access}
+SIZES = {"volumes": 30, "pools": 3, "ports": 6, "disks": 8, "controllers": 2}
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch):
+    """As in a storage actor: a working directory of its own (Storwize writes stats files there)."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def make(simulator, kind: str, **cfg: Any):
+    arr = simulator.add_array(kind=kind, sizes=SIZES, **cfg)
+    access = VENDORS[kind](arr)
+    return arr, load_driver_class(access["vendor"], access["model"])(**access, storage_id="st-1")
+
+
+def test_every_delfin_exception_is_ours_with_its_code():
+    classes = {n: c for n, c in inspect.getmembers(delfin_exception, inspect.isclass)
+               if issubclass(c, delfin_exception.DelfinException) and c is not delfin_exception.DelfinException}
+    assert len(classes) > 60
+    for name, cls in classes.items():
+        ours = errors.ALL_ERRORS.get(name)
+        assert ours is not None, name
+        assert ours.code == cls.code, name
+
+
+def test_catalog_lists_delfins_15_and_ours_with_origin():
+    rows = driver_catalog()
+    delfin = {r["name"] for r in rows if r["origin"] == "delfin"}
+    assert len(delfin) == 15 and "pure flasharray" in delfin and "ibm storwize_svc" in delfin
+    assert {r["name"] for r in rows if r["origin"] == "delfin_dm"} == {
+        "fake_storage fake_driver", "simulator rest", "simulator ssh"}
+    shadowed = [r for r in rows if r.get("shadowed_by")]
+    assert [r["name"] for r in shadowed] == ["fake_storage fake_driver"]
+    # ours win the clash: the name resolves to our fake driver, not Delfin's
+    assert load_driver_class("fake_storage", "fake_driver").__module__ == "drivers.fake_driver"
+
+
+@pytest.mark.parametrize("name", sorted(delfin_entry_points()))
+def test_each_delfin_driver_loads_and_fails_fast_on_a_closed_port(name, workdir):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    block = {"host": "127.0.0.1", "port": port, "username": "u", "password": "p"}
+    vendor, model = name.split(" ", 1)
+    access = {"vendor": vendor, "model": model, "rest": {**block, "verify": False}, "ssh": dict(block),
+              "cli": dict(block)}
+    started = time.monotonic()
+    if name == "fake_storage fake_driver":       # Delfin's fake needs no array at all
+        storage = host_class(name)(**access, storage_id="st-1").get_storage(None)
+        assert storage["vendor"] and storage["serial_number"]
+        return
+    with pytest.raises(DelfinError) as err:
+        host_class(name)(**access, storage_id="st-1").get_storage(None)
+    assert time.monotonic() - started < 30
+    assert err.value.code < 600 and err.value.error_code in errors.ALL_ERRORS
+    assert_unpatched()
+
+
+@pytest.mark.parametrize("kind", ["pure", "storwize"])
+def test_vendor_inventory_support_and_logout_counted_at_the_array(simulator, kind, workdir):
+    arr, driver = make(simulator, kind)
+    try:
+        stats = simulator.stats(arr["name"])
+        assert (stats["logins"], stats["active_sessions"]) == (1, 1)
+        storage = driver.get_storage(None)
+        assert storage["serial_number"] == arr["serial_number"]
+        assert len(driver.list_volumes(None)) == SIZES["volumes"]
+        assert len(driver.list_controllers(None)) == SIZES["controllers"]
+        assert len(driver.list_disks(None)) == SIZES["disks"]
+        assert len(driver.list_ports(None)) == SIZES["ports"]
+        assert all(r["storage_id"] == "st-1" for r in driver.list_volumes(None))
+        for lacking in ("list_filesystems", "list_quotas", "list_shares", "list_qtrees"):
+            with pytest.raises(NotSupported):
+                getattr(driver, lacking)(None)
+        assert driver.list_alerts(None)                       # the array's open alerts
+        assert simulator.stats(arr["name"])["logins"] == 1    # every call on the one session
+    finally:
+        driver.close()
+    deadline = time.monotonic() + 5
+    while simulator.stats(arr["name"])["active_sessions"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    stats = simulator.stats(arr["name"])
+    assert (stats["active_sessions"], stats["logouts"]) == (0, 1)
+
+
+def test_pure_has_no_perf_in_delfin_1_5_so_it_is_not_supported(simulator, workdir):
+    _, driver = make(simulator, "pure")
+    try:
+        with pytest.raises(NotSupported):
+            driver.collect_perf_metrics(None, "st-1", None, 0, int(time.time() * 1000))
+        with pytest.raises(NotSupported):
+            driver.get_capabilities(None)
+        assert driver.list_storage_pools(None) == []           # FlashArray has no pools: supported, 0
+    finally:
+        driver.close()
+
+
+def test_storwize_perf_from_the_arrays_statistics_files(simulator, workdir):
+    arr, driver = make(simulator, "storwize", perf_interval=2)
+    try:
+        time.sleep(6.5)
+        now = int(time.time() * 1000)
+        table = driver.collect_perf_metrics(None, "st-1", None, now - 60_000, now)
+        assert table.num_rows > 0
+        types = set(table.column("resource_type").to_pylist())
+        assert types == {"volume", "disk", "port", "controller"}
+        vols = table.filter(pc.equal(table.column("resource_type").cast(pa.string()), "volume"))
+        assert set(vols.column("resource_id").to_pylist()) == {str(i) for i in range(SIZES["volumes"])}
+        iops = [v for m, v in zip(vols.column("metric").to_pylist(), vols.column("value").to_pylist()) if m == "iops"]
+        assert iops and all(v > 0 for v in iops)                # rates from the cumulative counters
+        assert not os.listdir(workdir / "delfin/drivers/utils/performance_file/svc")   # Delfin cleaned up
+    finally:
+        driver.close()
+
+
+def test_innermost_delfin_error_wins_over_the_handlers_wrapping(simulator, workdir):
+    """Storwize's handler wraps the pool's InvalidUsernameOrPassword in SSHException: the
+    session must still be seen as credentials rejected, not as an unreachable array."""
+    arr, driver = make(simulator, "storwize")
+    try:
+        simulator.rotate_password(arr["name"], "rotated")
+        simulator.expire_sessions(arr["name"])
+        time.sleep(0.3)
+        with pytest.raises(InvalidUsernameOrPassword):
+            driver.list_volumes(None)
+        assert simulator.stats(arr["name"])["failed_logins"] == 1
+    finally:
+        driver.close()
+
+
+def test_pure_garbage_reply_is_a_delfin_error(simulator, workdir):
+    arr, driver = make(simulator, "pure")
+    simulator.faults(arr["name"], malformed=True)
+    try:
+        with pytest.raises(DelfinError):
+            driver.list_volumes(None)
+    finally:
+        simulator.faults(arr["name"], malformed=False)
+        driver.close()
+
+
+# -- a Delfin-style driver that misbehaves -------------------------------------------------------
+class StubDelfinDriver(delfin_driver.StorageDriver):
+    """Written against Delfin's base class, as a vendor driver would be."""
+
+    def reset_connection(self, context, **kwargs): pass
+    def get_storage(self, context): return {"name": "stub", "vendor": "stub", "model": "s", "status": "normal",
+                                            "serial_number": "S1", "total_capacity": 1, "used_capacity": 0,
+                                            "free_capacity": 1}
+    def list_storage_pools(self, context): return [{"name": "no native id"}]
+    def list_volumes(self, context): raise KeyError("a driver bug")
+    def add_trap_config(self, context, trap_config): pass
+    def remove_trap_config(self, context, trap_config): pass
+    def list_alerts(self, context, query_para=None): return "not a list"
+    def clear_alert(self, context, sequence_number): pass
+
+
+class StubHost(DelfinDriverHost):
+    vendor, model = "stub", "s"
+    entry_point = EntryPoint("stub s", f"{__name__}:StubDelfinDriver", "delfin.storage.drivers")
+
+
+def test_misbehaving_delfin_driver_gives_delfin_errors():
+    d = StubHost(vendor="stub", model="s", rest={"host": "h", "port": 1, "username": "u", "password": "p"})
+    assert d.get_storage(None)["serial_number"] == "S1"
+    with pytest.raises(InvalidResults):
+        d.list_storage_pools(None)                          # a row without its native id
+    with pytest.raises(errors.StorageBackendException) as err:
+        d.list_volumes(None)                                # an unexpected exception, cause kept
+    assert isinstance(err.value.__cause__, KeyError)
+    with pytest.raises(NotSupported):
+        d.list_controllers(None)                            # Delfin's base: NotImplementedError
+    with pytest.raises(NotSupported):
+        d.collect_perf_metrics(None, "st-1", {"volume": ["iops"]}, 0, 1)   # Delfin's base: None
+    d.close()
+    with pytest.raises(errors.StorageBackendException):
+        d.get_storage(None)                                 # closed: never called again

@@ -1,0 +1,195 @@
+"""SODA Delfin's own vendor drivers (pure flasharray, ibm storwize_svc) in our storage actors,
+over real Ray and real sockets, counted at the simulated arrays."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+import ray
+
+from drivers.errors import InvalidUsernameOrPassword, NotSupported, StorageNotFound
+from drivers.simulator.control import pure_access, storwize_access
+from rayactors import metrics
+
+from ..helpers import wait_for
+
+pytest.importorskip("delfin")
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+VENDORS = {"pure": pure_access, "storwize": storwize_access}
+SIZES = {"volumes": 5, "pools": 2, "ports": 4, "disks": 3, "controllers": 2}
+FILE_METHODS = ("list_filesystems", "list_qtrees", "list_quotas", "list_shares")
+
+
+def add(simulator, kind, **cfg):
+    return simulator.add_array(kind=kind, sizes=SIZES, **cfg)
+
+
+def access(kind, arr, password=None, **extra):
+    out = VENDORS[kind](arr, password)
+    if extra:
+        out["extra_attributes"] = extra
+    return out
+
+
+@pytest.mark.parametrize("kind", ["pure", "storwize"])
+def test_nine_callers_one_session_then_remove_logs_out(manager, simulator, kind, tmp_path):
+    arr = add(simulator, kind)
+    sid = manager.client.discover_storage(None, access(kind, arr))["id"]
+    go = tmp_path / "go"
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    procs = [subprocess.Popen([sys.executable, "-m", "tests.rayactors._caller", manager.address,
+                               manager.cfg.namespace, sid, str(go)], cwd=ROOT, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) for _ in range(9)]
+    try:
+        assert [json.loads(p.stdout.readline()) for p in procs] == [{"phase": 1, "ok": 50}] * 9
+        stats = simulator.stats(arr["name"])
+        assert (stats["logins"], stats["active_sessions"], stats["failed_logins"]) == (1, 1, 0)
+        assert stats["peak_session_inflight"] == 1        # Delfin's drivers: one call at a time
+        manager.client.remove_storage(None, sid)
+        go.touch()
+        assert [json.loads(p.stdout.readline())["error"] for p in procs] == ["StorageNotFound"] * 9
+    finally:
+        for p in procs:
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+    wait_for(lambda: simulator.stats(arr["name"])["active_sessions"] == 0, 10, what="logout")
+    assert simulator.stats(arr["name"])["logouts"] == 1
+    with pytest.raises(StorageNotFound):
+        manager.client.get_storage(None, sid)
+
+
+@pytest.mark.parametrize("kind", ["pure", "storwize"])
+def test_types_the_array_lacks_are_not_supported(manager, simulator, kind):
+    arr = add(simulator, kind)
+    c = manager.client
+    sid = c.discover_storage(None, access(kind, arr))["id"]
+    support = c.resource_support(sid)
+    for m in FILE_METHODS:
+        assert support[m] == {"status": "not_supported"}
+        with pytest.raises(NotSupported):
+            getattr(c, m)(None, sid)
+    assert support["list_volumes"] == {"status": "supported", "count": SIZES["volumes"]}
+    assert support["list_storage_pools"]["status"] == "supported"     # Pure: 0 pools, truthfully
+    if kind == "pure":                                                  # no perf in Delfin 1.5's driver
+        with pytest.raises(NotSupported):
+            c.collect_perf_metrics(None, sid, None, 0, int(time.time() * 1000))
+    assert simulator.stats(arr["name"])["logins"] == 1
+
+
+def test_storwize_rotation_auth_failed_no_retry_update_and_backfill(manager_factory, simulator):
+    m = manager_factory(scheduler_enabled=True, perf_overlap_s=2, fence_interval_s=1)
+    arr = add(simulator, "storwize", perf_interval=2)
+    c = m.client
+    sid = c.discover_storage(None, access("storwize", arr, collect_interval="2"))["id"]
+    wait_for(lambda: c.collection_stats(sid).get("windows_collected", 0) >= 2, 40, what="two windows")
+    simulator.rotate_password(arr["name"], "rotated")
+    simulator.expire_sessions(arr["name"])
+    wait_for(lambda: c.storage_state(sid)["state"] == "auth_failed", 30, what="auth_failed")
+    wait_for(lambda: [a for a in c.alerts(sid, open_only=True) if a["alert_name"] == "CredentialsRejected"],
+             20, what="alert")
+    before = simulator.stats(arr["name"])
+    time.sleep(5)                                  # windows go pending; nothing logs in
+    with pytest.raises(InvalidUsernameOrPassword):
+        c.list_volumes(None, sid)
+    after = simulator.stats(arr["name"])
+    assert after["failed_logins"] == before["failed_logins"] == 1
+    assert after["logins"] == before["logins"]
+    assert c.collection_stats(sid)["windows_pending"] >= 2
+    assert len([a for a in c.alerts(sid) if a["alert_name"] == "CredentialsRejected"]) == 1
+    c.update_access_info(None, {"storage_id": sid, "ssh": access("storwize", arr, "rotated")["ssh"]})
+    assert c.storage_state(sid)["state"] == "ready"
+    wait_for(lambda: c.collection_stats(sid)["windows_pending"] == 0, 40, what="backfill")
+    table = metrics.read(storage_ids=[sid], root=m.cfg.metrics_root)
+    vol = table.filter(pc.and_(pc.equal(table.column("resource_type").cast(pa.string()), "volume"),
+                               pc.equal(table.column("metric").cast(pa.string()), "iops")))
+    ts = sorted(set(vol.column("timestamp").cast(pa.int64()).to_pylist()))
+    assert len(ts) >= 4 and ts == list(range(ts[0], ts[-1] + 2000, 2000)), "a window is missing"
+    assert vol.num_rows == len(ts) * SIZES["volumes"]            # each point once
+    assert c.collection_stats(sid)["windows_lost"] == 0
+
+
+def test_pure_rotation_auth_failed_no_retry_then_update(manager, simulator):
+    arr = add(simulator, "pure")
+    c = manager.client
+    sid = c.discover_storage(None, access("pure", arr))["id"]
+    simulator.rotate_password(arr["name"], "rotated")
+    simulator.expire_sessions(arr["name"])
+    with pytest.raises(InvalidUsernameOrPassword):
+        c.list_volumes(None, sid)
+    assert c.storage_state(sid)["state"] == "auth_failed"
+    wait_for(lambda: [a for a in c.alerts(sid, open_only=True) if a["alert_name"] == "CredentialsRejected"],
+             20, what="alert")
+    time.sleep(3)
+    for _ in range(3):
+        with pytest.raises(InvalidUsernameOrPassword):
+            c.get_storage(None, sid)
+    assert simulator.stats(arr["name"])["failed_logins"] == 1
+    c.update_access_info(None, {"storage_id": sid, "rest": access("pure", arr, "rotated")["rest"]})
+    assert len(c.list_volumes(None, sid)) == SIZES["volumes"]
+    stats = simulator.stats(arr["name"])
+    assert (stats["logins"], stats["active_sessions"]) == (2, 1)
+
+
+@pytest.mark.parametrize("kind,latency_ms,calls", [("pure", 300, 24), ("storwize", 150, 12)])
+def test_update_and_register_answer_while_bulk_work_runs(manager, simulator, kind, latency_ms, calls):
+    """Bulk calls queue on the session one at a time (several seconds of work); an update of the
+    access info and the registration of another array answer long before that queue drains."""
+    arr = add(simulator, kind)
+    c = manager.client
+    sid = c.discover_storage(None, access(kind, arr))["id"]
+    block = "rest" if kind == "pure" else "ssh"
+    simulator.faults(arr["name"], latency_ms=latency_ms)
+    errors = []
+
+    def bulk():
+        try:
+            c.list_volumes(None, sid)
+        except Exception as exc:  # noqa: BLE001 - asserted empty
+            errors.append(exc)
+    try:
+        threads = [threading.Thread(target=bulk) for _ in range(calls)]
+        for t in threads:
+            t.start()
+        time.sleep(0.5)                            # one runs on the session, the rest are queued
+        started = time.monotonic()
+        c.update_access_info(None, {"storage_id": sid, block: access(kind, arr)[block]})
+        update_s = time.monotonic() - started
+        left_after_update = sum(t.is_alive() for t in threads)
+        started = time.monotonic()
+        c.discover_storage(None, access(kind, add(simulator, kind)))     # another array, its own actor
+        register_s = time.monotonic() - started
+        left_after_register = sum(t.is_alive() for t in threads)
+        for t in threads:
+            t.join(120)
+    finally:
+        simulator.faults(arr["name"], latency_ms=0)
+    assert errors == []
+    assert left_after_update >= calls // 2, (left_after_update, update_s)
+    assert left_after_register >= 1, (left_after_register, register_s)
+    stats = simulator.stats(arr["name"])
+    assert stats["active_sessions"] == 1 and stats["peak_session_inflight"] == 1
+    assert stats["logins"] == 2 and stats["peak_sessions"] <= 2
+
+
+def test_delfin_drivers_do_not_patch_the_actor_process(manager):
+    @ray.remote(num_cpus=0.01)
+    def probe():
+        from drivers.delfin_host import assert_unpatched, delfin_entry_points, init_delfin
+        init_delfin()
+        for ep in delfin_entry_points().values():
+            ep.load()
+        assert_unpatched()
+        import socket
+        import threading as th
+        return socket.socket.__module__, th.Lock.__module__ if hasattr(th.Lock, "__module__") else "builtins"
+    assert ray.get(probe.remote(), timeout=120)[0] == "socket"

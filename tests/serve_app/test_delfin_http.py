@@ -1,0 +1,38 @@
+"""Delfin's own drivers behind the HTTP API: registration, support status, drivers catalog."""
+import pytest
+
+from drivers.simulator.control import pure_access, storwize_access
+
+from ..helpers import wait_for
+
+pytest.importorskip("delfin")
+ACCESS = {"pure": pure_access, "storwize": storwize_access}
+
+
+@pytest.mark.parametrize("kind", ["pure", "storwize"])
+def test_vendor_array_over_http_lacking_types_are_not_supported(api, simulator, kind):
+    arr = simulator.add_array(kind=kind, sizes={"volumes": 7})
+    r = api("POST", "/v1/storages", json=ACCESS[kind](arr))
+    assert r.status_code == 201, r.text
+    sid = r.json()["id"]
+    assert r.json()["serial_number"] == arr["serial_number"]
+    wait_for(lambda: len(api("GET", f"/v1/volumes?storage_id={sid}").json()["volumes"]) == 7, 30, what="sync")
+    vols = api("GET", f"/v1/volumes?storage_id={sid}")
+    assert vols.headers["X-Resource-Support"] == "supported"
+    for path, key in (("filesystems", "filesystems"), ("shares", "shares")):
+        resp = api("GET", f"/v1/{path}?storage_id={sid}")
+        assert resp.status_code == 200
+        assert resp.headers["X-Resource-Support"] == "not_supported"
+        assert resp.json()["resource_support"][sid]["status"] == "not_supported" and resp.json()[key] == []
+    stats = simulator.stats(arr["name"])
+    assert (stats["logins"], stats["active_sessions"]) == (1, 1)
+    assert api("DELETE", f"/v1/storages/{sid}").status_code == 202
+    wait_for(lambda: simulator.stats(arr["name"])["active_sessions"] == 0, 10, what="logout")
+
+
+def test_drivers_route_lists_ours_and_delfins(api):
+    drivers = api("GET", "/v1/drivers").json()["drivers"]
+    origins = {}
+    for d in drivers:
+        origins.setdefault(d["origin"], set()).add(d["name"])
+    assert len(origins["delfin"]) == 15 and {"simulator rest", "simulator ssh"} <= origins["delfin_dm"]
