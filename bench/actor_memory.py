@@ -42,9 +42,16 @@ def uss_mb(pid: int) -> float:
 class Probe:
     """A bare actor that imports what it is told, then reports its own USS."""
 
-    def load(self, modules: list[str]) -> dict:
+    def load(self, modules: list[str], delfin_drivers: int = -1) -> dict:
+        """``delfin_drivers``: -1 none of Delfin, 0 its config only, n its first n drivers."""
         for m in modules:
             importlib.import_module(m)
+        if delfin_drivers >= 0:
+            from drivers.delfin_host import delfin_entry_points, init_delfin
+            init_delfin()
+            names = ["pure flasharray"] + sorted(n for n in delfin_entry_points() if n != "pure flasharray")
+            for name in names[:delfin_drivers]:
+                delfin_entry_points()[name].load()
         gc.collect()
         return {"pid": os.getpid()}
 
@@ -59,6 +66,28 @@ def import_profile() -> list[dict]:
         rows.append({"stage": label, "uss_mb": uss_mb(pid)})
         ray.kill(probe)
     return rows
+
+
+def delfin_profile() -> list[dict]:
+    """What SODA Delfin's drivers add to a storage actor: its config (oslo + delfin.common), the
+    one driver a storage uses (an actor imports only that one), and all 15 for comparison.
+    Each on top of our own stack without pandas, each in a fresh actor."""
+    ours = [m for label, mods in IMPORT_STAGES if not label.startswith("pandas") for m in mods]
+    rows = []
+    for label, n in [("our storage actor stack (no pandas)", -1), ("+ Delfin config (oslo, delfin.common)", 0),
+                     ("+ one Delfin vendor driver (pure flasharray)", 1), ("+ all 15 Delfin drivers", 15)]:
+        probe = Probe.remote()
+        pid = ray.get(probe.load.remote(ours, n))["pid"]
+        time.sleep(0.5)
+        rows.append({"stage": label, "uss_mb": uss_mb(pid), "pss_mb": pss_mb(pid)})
+        ray.kill(probe)
+    for r in rows[1:]:
+        r["over_ours_mb"] = r["uss_mb"] - rows[0]["uss_mb"]
+    return rows
+
+
+def pss_mb(pid: int) -> float:
+    return psutil.Process(pid).memory_full_info().pss / 1e6
 
 
 def storage_profile(windows: int, interval: int) -> list[dict]:
@@ -96,6 +125,7 @@ def main(argv: list[str] | None = None) -> dict:
         ray.init(_node_ip_address="127.0.0.1", include_dashboard=False, log_to_driver=False)
     try:
         rows = import_profile() + storage_profile(args.windows, args.interval)
+        delfin = delfin_profile()
     finally:
         if started:
             ray.shutdown()
@@ -104,7 +134,10 @@ def main(argv: list[str] | None = None) -> dict:
         r["delta_mb"] = r["uss_mb"] - prev if prev is not None else r["uss_mb"]
         prev = r["uss_mb"]
         print(f"{r['stage']:<50} USS {r['uss_mb']:6.1f} MB  ({r['delta_mb']:+.1f})")
-    result = {"stages": rows}
+    for r in delfin:
+        extra = f"  (+{r['over_ours_mb']:.1f} over ours)" if "over_ours_mb" in r else ""
+        print(f"{r['stage']:<50} USS {r['uss_mb']:6.1f} MB  PSS {r['pss_mb']:6.1f} MB{extra}")
+    result = {"stages": rows, "delfin": delfin}
     print("wrote", write_result("actor_memory", result))
     return result
 

@@ -115,6 +115,10 @@ def table() -> str:
         parts = [f"{r['stage']} {r['delta_mb']:+.0f}" for r in am["stages"]]
         lines.append(f"| actor memory, USS MB by stage | " + "; ".join(parts)
                      + f"; total {am['stages'][-1]['uss_mb']:.0f} | <= 80 MB/actor |")
+        if am.get("delfin"):
+            parts = [f"{r['stage']} +{r['over_ours_mb']:.0f}" for r in am["delfin"] if "over_ours_mb" in r]
+            lines.append("| actor memory, SODA Delfin's drivers, USS MB over our stack | " + "; ".join(parts)
+                         + " | (reported; an actor loads one driver) |")
     return "\n".join(lines)
 
 

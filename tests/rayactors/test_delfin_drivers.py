@@ -193,3 +193,31 @@ def test_delfin_drivers_do_not_patch_the_actor_process(manager):
         import threading as th
         return socket.socket.__module__, th.Lock.__module__ if hasattr(th.Lock, "__module__") else "builtins"
     assert ray.get(probe.remote(), timeout=120)[0] == "socket"
+
+
+def test_a_hanging_delfin_call_times_out_and_everything_else_carries_on(manager_factory, simulator):
+    m = manager_factory(bulk_timeout_s=2, control_timeout_s=20)
+    slow, other = add(simulator, "pure"), add(simulator, "storwize")
+    c = m.client
+    slow_id = c.discover_storage(None, access("pure", slow))["id"]
+    other_id = c.discover_storage(None, access("storwize", other))["id"]
+    simulator.faults(slow["name"], latency_ms=6000)        # every request hangs 6 s (< Delfin's 10 s timeout)
+    try:
+        started = time.monotonic()
+        with pytest.raises(Exception) as err:
+            c.list_volumes(None, slow_id)
+        assert time.monotonic() - started < 5
+        assert type(err.value).__name__ == "StorageBackendException"          # a Delfin error, in time
+        assert len(c.list_volumes(None, other_id)) == SIZES["volumes"]        # another storage: unaffected
+        assert c.storage_state(slow_id)["state"] == "ready"                   # the actor answers at once
+    finally:
+        simulator.faults(slow["name"], latency_ms=0)
+    wait_for(lambda: _lists(c, slow_id), 30, what="the slow storage answering again")
+    assert simulator.stats(slow["name"])["logins"] == 1
+
+
+def _lists(client, sid):
+    try:
+        return len(client.list_volumes(None, sid)) == SIZES["volumes"]
+    except Exception:  # noqa: BLE001 - still draining the hung call
+        return False
