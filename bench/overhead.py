@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> dict:
     from drivers.fake_driver import FakeStorageDriver
     from rayactors import start
     from serve_app import deploy, shutdown
-    access = {"vendor": "fake_storage", "model": "fake_driver", "extra_attributes": {"volumes": 10, "seed": 1},
+    access = {"vendor": "fake_storage", "model": "fake_driver", "extra_attributes": {"volumes": "10", "seed": "1"},
               "rest": {"host": "127.0.0.1", "port": 1, "username": "u", "password": "p"}}
     client = start(namespace=f"bench-overhead-{os.getpid()}", data_dir=tempfile.mkdtemp(prefix="bench-"),
                    scheduler_enabled=False)

@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> dict:
     client = start(namespace=f"bench-transport-{os.getpid()}", data_dir=data_dir, scheduler_enabled=False)
     port = free_port()
     url = deploy(client.cfg, port=port, api_token="")
-    fake = {"vendor": "fake_storage", "model": "fake_driver", "extra_attributes": {"volumes": 1},
+    fake = {"vendor": "fake_storage", "model": "fake_driver", "extra_attributes": {"volumes": "1"},
             "rest": {"host": "127.0.0.1", "port": 1, "username": "u", "password": "p"}}
     results: dict = {}
     procs: list[subprocess.Popen] = []

@@ -152,7 +152,7 @@ class DelfinDriverHost(StorageDriver):
             if isinstance(block, dict) and block.get("password") is not None:
                 block["password"] = cryptor.encode(block["password"])
         if access.rest is not None:
-            kwargs["verify"] = access.rest.verify
+            kwargs["verify"] = access.tls_verify()
         if access.ssh is not None and access.ssh.pub_key:
             kwargs["ssh"]["pub_key_type"], kwargs["ssh"]["pub_key"] = access.ssh.host_key()
         kwargs["storage_id"] = self.storage_id

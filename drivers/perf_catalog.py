@@ -51,3 +51,30 @@ def normalise_request(resource_metrics: dict | None, supported: list[str]) -> di
         wanted = list(metrics) if metrics else known
         out[rt] = [m for m in known if m in wanted]
     return out
+
+
+def parse_resource_metrics(text: str | None) -> dict[str, list[str]] | None:
+    """``extra_attributes.resource_metrics`` (a string, as Delfin's schema wants every extra
+    attribute): ``"volume:iops,readIops;controller:cpuUsage"``; a type without metrics
+    (``"volume"``) means all of its metrics. None or "" means everything."""
+    if not text or not text.strip():
+        return None
+    out: dict[str, list[str]] = {}
+    for part in text.split(";"):
+        rtype, _, names = part.strip().partition(":")
+        rtype = rtype.strip()
+        if not rtype:
+            continue
+        if rtype not in METRICS_BY_RESOURCE:
+            raise ValueError(f"unknown resource type {rtype!r}")
+        metrics = [m.strip() for m in names.split(",") if m.strip()]
+        unknown = [m for m in metrics if m not in METRICS_BY_RESOURCE[rtype]]
+        if unknown:
+            raise ValueError(f"{rtype} has no metric {unknown[0]!r}")
+        out[rtype] = metrics
+    return out or None
+
+
+def format_resource_metrics(resource_metrics: dict[str, list[str]]) -> str:
+    """The inverse of ``parse_resource_metrics``."""
+    return ";".join(f"{rt}:{','.join(ms)}" if ms else rt for rt, ms in resource_metrics.items())

@@ -64,9 +64,9 @@ class SimulatorRestDriver(SimulatorDriverBase):
         super().__init__(**kwargs)
         rest = self._access_block()
         self._timeout_s = self._timeout()
-        self._base = f"{rest.scheme}://{rest.host}:{rest.port}/api/v1"
+        self._base = f"{self.access_info.scheme()}://{rest.host}:{rest.port}/api/v1"
         self._http = requests.Session()
-        self._http.verify = rest.verify
+        self._http.verify = self.access_info.tls_verify()
         self._lock = threading.Lock()
         self._token: Optional[str] = None
         self._generation = 0          # bumps on every login: the single-flight check

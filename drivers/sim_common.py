@@ -25,13 +25,7 @@ class SimulatorDriverBase(StorageDriver):
         return block
 
     def _timeout(self) -> float:
-        try:
-            value = float(self.access_info.extra_attributes.get("timeout", DEFAULT_TIMEOUT))
-        except (TypeError, ValueError):
-            raise InvalidInput("extra_attributes.timeout must be a number of seconds") from None
-        if not 0 < value <= 600:
-            raise InvalidInput("extra_attributes.timeout must be in (0, 600]")
-        return value
+        return self.access_info.number("timeout", DEFAULT_TIMEOUT, 0.01, 600)
 
     def _storage(self, row: Any, coerce: bool = False) -> dict:
         try:

@@ -78,9 +78,9 @@ class SimulatorSSHDriver(SimulatorDriverBase):
         ssh = self._access_block()
         if ssh.password is None:
             raise InvalidInput("ssh.password: required")
-        if ssh.pub_key is None and ssh.host_key_policy != "auto_add":
+        if ssh.pub_key is None and self.access_info.host_key_policy() != "auto_add":
             raise InvalidInput("ssh.pub_key: the array's host key is required "
-                               "(or set ssh.host_key_policy to auto_add explicitly)")
+                               "(or set extra_attributes.host_key_policy to auto_add explicitly)")
         self._timeout_s = self._timeout()
         self._lock = threading.Lock()
         self._client: Optional[paramiko.SSHClient] = None
@@ -102,7 +102,7 @@ class SimulatorSSHDriver(SimulatorDriverBase):
             name = ssh.host if ssh.port == 22 else f"[{ssh.host}]:{ssh.port}"
             client.get_host_keys().add(name, keytype, key)
         client.set_missing_host_key_policy(
-            paramiko.AutoAddPolicy() if ssh.host_key_policy == "auto_add" else paramiko.RejectPolicy())
+            paramiko.AutoAddPolicy() if self.access_info.host_key_policy() == "auto_add" else paramiko.RejectPolicy())
         try:
             with _translate("ssh login"):
                 client.connect(ssh.host, ssh.port, username=ssh.username,
@@ -196,6 +196,7 @@ class SimulatorSSHDriver(SimulatorDriverBase):
         try:
             return self._exec_raw(argv, transport)
         except (SSHException, InvalidIpOrPort):
+            transport.join(1.0)       # a dropped connection: give its thread a moment to notice
             if transport.is_active():
                 raise
         return self._exec_raw(argv, self._transport())

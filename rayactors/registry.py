@@ -30,6 +30,7 @@ CREATE TABLE IF NOT EXISTS storages (
     status        TEXT NOT NULL DEFAULT 'active',
     epoch         INTEGER NOT NULL DEFAULT 0,
     session_state TEXT NOT NULL DEFAULT 'connecting',
+    display_name  TEXT,
     created_at    REAL NOT NULL,
     updated_at    REAL NOT NULL
 );
@@ -85,7 +86,8 @@ class Registry:
             self._db.executescript(SCHEMA)
             columns = {r[1] for r in self._db.execute("PRAGMA table_info(storages)")}
             for name, decl in (("epoch", "INTEGER NOT NULL DEFAULT 0"),       # registries written
-                               ("session_state", "TEXT NOT NULL DEFAULT 'connecting'")):  # before these
+                               ("session_state", "TEXT NOT NULL DEFAULT 'connecting'"),  # before these
+                               ("display_name", "TEXT")):
                 if name not in columns:
                     self._db.execute(f"ALTER TABLE storages ADD COLUMN {name} {decl}")
 
@@ -113,13 +115,14 @@ class Registry:
             return self._db.execute(sql, args).fetchall()
 
     # -- storages ----------------------------------------------------------------------------
-    def add(self, storage_id: str, access: AccessInfo, storage: dict[str, Any], epoch: int = 1) -> None:
+    def add(self, storage_id: str, access: AccessInfo, storage: dict[str, Any], epoch: int = 1,
+            display_name: Optional[str] = None) -> None:
         now = time.time()
         self._tx("INSERT INTO storages (id, vendor, model, serial_number, endpoint, access_public,"
-                 " secrets, storage, epoch, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                 " secrets, storage, epoch, display_name, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                  (storage_id, access.vendor, access.model, str(storage["serial_number"]),
                   access.endpoint(), json.dumps(access.public()), self._box.seal(access.secrets()),
-                  json.dumps(storage, default=str), epoch, now, now))
+                  json.dumps(storage, default=str), epoch, display_name, now, now))
 
     def epoch(self, storage_id: str) -> Optional[int]:
         """The committed session epoch: the owner that confirmed the highest one wins."""
@@ -184,11 +187,15 @@ class Registry:
         for block, password in self._box.open(row["secrets"]).items():
             data[block]["password"] = password
         data["storage_id"] = storage_id
-        return AccessInfo.model_validate(data)
+        return AccessInfo.from_stored(data)
 
     @staticmethod
     def storage_dict(row: sqlite3.Row) -> dict[str, Any]:
-        return {**json.loads(row["storage"]), "id": row["id"]}
+        """The storage as the array reported it, under the display name given at registration."""
+        out = {**json.loads(row["storage"]), "id": row["id"]}
+        if row["display_name"]:
+            out["name"] = row["display_name"]
+        return out
 
     @staticmethod
     def public_access(row: sqlite3.Row) -> dict[str, Any]:

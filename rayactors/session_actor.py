@@ -22,7 +22,9 @@ import ray
 
 from drivers import LIST_METHODS, AccessInfo, load_driver_class, resource_result
 from drivers.arrow_schema import empty_table, metrics_to_table, validate_table
-from drivers.errors import DelfinError
+from drivers.errors import DelfinError, InvalidInput
+
+from drivers.perf_catalog import parse_resource_metrics
 
 from .config import Config
 from .metrics.sink import ParquetSink
@@ -191,13 +193,16 @@ class StorageSessionActor:
             caps = self._call("get_capabilities", (), {}, "control") or {}
         except DelfinError:
             caps = {}
-        extra = access.extra_attributes
-        interval = int(extra.get("collect_interval") or self.cfg.perf_interval_s or caps.get("collect_interval") or 60)
-        rm = extra.get("resource_metrics")
-        rm = rm if isinstance(rm, dict) else None
+        try:
+            opts = collection_options(access)
+        except DelfinError as exc:   # checked at registration; a stored oddity must not stop collection
+            log.warning("storage %s: collection options ignored: %s", self.storage_id, exc.msg)
+            opts = {"collect_interval": None, "sync_interval": None, "resource_metrics": None}
+        interval = int(opts["collect_interval"] or self.cfg.perf_interval_s or caps.get("collect_interval") or 60)
+        rm = opts["resource_metrics"]
         scheduler = CollectionScheduler(
             self.storage_id, interval_s=max(1, interval), overlap_s=self.cfg.perf_overlap_s,
-            sync_interval_s=int(extra.get("sync_interval") or self.cfg.sync_interval_s),
+            sync_interval_s=int(opts["sync_interval"] or self.cfg.sync_interval_s),
             historic=bool(caps.get("is_historic", False)),
             # a driver that keeps history but does not say how long: Delfin's own retry window
             retention_s=int(caps.get("performance_metric_retention_window") or DEFAULT_HISTORY_S),
@@ -302,6 +307,19 @@ class StorageSessionActor:
         if self._supervisor_handle is None:
             self._supervisor_handle = ray.get_actor(self.cfg.supervisor_name, namespace=self.cfg.namespace)
         return self._supervisor_handle
+
+
+def collection_options(access: AccessInfo) -> dict[str, Any]:
+    """A storage's own collection settings from ``extra_attributes`` (strings, as Delfin's schema
+    wants): ``collect_interval`` and ``sync_interval`` in seconds, ``resource_metrics`` as
+    ``"volume:iops,readIops;controller"``. InvalidInput names the bad one."""
+    try:
+        metrics = parse_resource_metrics(access.extra("resource_metrics"))
+    except ValueError as exc:
+        raise InvalidInput(f"Invalid input for field/attribute resource_metrics. {exc}") from None
+    return {"collect_interval": access.number("collect_interval", None, 1, 86400),
+            "sync_interval": access.number("sync_interval", None, 10, 7 * 86400),
+            "resource_metrics": metrics}
 
 
 def actor_class(cfg: Config) -> Any:

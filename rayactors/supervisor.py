@@ -29,7 +29,7 @@ from .crypto import SecretBox, load_key
 from .naming import get_storage_actor, live_storage_actor_ids, storage_actor_name
 from .placement import NodeBalancer
 from .registry import Registry
-from .session_actor import actor_class
+from .session_actor import actor_class, collection_options
 
 log = logging.getLogger("delfin_dm.supervisor")
 _ROW_NS = uuid.UUID("6f1c3c2e-4d9b-4f7e-9a51-0d3e8f5c2b17")
@@ -112,6 +112,7 @@ class Supervisor:
     # -- create -------------------------------------------------------------------------------
     def discover_storage(self, access_info: Any) -> dict[str, Any]:
         access = AccessInfo.parse(access_info)
+        collection_options(access)
         driver_cls = load_driver_class(access.vendor, access.model)
         endpoint = access.endpoint()
         lock = self._lock_for(self._endpoint_locks, endpoint) if driver_cls.endpoint_identifies_array \
@@ -128,7 +129,9 @@ class Supervisor:
                     self._close_actor(actor)
                     raise StorageAlreadyExists(serial)
                 storage = {**storage, "id": storage_id}
-                self.registry.add(storage_id, access, storage)
+                self.registry.add(storage_id, access, storage, display_name=access.storage_name)
+                if access.storage_name:
+                    storage["name"] = access.storage_name
             except BaseException:
                 self._kill(actor)
                 self.balancer.forget(storage_id)
@@ -148,6 +151,7 @@ class Supervisor:
             if current is None:
                 raise AccessInfoNotFound(storage_id)
             merged = self._merge(current, access_info)
+            collection_options(merged)
             storage = self._reconnect(storage_id, merged, "update")
             self._accept_access(storage_id, merged, storage)
             return {**merged.public(), "storage_id": storage_id}
@@ -165,6 +169,9 @@ class Supervisor:
 
     @staticmethod
     def _merge(current: AccessInfo, patch: dict[str, Any]) -> AccessInfo:
+        """Delfin's driver API takes the whole access info (as Delfin's update controller builds it:
+        stored blocks updated key by key with the body's); vendor and model must be the registered
+        ones. The HTTP route checks Delfin's stricter update schema before it gets here."""
         for key in ("vendor", "model"):
             if key in patch and patch[key] != getattr(current, key):
                 raise InvalidInput(f"{key}: {patch[key]!r} does not match the registered {getattr(current, key)!r}")
@@ -175,7 +182,8 @@ class Supervisor:
                 if isinstance(block, dict) and isinstance(data.get(key), dict) and key != "extra_attributes":
                     block = {**data[key], **block}   # a block without password keeps the old one
                 data[key] = block
-        unknown = set(patch) - {"vendor", "model", "rest", "ssh", "cli", "smis", "extra_attributes", "storage_id"}
+        unknown = set(patch) - {"vendor", "model", "rest", "ssh", "cli", "smis", "extra_attributes", "storage_id",
+                                "created_at", "updated_at"}    # what Delfin's access-info rows also carry
         if unknown:
             raise InvalidInput(f"{sorted(unknown)[0]}: unknown field")
         return AccessInfo.parse(data)

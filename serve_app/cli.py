@@ -72,7 +72,9 @@ def cmd_up(args: argparse.Namespace) -> int:
                 if args.vendor_arrays and name in delfin_entry_points():
                     arr = sim.add_array(name=f"demo-{kind}", kind=kind, perf_interval=args.perf_interval,
                                         sizes={"volumes": min(args.volumes, 100)})
-                    access = {**make_access(arr), "extra_attributes": {"collect_interval": str(args.perf_interval)}}
+                    access = make_access(arr)
+                    access["extra_attributes"] = {**access.get("extra_attributes", {}),
+                                                  "collect_interval": str(args.perf_interval)}
                     demo_ids.append(client.discover_storage(None, access)["id"])
         gcs = ray.get_runtime_context().gcs_address
         _print_banner(url, gcs, cfg, demo_ids, sim)
@@ -164,9 +166,9 @@ def cmd_register(args: argparse.Namespace) -> int:
                 block["pub_key"] = args.pub_key
             access = {"vendor": args.vendor, "model": args.model, "ssh": block}
         else:
-            if args.insecure_http:
-                block.update(scheme="http", verify=False)
             access = {"vendor": args.vendor, "model": args.model, "rest": block}
+            if args.insecure_http:
+                access["extra_attributes"] = {"scheme": "http", "verify": "false"}
     storage = _client(args).discover_storage(None, access)
     print(json.dumps(storage, indent=2))
     return 0

@@ -12,6 +12,8 @@ from typing import Any, Optional
 
 import requests
 
+from ..perf_catalog import format_resource_metrics
+
 
 class SimulatorProcess:
     """A simulator subprocess on loopback; stop it with ``stop()`` (by its PID, never by name)."""
@@ -85,12 +87,23 @@ class SimulatorProcess:
         self._log.close()
 
 
+def extra_attributes(**extra: Any) -> dict[str, str]:
+    """``extra_attributes`` as Delfin's schema wants them: strings. ``resource_metrics`` may be
+    given as a dict ``{type: [metric]}``."""
+    out = {}
+    for key, value in extra.items():
+        if key == "resource_metrics" and isinstance(value, dict):
+            value = format_resource_metrics(value)
+        out[key] = value if isinstance(value, str) else str(value).lower() if isinstance(value, bool) else str(value)
+    return out
+
+
 def rest_access(array: dict, password: Optional[str] = None, **extra: Any) -> dict:
     """Access info for the ``simulator rest`` driver (plain HTTP: TLS verify off, explicitly)."""
     return {"vendor": "simulator", "model": "rest",
             "rest": {"host": array["host"], "port": array["rest_port"], "username": "admin",
-                     "password": password or array["users"]["admin"], "scheme": "http", "verify": False},
-            "extra_attributes": extra}
+                     "password": password or array["users"]["admin"]},
+            "extra_attributes": extra_attributes(scheme="http", verify="false", **extra)}
 
 
 def ssh_access(array: dict, password: Optional[str] = None, **extra: Any) -> dict:
@@ -98,7 +111,7 @@ def ssh_access(array: dict, password: Optional[str] = None, **extra: Any) -> dic
     return {"vendor": "simulator", "model": "ssh",
             "ssh": {"host": array["host"], "port": array["ssh_port"], "username": "admin",
                     "password": password or array["users"]["admin"], "pub_key": array["host_key"]},
-            "extra_attributes": extra}
+            "extra_attributes": extra_attributes(**extra)}
 
 
 def pure_access(array: dict, password: Optional[str] = None) -> dict:
@@ -106,7 +119,8 @@ def pure_access(array: dict, password: Optional[str] = None) -> dict:
     simulator's self-signed certificate (given as the CA bundle)."""
     return {"vendor": "pure", "model": "flasharray",
             "rest": {"host": array["host"], "port": array["rest_port"], "username": "admin",
-                     "password": password or array["users"]["admin"], "verify": array["tls_cert"]}}
+                     "password": password or array["users"]["admin"]},
+            "extra_attributes": {"verify": array["tls_cert"]}}
 
 
 def storwize_access(array: dict, password: Optional[str] = None) -> dict:

@@ -68,8 +68,8 @@ def test_each_delfin_driver_loads_and_fails_fast_on_a_closed_port(name, workdir)
         port = s.getsockname()[1]
     block = {"host": "127.0.0.1", "port": port, "username": "u", "password": "p"}
     vendor, model = name.split(" ", 1)
-    access = {"vendor": vendor, "model": model, "rest": {**block, "verify": False}, "ssh": dict(block),
-              "cli": dict(block)}
+    access = {"vendor": vendor, "model": model, "rest": dict(block), "ssh": dict(block),
+              "cli": dict(block), "extra_attributes": {"verify": "false"}}
     started = time.monotonic()
     if name == "fake_storage fake_driver":       # Delfin's fake needs no array at all
         storage = host_class(name)(**access, storage_id="st-1").get_storage(None)

@@ -13,7 +13,7 @@ from drivers.models import validate_storage
 def fake(**extra):
     return FakeStorageDriver(vendor="fake_storage", model="fake_driver",
                              rest={"host": "127.0.0.1", "port": 1, "username": "u", "password": "p"},
-                             extra_attributes=extra, storage_id="s-1")
+                             extra_attributes={k: str(v) for k, v in extra.items()}, storage_id="s-1")
 
 
 def test_same_seed_same_array_other_seed_other_array():

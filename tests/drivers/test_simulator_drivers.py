@@ -229,7 +229,7 @@ def test_ssh_host_key_is_verified(simulator):
     no_key["ssh"].pop("pub_key")
     with pytest.raises(InvalidInput):
         SimulatorSSHDriver(**no_key)
-    no_key["ssh"]["host_key_policy"] = "auto_add"
+    no_key["extra_attributes"]["host_key_policy"] = "auto_add"
     SimulatorSSHDriver(**no_key).close()
 
 

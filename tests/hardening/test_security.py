@@ -64,9 +64,10 @@ def test_driver_errors_logs_and_reprs_never_hold_the_password(simulator, caplog)
 
 
 def test_tls_verification_is_on_by_default():
-    access = AccessInfo.parse({"vendor": "v", "model": "m",
-                               "rest": {"host": "array.example", "port": 443, "username": "u", "password": "p"}})
-    assert access.rest.verify is True and access.rest.scheme == "https"
-    ca = AccessInfo.parse({"vendor": "v", "model": "m", "rest": {"host": "a", "port": 443, "username": "u",
-                                                                  "password": "p", "verify": "/etc/ssl/ca.pem"}})
-    assert ca.rest.verify == "/etc/ssl/ca.pem"
+    rest = {"host": "array.example", "port": 443, "username": "u", "password": "p"}
+    access = AccessInfo.parse({"vendor": "v", "model": "m", "rest": rest})
+    assert access.tls_verify() is True and access.scheme() == "https"
+    ca = AccessInfo.parse({"vendor": "v", "model": "m", "rest": rest, "extra_attributes": {"verify": "/etc/ssl/ca.pem"}})
+    assert ca.tls_verify() == "/etc/ssl/ca.pem"
+    off = AccessInfo.parse({"vendor": "v", "model": "m", "rest": rest, "extra_attributes": {"verify": "false"}})
+    assert off.tls_verify() is False

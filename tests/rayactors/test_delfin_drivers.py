@@ -34,7 +34,7 @@ def add(simulator, kind, **cfg):
 def access(kind, arr, password=None, **extra):
     out = VENDORS[kind](arr, password)
     if extra:
-        out["extra_attributes"] = extra
+        out["extra_attributes"] = {**out.get("extra_attributes", {}), **extra}
     return out
 
 

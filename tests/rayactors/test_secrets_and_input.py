@@ -53,7 +53,9 @@ def test_key_file_is_0600(manager):
     (lambda c: c.storage_state("no-such-id"), StorageNotFound),
     (lambda c: c.discover_storage(None, {"vendor": "simulator"}), InvalidInput),
     (lambda c: c.discover_storage(None, "not a dict"), InvalidInput),
-    (lambda c: c.discover_storage(None, {"vendor": "acme", "model": "x"}), StorageDriverNotFound),
+    (lambda c: c.discover_storage(None, {"vendor": "acme", "model": "x"}), InvalidInput),   # no block: schema first
+    (lambda c: c.discover_storage(None, {"vendor": "acme", "model": "x", "rest": {
+        "host": "h", "port": 1, "username": "u", "password": "p"}}), StorageDriverNotFound),
     (lambda c: c.update_access_info(None, "nope"), InvalidInput),
     (lambda c: c.update_access_info(None, {"rest": {}}), InvalidInput),
     (lambda c: c.remove_storage(None, None), InvalidInput),

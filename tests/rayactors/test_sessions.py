@@ -108,7 +108,7 @@ def test_same_array_through_another_endpoint_is_refused_by_serial(manager, simul
 def test_fake_driver_registers_twice_without_seed(manager):
     access = {"vendor": "fake_storage", "model": "fake_driver",
               "rest": {"host": "127.0.0.1", "port": 8443, "username": "u", "password": "p"},
-              "extra_attributes": {"volumes": 10}}
+              "extra_attributes": {"volumes": "10"}}
     a = manager.client.discover_storage(None, access)
     b = manager.client.discover_storage(None, access)
     assert a["id"] != b["id"] and a["serial_number"] != b["serial_number"]

@@ -56,7 +56,8 @@ def test_create_errors(api, simulator, storage):
     bad["rest"]["port"] = closed
     r = api("POST", "/v1/storages", json=bad)
     assert (r.status_code, error_of(r)) == (400, "InvalidIpOrPort")
-    r = api("POST", "/v1/storages", json={"vendor": "acme", "model": "x1"})
+    r = api("POST", "/v1/storages", json={"vendor": "acme", "model": "x1", "rest": {
+        "host": "127.0.0.1", "port": 1, "username": "u", "password": "p"}})
     assert (r.status_code, error_of(r)) == (404, "StorageDriverNotFound")
     for body in ({"vendor": "simulator"}, {"vendor": "simulator", "model": "rest", "rest": {"port": 99999}}, [1, 2]):
         r = api("POST", "/v1/storages", json=body)
@@ -149,7 +150,7 @@ def test_host_mapping_and_array_alerts(api, storage):
 
 
 def test_fake_driver_alerts(api):
-    access = {"vendor": "fake_storage", "model": "fake_driver", "extra_attributes": {"volumes": 3},
+    access = {"vendor": "fake_storage", "model": "fake_driver", "extra_attributes": {"volumes": "3"},
               "rest": {"host": "127.0.0.1", "port": 1, "username": "u", "password": "p"}}
     sid = api("POST", "/v1/storages", json=access).json()["id"]
     assert api("GET", f"/v1/storages/{sid}/alerts").json() == {"alerts": []}
