@@ -69,6 +69,8 @@ ERROR_TABLE: list[tuple[str, int, str]] = [
     ("SSHConnectTimeout", 500, "SSH connect timeout. {0}"),
     ("SSHException", 500, "Exception in SSH protocol negotiation or logic. {0}"),
     ("StorageCapabilityNotSupported", 501, "Capability feature not supported by storage. {0}"),
+    # beyond Delfin: a storage's queue of calls is full (the HTTP API's bulkhead); retry later
+    ("StorageBusy", 503, "Storage {0} has too many {1} calls in flight; retry later."),
 ]
 
 #: The rest of Delfin 1.5.0's ``delfin.exception`` classes, same names, statuses and texts, so a
@@ -154,6 +156,7 @@ ConnectTimeout = _error(*ERROR_TABLE[18])
 SSHConnectTimeout = _error(*ERROR_TABLE[19])
 SSHException = _error(*ERROR_TABLE[20])
 StorageCapabilityNotSupported = _error(*ERROR_TABLE[21])
+StorageBusy = _error(*ERROR_TABLE[22])
 
 #: The driver SDK's name for "this driver does not implement that method".
 NotSupported = StorageCapabilityNotSupported

@@ -3,7 +3,9 @@
 extra_attributes: ``seed`` (same seed -> same array; none -> a fresh serial per instance, as
 Delfin's), sizes ``pools``/``volumes``/``ports``/``disks``/``controllers``, ``latency_ms`` per
 call, ``metric_format`` ("arrow" fast path or "list" for Delfin's Metric list),
-``perf_interval`` (s) and ``retention`` (s). File resources are deliberately not supported.
+``perf_interval`` (s), ``retention`` (s) and ``duplicate_disk`` ("true": one more disk row with
+the first one's native id, as Delfin's end-to-end data has). All are strings. File resources
+are deliberately not supported.
 """
 from __future__ import annotations
 
@@ -36,6 +38,7 @@ class FakeStorageDriver(StorageDriver):
             self._format = str(extra.get("metric_format", "arrow"))
             self._interval = int(extra.get("perf_interval", 60))
             self._retention = int(extra.get("retention", 7200))
+            self._duplicate_disk = extra.get("duplicate_disk", "false").lower() == "true"
         except (TypeError, ValueError) as exc:
             raise InvalidInput(f"extra_attributes: {exc}") from None
         if any(v < 0 for v in sizes.values()) or self._interval < 1:
@@ -68,7 +71,10 @@ class FakeStorageDriver(StorageDriver):
 
     def list_disks(self, context: Any) -> list[dict]:
         self._wait()
-        return [dict(r, storage_id=self.storage_id) for r in self._inv.disks]
+        rows = [dict(r, storage_id=self.storage_id) for r in self._inv.disks]
+        if self._duplicate_disk and rows:      # as in Delfin's own e2e data: two disks, one native id
+            rows.append(dict(rows[0], name=f"{rows[0]['name']}-twin", location="shelf-1/slot-0"))
+        return rows
 
     def list_alerts(self, context: Any, query_para: Optional[dict] = None) -> list[dict]:
         self._wait()

@@ -230,7 +230,8 @@ class Alert(BaseModel):
 
 
 class ResourceKind(BaseModel):
-    """One listable resource type: the driver method, the row model, the REST names."""
+    """One listable resource type: the driver method, the row model, the REST names, and what
+    Delfin's API does with it (search options, not-found code, member lists)."""
 
     name: str                    # e.g. "volume"
     method: str                  # driver method, e.g. "list_volumes"
@@ -238,42 +239,58 @@ class ResourceKind(BaseModel):
     collection: str              # REST path segment, e.g. "volumes"
     key: str                     # JSON key of the list, e.g. "volumes"
     native_id: str               # e.g. "native_volume_id"
+    not_found: str               # Delfin's error code for an unknown id, e.g. "VolumeNotFound"
+    search: tuple[str, ...]      # the query parameters Delfin filters this kind by
+    #: members Delfin's view lists in each row: (where the relations are: a key of the driver's
+    #: result dict, or "@<kind>" for another kind's rows; the member's native id field; the list
+    #: field of the view)
+    members: Optional[tuple[str, str, str]] = None
+
+    def fields(self) -> set[str]:
+        """Fields a list can be sorted by: the row model's, plus the ones every row carries."""
+        own = set(self.model.model_fields) if self.model is not None else {"name", "description", self.native_id}
+        return own | {"id", "storage_id", "created_at", "updated_at"}
+
+
+def _kind(name: str, method: str, model: Any, collection: str, not_found: str, extra_search: tuple[str, ...] = (),
+          status: bool = True, members: Optional[tuple[str, str, str]] = None) -> ResourceKind:
+    native = f"native_{name}_id"
+    search = ("name", *(("status",) if status else ()), "id", "storage_id", *extra_search, native)
+    return ResourceKind(name=name, method=method, model=model, collection=collection,
+                        key=collection.replace("-", "_"), native_id=native, not_found=not_found,
+                        search=search, members=members)
 
 
 RESOURCE_KINDS: list[ResourceKind] = [
-    ResourceKind(name="storage_pool", method="list_storage_pools", model=StoragePool,
-                 collection="storage-pools", key="storage_pools", native_id="native_storage_pool_id"),
-    ResourceKind(name="volume", method="list_volumes", model=Volume,
-                 collection="volumes", key="volumes", native_id="native_volume_id"),
-    ResourceKind(name="controller", method="list_controllers", model=Controller,
-                 collection="controllers", key="controllers", native_id="native_controller_id"),
-    ResourceKind(name="port", method="list_ports", model=Port,
-                 collection="ports", key="ports", native_id="native_port_id"),
-    ResourceKind(name="disk", method="list_disks", model=Disk,
-                 collection="disks", key="disks", native_id="native_disk_id"),
-    ResourceKind(name="quota", method="list_quotas", model=Quota,
-                 collection="quotas", key="quotas", native_id="native_quota_id"),
-    ResourceKind(name="filesystem", method="list_filesystems", model=Filesystem,
-                 collection="filesystems", key="filesystems", native_id="native_filesystem_id"),
-    ResourceKind(name="qtree", method="list_qtrees", model=Qtree,
-                 collection="qtrees", key="qtrees", native_id="native_qtree_id"),
-    ResourceKind(name="share", method="list_shares", model=Share,
-                 collection="shares", key="shares", native_id="native_share_id"),
-    ResourceKind(name="storage_host_initiator", method="list_storage_host_initiators",
-                 model=StorageHostInitiator, collection="storage-host-initiators",
-                 key="storage_host_initiators", native_id="native_storage_host_initiator_id"),
-    ResourceKind(name="storage_host", method="list_storage_hosts", model=StorageHost,
-                 collection="storage-hosts", key="storage_hosts", native_id="native_storage_host_id"),
-    ResourceKind(name="storage_host_group", method="list_storage_host_groups", model=None,
-                 collection="storage-host-groups", key="storage_host_groups",
-                 native_id="native_storage_host_group_id"),
-    ResourceKind(name="port_group", method="list_port_groups", model=None,
-                 collection="port-groups", key="port_groups", native_id="native_port_group_id"),
-    ResourceKind(name="volume_group", method="list_volume_groups", model=None,
-                 collection="volume-groups", key="volume_groups", native_id="native_volume_group_id"),
-    ResourceKind(name="masking_view", method="list_masking_views", model=MaskingView,
-                 collection="masking-views", key="masking_views", native_id="native_masking_view_id"),
+    _kind("storage_pool", "list_storage_pools", StoragePool, "storage-pools", "StoragePoolNotFound"),
+    _kind("volume", "list_volumes", Volume, "volumes", "VolumeNotFound", ("wwn", "native_storage_pool_id")),
+    _kind("controller", "list_controllers", Controller, "controllers", "ControllerNotFound"),
+    _kind("port", "list_ports", Port, "ports", "PortNotFound", ("wwn", "native_controller_id")),
+    _kind("disk", "list_disks", Disk, "disks", "DiskNotFound"),
+    _kind("quota", "list_quotas", Quota, "quotas", "QuotaNotFound",
+          ("type", "native_filesystem_id", "native_qtree_id", "user_group_name")),
+    _kind("filesystem", "list_filesystems", Filesystem, "filesystems", "FilesystemNotFound"),
+    _kind("qtree", "list_qtrees", Qtree, "qtrees", "QtreeNotFound", ("state", "native_filesystem_id"),
+          status=False),
+    _kind("share", "list_shares", Share, "shares", "ShareNotFound"),
+    _kind("storage_host_initiator", "list_storage_host_initiators", StorageHostInitiator,
+          "storage-host-initiators", "StorageHostInitiatorNotFound", ("wwn", "native_storage_host_id")),
+    _kind("storage_host", "list_storage_hosts", StorageHost, "storage-hosts", "StorageHostNotFound",
+          members=("@storage_host_initiator", "native_storage_host_initiator_id", "storage_host_initiators")),
+    _kind("storage_host_group", "list_storage_host_groups", None, "storage-host-groups",
+          "StorageHostGroupNotFound", status=False,
+          members=("storage_host_grp_host_rels", "native_storage_host_id", "storage_hosts")),
+    _kind("port_group", "list_port_groups", None, "port-groups", "PortGroupNotFound", status=False,
+          members=("port_grp_port_rels", "native_port_id", "ports")),
+    _kind("volume_group", "list_volume_groups", None, "volume-groups", "VolumeGroupNotFound", status=False,
+          members=("vol_grp_vol_rels", "native_volume_id", "volumes")),
+    _kind("masking_view", "list_masking_views", MaskingView, "masking-views", "MaskingViewNotFound",
+          ("native_storage_host_group_id", "native_storage_port_group_id", "native_storage_volume_group_id"),
+          status=False),
 ]
+#: Delfin's search options for storages
+STORAGE_SEARCH: tuple[str, ...] = ("name", "vendor", "model", "status", "serial_number")
+STORAGE_FIELDS: frozenset[str] = frozenset(Storage.model_fields) | {"id", "created_at", "updated_at"}
 KINDS_BY_METHOD: dict[str, ResourceKind] = {k.method: k for k in RESOURCE_KINDS}
 KINDS_BY_NAME: dict[str, ResourceKind] = {k.name: k for k in RESOURCE_KINDS}
 

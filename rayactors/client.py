@@ -29,12 +29,38 @@ except ImportError:  # pragma: no cover
     ActorUnavailableError = RayActorError
 
 RESTART_DEADLINE_S = 60.0
+RETRY_PAUSE_S = 0.5
+ACTOR_GONE = (RayActorError, ActorUnavailableError)
 
 
 def _check_id(storage_id: Any) -> str:
     if not isinstance(storage_id, str) or not storage_id or len(storage_id) > 200:
         raise InvalidInput("storage_id must be a non-empty string")
     return storage_id
+
+
+def after_storage_failure(exc: BaseException, storage_id: str, what: str, exists: bool, deadline: float,
+                          retry_on_restart: bool) -> None:
+    """The one rule for a failed call to a storage actor (sync and async clients): raise the
+    error the caller gets, or return to try again after a pause.
+
+    A storage the supervisor no longer knows is StorageNotFound in every process; an actor being
+    recreated (its name not there yet) is waited for; a restarted actor is retried only for
+    calls that change nothing (``retry_on_restart``), within ``RESTART_DEADLINE_S``."""
+    if not exists:
+        raise StorageNotFound(storage_id) from None
+    if isinstance(exc, ACTOR_GONE) and not retry_on_restart:
+        raise StorageBackendException(f"the session actor of {storage_id} restarted during {what}; not retried") from None
+    if time.monotonic() > deadline:
+        if isinstance(exc, StorageNotFound):
+            raise StorageNotFound(storage_id) from None
+        raise StorageBackendException(f"the session actor of {storage_id} did not come back") from None
+
+
+def after_supervisor_failure(method: str, deadline: float) -> None:
+    """Reads ride over a supervisor restart within the deadline; mutations are never retried."""
+    if time.monotonic() > deadline or method not in SUPERVISOR_READS:
+        raise StorageBackendException(f"the driver manager restarted during {method}") from None
 
 
 class DriverManagerClient:
@@ -70,11 +96,10 @@ class DriverManagerClient:
             try:
                 return self._get(getattr(self._supervisor(), method).remote(*args),
                                  timeout or self.cfg.control_timeout_s)
-            except (RayActorError, ActorUnavailableError):
+            except ACTOR_GONE:
                 self._sup = None
-                if time.monotonic() > deadline or method not in _SUPERVISOR_READS:
-                    raise StorageBackendException(f"the driver manager restarted during {method}") from None
-                time.sleep(0.5)
+                after_supervisor_failure(method, deadline)
+                time.sleep(RETRY_PAUSE_S)
 
     def _handle(self, storage_id: str) -> Any:
         handle = self._handles.get(storage_id)
@@ -86,27 +111,8 @@ class DriverManagerClient:
         storage_id = _check_id(storage_id)
         lane = DRIVER_METHODS[method]
         timeout = self.cfg.control_timeout_s if lane == "control" else self.cfg.bulk_timeout_s
-        deadline = time.monotonic() + RESTART_DEADLINE_S
-        while True:
-            try:
-                handle = self._handle(storage_id)
-                remote = handle.call_control if lane == "control" else handle.call_bulk
-                return self._get(remote.remote(method, args, kwargs), timeout)
-            except StorageNotFound:
-                self._handles.pop(storage_id, None)
-                if not self._exists(storage_id) or time.monotonic() > deadline:
-                    raise StorageNotFound(storage_id) from None
-                time.sleep(0.5)     # registered but its actor is being recreated
-            except (RayActorError, ActorUnavailableError):
-                self._handles.pop(storage_id, None)
-                if not self._exists(storage_id):
-                    raise StorageNotFound(storage_id) from None
-                if method not in IDEMPOTENT_METHODS:
-                    raise StorageBackendException(
-                        f"the session actor of {storage_id} restarted during {method}; not retried") from None
-                if time.monotonic() > deadline:
-                    raise StorageBackendException(f"the session actor of {storage_id} did not come back") from None
-                time.sleep(0.5)
+        return self._actor_call(storage_id, "call_control" if lane == "control" else "call_bulk", lane,
+                                method, args, kwargs, retry_on_restart=method in IDEMPOTENT_METHODS)
 
     def _exists(self, storage_id: str) -> bool:
         return bool(self._call_supervisor("storage_exists", storage_id))
@@ -144,8 +150,7 @@ class DriverManagerClient:
 
     def storage_record(self, storage_id: str) -> dict:
         """One registered storage from the registry (no array call; StorageNotFound if unknown)."""
-        record = self._call_supervisor("get_storage_record", _check_id(storage_id))
-        return {k: v for k, v in record.items() if k not in ("vendor_driver", "model_driver")}
+        return self._call_supervisor("storage_view", _check_id(storage_id))
 
     def get_access_info(self, storage_id: str) -> dict:
         return self._call_supervisor("get_access_info", _check_id(storage_id))
@@ -191,24 +196,24 @@ class DriverManagerClient:
                end_time: Optional[int] = None, open_only: bool = False) -> list[dict]:
         return self._call_supervisor("alerts", storage_id, begin_time, end_time, open_only)
 
-    def _actor_call(self, storage_id: str, name: str, lane: str, *args: Any) -> Any:
+    def _actor_call(self, storage_id: str, name: str, lane: str, *args: Any, retry_on_restart: bool = True) -> Any:
         storage_id = _check_id(storage_id)
         timeout = self.cfg.control_timeout_s if lane == "control" else self.cfg.bulk_timeout_s
         deadline = time.monotonic() + RESTART_DEADLINE_S
         while True:
             try:
                 return self._get(getattr(self._handle(storage_id), name).remote(*args), timeout)
-            except (StorageNotFound, RayActorError, ActorUnavailableError):
+            except (StorageNotFound, *ACTOR_GONE) as exc:
                 self._handles.pop(storage_id, None)
-                if not self._exists(storage_id):
-                    raise StorageNotFound(storage_id) from None
-                if time.monotonic() > deadline:
-                    raise StorageBackendException(f"the session actor of {storage_id} did not come back") from None
-                time.sleep(0.5)
+                after_storage_failure(exc, storage_id, args[0] if args and isinstance(args[0], str) else name,
+                                      self._exists(storage_id), deadline, retry_on_restart)
+                time.sleep(RETRY_PAUSE_S)
 
 
-_SUPERVISOR_READS = {"storage_exists", "list_storages", "get_access_info", "list_access_infos",
-                     "get_storage_record", "alerts", "resources", "support"}
+#: supervisor methods that change nothing: retried over a supervisor restart
+SUPERVISOR_READS = {"storage_exists", "list_storages", "get_access_info", "list_access_infos",
+                    "get_storage_record", "alerts", "resources", "support", "query_storages",
+                    "query_resources", "resource_row", "storage_view"}
 
 
 def _storage_method(name: str) -> Any:

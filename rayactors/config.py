@@ -32,6 +32,11 @@ class Config(BaseModel):
     perf_interval_s: Optional[int] = None       # override the driver's collect interval
     perf_overlap_s: int = 60
     sync_interval_s: int = 900
+    sync_expiration_s: float = Field(600.0, gt=0)   # a sync not finished by then no longer blocks a new one
+    api_max_limit: int = Field(1000, ge=1, le=100000)   # most rows one list answer holds (Delfin's)
+    # the HTTP API's bulkheads: calls in flight to one storage's actor, per lane, in one replica
+    http_control_inflight: int = Field(8, ge=1, le=1000)
+    http_bulk_inflight: int = Field(32, ge=1, le=10000)
     scheduler_enabled: bool = True
     recent_windows: int = 5
     actor_spread: bool = True                  # balance storage actors over alive nodes (placement.py)

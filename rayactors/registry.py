@@ -6,11 +6,14 @@ the password-free access info in clear (for listing) and the passwords sealed ap
 from __future__ import annotations
 
 import contextlib
+import datetime
 import json
+import re
 import sqlite3
 import threading
 import time
 from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any, Iterator, Optional
 
 from drivers.access_info import AccessInfo
@@ -31,6 +34,7 @@ CREATE TABLE IF NOT EXISTS storages (
     epoch         INTEGER NOT NULL DEFAULT 0,
     session_state TEXT NOT NULL DEFAULT 'connecting',
     display_name  TEXT,
+    sync_started  REAL,
     created_at    REAL NOT NULL,
     updated_at    REAL NOT NULL
 );
@@ -48,7 +52,9 @@ CREATE TABLE IF NOT EXISTS resources (
     id         TEXT PRIMARY KEY,
     storage_id TEXT NOT NULL,
     kind       TEXT NOT NULL,
-    body       TEXT NOT NULL
+    body       TEXT NOT NULL,
+    created_at REAL NOT NULL DEFAULT 0,
+    updated_at REAL NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS resources_kind ON resources(kind, storage_id);
 CREATE TABLE IF NOT EXISTS support (
@@ -73,6 +79,27 @@ CREATE TABLE IF NOT EXISTS windows (
 """
 
 
+_FIELD = re.compile(r"^[a-z][a-z_]{0,63}$")
+
+
+def iso(epoch: Optional[float]) -> Optional[str]:
+    """Delfin's timestamp text (UTC, microseconds): 2026-11-30T12:57:36.123456."""
+    if not epoch:
+        return None
+    return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")
+
+
+@dataclass(frozen=True)
+class Query:
+    """A list request as Delfin reads it: exact-match filters, sort keys, limit, offset, marker."""
+
+    filters: dict[str, str] = field(default_factory=dict)
+    sort: tuple[tuple[str, str], ...] = (("created_at", "desc"),)
+    limit: int = 1000
+    offset: int = 0
+    marker: Optional[str] = None
+
+
 class Registry:
     def __init__(self, path: str, box: SecretBox) -> None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -87,9 +114,13 @@ class Registry:
             columns = {r[1] for r in self._db.execute("PRAGMA table_info(storages)")}
             for name, decl in (("epoch", "INTEGER NOT NULL DEFAULT 0"),       # registries written
                                ("session_state", "TEXT NOT NULL DEFAULT 'connecting'"),  # before these
-                               ("display_name", "TEXT")):
+                               ("display_name", "TEXT"), ("sync_started", "REAL")):
                 if name not in columns:
                     self._db.execute(f"ALTER TABLE storages ADD COLUMN {name} {decl}")
+            columns = {r[1] for r in self._db.execute("PRAGMA table_info(resources)")}
+            for name in ("created_at", "updated_at"):
+                if name not in columns:
+                    self._db.execute(f"ALTER TABLE resources ADD COLUMN {name} REAL NOT NULL DEFAULT 0")
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -191,43 +222,111 @@ class Registry:
 
     @staticmethod
     def storage_dict(row: sqlite3.Row) -> dict[str, Any]:
-        """The storage as the array reported it, under the display name given at registration."""
-        out = {**json.loads(row["storage"]), "id": row["id"]}
+        """The storage as the array reported it, under the display name given at registration,
+        with Delfin's sync status and timestamps."""
+        out = {**json.loads(row["storage"]), "id": row["id"],
+               "sync_status": "SYNCING" if row["sync_started"] is not None else "SYNCED",
+               "created_at": iso(row["created_at"]), "updated_at": iso(row["updated_at"])}
         if row["display_name"]:
             out["name"] = row["display_name"]
         return out
 
     @staticmethod
     def public_access(row: sqlite3.Row) -> dict[str, Any]:
-        return {**json.loads(row["access_public"]), "storage_id": row["id"]}
+        """Delfin's access-info view: every block (null when absent), never a password."""
+        data = json.loads(row["access_public"])
+        return {"storage_id": row["id"], "vendor": data.get("vendor"), "model": data.get("model"),
+                **{b: data.get(b) for b in ("rest", "ssh", "cli", "smis")},
+                "extra_attributes": data.get("extra_attributes") or {},
+                "created_at": iso(row["created_at"]), "updated_at": iso(row["updated_at"])}
 
     # -- last sync snapshot (the HTTP collections answer from it while an array is down) ---------
-    def save_snapshot(self, storage_id: str, rows: dict[str, list[tuple[str, str, dict]]],
+    def save_snapshot(self, storage_id: str, rows: dict[str, list[tuple[str, dict]]],
                       support: dict[str, dict]) -> None:
-        """Replace the rows of every synced kind and the support summary, in one transaction.
-
-        ``rows``: kind -> [(row id, native id, row)]. Kinds that failed keep their old rows.
-        """
+        """Replace the rows of every synced kind and the support summary, in one transaction,
+        and mark the sync finished. ``rows``: kind -> [(row id, row)]. Kinds that failed keep
+        their old rows. A row keeps its ``created_at``; ``updated_at`` moves when it changed."""
         now = time.time()
         with self._transaction() as db:
             if not self._active(db, storage_id):     # removed meanwhile: keep nothing
                 return
             for kind, items in rows.items():
+                old = {r["id"]: (r["body"], r["created_at"], r["updated_at"]) for r in db.execute(
+                    "SELECT id, body, created_at, updated_at FROM resources WHERE storage_id=? AND kind=?",
+                    (storage_id, kind))}
                 db.execute("DELETE FROM resources WHERE storage_id=? AND kind=?", (storage_id, kind))
-                db.executemany("INSERT OR REPLACE INTO resources (id, storage_id, kind, body) VALUES (?,?,?,?)",
-                               [(rid, storage_id, kind, json.dumps(row, default=str)) for rid, _, row in items])
+                fresh = []
+                for rid, row in items:
+                    body = json.dumps(row, default=str)
+                    before = old.get(rid)
+                    created = before[1] if before else now
+                    updated = before[2] if before and before[0] == body else now
+                    fresh.append((rid, storage_id, kind, body, created, updated))
+                db.executemany("INSERT OR REPLACE INTO resources (id, storage_id, kind, body, created_at, updated_at)"
+                               " VALUES (?,?,?,?,?,?)", fresh)
             db.executemany("INSERT OR REPLACE INTO support (storage_id, method, summary, synced_at) VALUES (?,?,?,?)",
                            [(storage_id, m, json.dumps(sm), now) for m, sm in support.items()])
+            db.execute("UPDATE storages SET sync_started=NULL, updated_at=? WHERE id=?", (now, storage_id))
+
+    def start_sync(self, storage_id: str, expiration_s: float) -> bool:
+        """Mark a sync started; False when one started less than ``expiration_s`` ago is still on."""
+        now = time.time()
+        with self._transaction() as db:
+            row = db.execute("SELECT sync_started FROM storages WHERE id=? AND status='active'",
+                             (storage_id,)).fetchone()
+            if row is None or (row[0] is not None and now - row[0] < expiration_s):
+                return False
+            db.execute("UPDATE storages SET sync_started=? WHERE id=?", (now, storage_id))
+            return True
 
     def resources(self, kind: str, storage_id: Optional[str] = None, rid: Optional[str] = None) -> list[dict]:
-        sql, args = "SELECT body FROM resources WHERE kind=?", [kind]
+        """Rows of one kind (optionally of one storage, or one row), oldest first."""
+        sql, args = "SELECT * FROM resources WHERE kind=?", [kind]
         if storage_id is not None:
             sql += " AND storage_id=?"
             args.append(storage_id)
         if rid is not None:
             sql += " AND id=?"
             args.append(rid)
-        return [json.loads(r["body"]) for r in self._query(sql + " ORDER BY rowid", tuple(args))]
+        return [self.resource_dict(r) for r in self._query(sql + " ORDER BY rowid", tuple(args))]
+
+    @staticmethod
+    def resource_dict(row: sqlite3.Row) -> dict[str, Any]:
+        return {**json.loads(row["body"]), "id": row["id"], "storage_id": row["storage_id"],
+                "created_at": iso(row["created_at"]), "updated_at": iso(row["updated_at"])}
+
+    # -- Delfin's list queries: filters, sort keys and directions, limit, offset, marker ---------
+    def query_storages(self, q: "Query") -> list[dict[str, Any]]:
+        columns = {"id": "id", "created_at": "created_at", "updated_at": "updated_at",
+                   "name": "COALESCE(display_name, json_extract(storage, '$.name'))"}
+        rows = self._select("storages", "storage", "status='active'", (), columns, q)
+        return [self.storage_dict(r) for r in rows]
+
+    def query_resources(self, kind: str, q: "Query") -> list[dict[str, Any]]:
+        columns = {"id": "id", "storage_id": "storage_id", "created_at": "created_at", "updated_at": "updated_at"}
+        return [self.resource_dict(r) for r in self._select("resources", "body", "kind=?", (kind,), columns, q)]
+
+    def _select(self, table: str, body: str, where: str, args: tuple, columns: dict[str, str],
+                q: "Query") -> list[sqlite3.Row]:
+        """One filtered, ordered page. Field names come from fixed lists (the caller checked
+        them against Delfin's search options and the row model): safe to put into SQL."""
+        def field(key: str) -> str:
+            if not _FIELD.match(key):
+                raise ValueError(f"bad field {key!r}")
+            return columns.get(key) or f"json_extract({body}, '$.{key}')"
+        sql_where, params = where, list(args)
+        for key, value in q.filters.items():
+            sql_where += f" AND CAST({field(key)} AS TEXT) = ?"
+            params.append(str(value))
+        order = ", ".join(f"{field(k)} {'DESC' if d == 'desc' else 'ASC'}" for k, d in q.sort) or "rowid"
+        base = f"FROM {table} WHERE {sql_where} ORDER BY {order}, rowid"
+        offset = q.offset
+        if q.marker is not None:
+            ids = [r[0] for r in self._query(f"SELECT id {base}", tuple(params))]
+            if q.marker not in ids:
+                raise KeyError(q.marker)
+            offset += ids.index(q.marker) + 1
+        return self._query(f"SELECT * {base} LIMIT ? OFFSET ?", (*params, q.limit, offset))
 
     def support(self, storage_id: str) -> dict[str, dict]:
         rows = self._query("SELECT method, summary, synced_at FROM support WHERE storage_id=?", (storage_id,))

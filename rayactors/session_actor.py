@@ -5,9 +5,10 @@ driver, the state machine and every rule about sessions; this shell adds what ne
 concurrency groups, the supervisor (reports retried until acknowledged, epoch checks, the
 access info after a restart), the collection scheduler and the snapshot of each sync.
 
-Concurrency groups: ``admin`` (state, stats, close: never waits for the array), ``control``
-(connect, get_storage, capabilities) and ``bulk`` (lists, sync, perf). Inside the core a gate
-lets one call at a time reach the session (or the driver's declared number), control first.
+Concurrency groups: ``admin`` (state, stats, close: never waits for the array), ``session``
+(connect: a new login never queues behind calls waiting for a slow array), ``control``
+(get_storage, capabilities) and ``bulk`` (lists, sync, perf). Inside the core a gate lets one
+call at a time reach the session (or the driver's declared number), control first.
 """
 from __future__ import annotations
 
@@ -109,8 +110,8 @@ class StorageSessionActor:
         except Exception:  # shutting down: nothing left to tell
             pass
 
-    # -- control group ------------------------------------------------------------------------
-    @ray.method(concurrency_group="control")
+    # -- session group: a new login never queues behind control calls waiting for the array -----
+    @ray.method(concurrency_group="session")
     def connect(self, access: AccessInfo, expected_serial: Optional[str] = None, epoch: Optional[int] = None,
                 origin: Origin = "update") -> dict:
         """Log in with ``access``; on success swap sessions and log the old one out.
@@ -123,7 +124,7 @@ class StorageSessionActor:
         self._start_scheduler()
         return storage
 
-    @ray.method(concurrency_group="control")
+    @ray.method(concurrency_group="session")
     def hold_rejected(self, access: AccessInfo, epoch: int) -> dict:
         """Recreated for a storage whose credentials the array rejected: wait in auth_failed
         without any login until new access info comes through ``connect``."""
@@ -132,6 +133,7 @@ class StorageSessionActor:
         self.core.hold_rejected(access, epoch)
         return self.core.snapshot()
 
+    # -- control group ------------------------------------------------------------------------
     @ray.method(concurrency_group="control")
     def call_control(self, method: str, args: tuple = (), kwargs: Optional[dict] = None) -> Any:
         return self._call(method, args, kwargs or {}, "control")
@@ -325,5 +327,6 @@ def collection_options(access: AccessInfo) -> dict[str, Any]:
 def actor_class(cfg: Config) -> Any:
     """The remote class with this config's concurrency groups."""
     return ray.remote(num_cpus=cfg.actor_num_cpus, max_restarts=-1, max_task_retries=0,
-                      concurrency_groups={"admin": 2, "control": 4, "bulk": max(16, cfg.bulk_inflight * 4)}
+                      concurrency_groups={"admin": 2, "session": 2, "control": 4,
+                                          "bulk": max(16, cfg.bulk_inflight * 4)}
                       )(StorageSessionActor)

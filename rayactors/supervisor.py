@@ -19,8 +19,8 @@ from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError
 
 from drivers import AccessInfo, load_driver_class
 from drivers.models import KINDS_BY_METHOD, KINDS_BY_NAME
-from drivers.errors import (AccessInfoNotFound, DelfinError, InvalidInput, StorageAlreadyExists,
-                            StorageBackendException, StorageNotFound)
+from drivers.errors import (ALL_ERRORS, AccessInfoNotFound, DelfinError, InvalidInput, StorageAlreadyExists,
+                            StorageBackendException, StorageIsSyncing, StorageNotFound)
 
 from . import credentials
 from .alerts import FAULT_ALERTS, WebhookSender, make_alert
@@ -28,16 +28,46 @@ from .config import Config
 from .crypto import SecretBox, load_key
 from .naming import get_storage_actor, live_storage_actor_ids, storage_actor_name
 from .placement import NodeBalancer
-from .registry import Registry
+from .registry import Query, Registry
 from .session_actor import actor_class, collection_options
 
 log = logging.getLogger("delfin_dm.supervisor")
 _ROW_NS = uuid.UUID("6f1c3c2e-4d9b-4f7e-9a51-0d3e8f5c2b17")
 
 
-def resource_id(storage_id: str, kind: str, native_id: Any) -> str:
-    """Stable row id: the same storage, kind and native id give the same id on every sync."""
-    return str(uuid.uuid5(_ROW_NS, f"{storage_id}/{kind}/{native_id}"))
+def resource_id(storage_id: str, kind: str, native_id: Any, occurrence: int = 0) -> str:
+    """Stable row id: the same storage, kind and native id give the same id on every sync. Rows
+    that share a native id (Delfin lists them all) are told apart by their order of appearance."""
+    suffix = f"#{occurrence}" if occurrence else ""
+    return str(uuid.uuid5(_ROW_NS, f"{storage_id}/{kind}/{native_id}{suffix}"))
+
+
+def snapshot_rows(storage_id: str, snapshot: dict[str, Any]) -> dict[str, list[tuple[str, dict]]]:
+    """A sync's results as rows per kind, each with its id, and the member lists Delfin's views
+    show (a host's initiators, a group's hosts, ports or volumes)."""
+    plain = {KINDS_BY_METHOD[m].name: (items if isinstance(items, list) else items.get(KINDS_BY_METHOD[m].key, []))
+             for m, items in snapshot.items()}
+    out: dict[str, list[tuple[str, dict]]] = {}
+    for method, items in snapshot.items():
+        kind = KINDS_BY_METHOD[method]
+        members: dict[Any, list] = {}
+        if kind.members:
+            source, member_id, _ = kind.members
+            relations = plain.get(source[1:], []) if source.startswith("@") else \
+                (items.get(source, []) if isinstance(items, dict) else [])
+            for rel in relations:
+                members.setdefault(rel.get(kind.native_id), []).append(rel.get(member_id))
+        seen: dict[Any, int] = {}
+        rows = []
+        for row in plain[kind.name]:
+            native = row.get(kind.native_id)
+            n = seen[native] = seen.get(native, -1) + 1
+            view = {**row, "storage_id": storage_id}
+            if kind.members:
+                view[kind.members[2]] = members.get(native, [])
+            rows.append((resource_id(storage_id, kind.name, native, n), view))
+        out[kind.name] = rows
+    return out
 
 
 def unwrap(exc: BaseException) -> BaseException:
@@ -128,17 +158,15 @@ class Supervisor:
                 if self.registry.find_serial(access.vendor, access.model, serial):
                     self._close_actor(actor)
                     raise StorageAlreadyExists(serial)
-                storage = {**storage, "id": storage_id}
-                self.registry.add(storage_id, access, storage, display_name=access.storage_name)
-                if access.storage_name:
-                    storage["name"] = access.storage_name
+                self.registry.add(storage_id, access, {**storage, "id": storage_id}, display_name=access.storage_name)
             except BaseException:
                 self._kill(actor)
                 self.balancer.forget(storage_id)
                 raise
+        self.registry.start_sync(storage_id, self.cfg.sync_expiration_s)
         actor.sync.remote()        # first inventory, as Delfin syncs after registering
         log.info("storage %s registered (%s)", storage_id, endpoint)
-        return storage
+        return self.storage_view(storage_id)
 
     # -- update -------------------------------------------------------------------------------
     def update_access_info(self, storage_id: str, access_info: Any) -> dict[str, Any]:
@@ -154,7 +182,7 @@ class Supervisor:
             collection_options(merged)
             storage = self._reconnect(storage_id, merged, "update")
             self._accept_access(storage_id, merged, storage)
-            return {**merged.public(), "storage_id": storage_id}
+            return Registry.public_access(self.registry.get(storage_id))
 
     def _accept_access(self, storage_id: str, access: AccessInfo, storage: dict[str, Any]) -> None:
         """New access info proved itself (login and serial): persist it; the rejection is over."""
@@ -230,10 +258,18 @@ class Supervisor:
 
     def get_storage_record(self, storage_id: str) -> dict[str, Any]:
         """The registered storage as Delfin shows it, plus the driver it was registered with."""
+        row = self._row(storage_id)
+        return {**Registry.storage_dict(row), "vendor_driver": row["vendor"], "model_driver": row["model"]}
+
+    def storage_view(self, storage_id: str) -> dict[str, Any]:
+        """The registered storage as Delfin's API shows it (no array call)."""
+        return Registry.storage_dict(self._row(storage_id))
+
+    def _row(self, storage_id: Any) -> Any:
         row = self.registry.get(storage_id) if isinstance(storage_id, str) else None
         if row is None:
             raise StorageNotFound(storage_id)
-        return {**Registry.storage_dict(row), "vendor_driver": row["vendor"], "model_driver": row["model"]}
+        return row
 
     def list_storages(self) -> list[dict[str, Any]]:
         return [Registry.storage_dict(r) for r in self.registry.rows()]
@@ -274,21 +310,40 @@ class Supervisor:
 
     # -- sync snapshots ---------------------------------------------------------------------
     def save_snapshot(self, storage_id: str, snapshot: dict[str, Any], support: dict[str, dict]) -> None:
-        """Persist a storage actor's sync: rows get a stable ``id`` (storage id + native id)."""
-        rows = {}
-        for method, items in snapshot.items():
-            kind = KINDS_BY_METHOD[method]
-            if isinstance(items, dict):      # group results: one row per group
-                items = items.get(kind.key, [])
-            rows[kind.name] = [(resource_id(storage_id, kind.name, r.get(kind.native_id)), r.get(kind.native_id),
-                                {**r, "id": resource_id(storage_id, kind.name, r.get(kind.native_id)),
-                                 "storage_id": storage_id}) for r in items]
-        self.registry.save_snapshot(storage_id, rows, support)
+        """Persist a storage actor's sync (rows with stable ids); the sync is finished."""
+        self.registry.save_snapshot(storage_id, snapshot_rows(storage_id, snapshot), support)
 
     def resources(self, kind: str, storage_id: Optional[str] = None, rid: Optional[str] = None) -> list[dict]:
         if kind not in KINDS_BY_NAME:
             raise InvalidInput(f"unknown resource kind {kind!r}")
         return self.registry.resources(kind, storage_id, rid)
+
+    def query_resources(self, kind: str, query: Query) -> list[dict]:
+        """One page of a kind's rows, filtered and sorted as Delfin's API does."""
+        if kind not in KINDS_BY_NAME:
+            raise InvalidInput(f"unknown resource kind {kind!r}")
+        return self._page(lambda: self.registry.query_resources(kind, query), query)
+
+    def query_storages(self, query: Query) -> list[dict]:
+        return self._page(lambda: self.registry.query_storages(query), query)
+
+    @staticmethod
+    def _page(run: Any, query: Query) -> list[dict]:
+        try:
+            return run()
+        except KeyError:
+            raise InvalidInput(f"marker {query.marker} not found") from None
+        except ValueError as exc:
+            raise InvalidInput(str(exc)) from None
+
+    def resource_row(self, kind: str, row_id: str) -> dict:
+        """One row by id, or the kind's own not-found error (VolumeNotFound, ...)."""
+        if kind not in KINDS_BY_NAME:
+            raise InvalidInput(f"unknown resource kind {kind!r}")
+        rows = self.registry.resources(kind, None, row_id) if isinstance(row_id, str) else []
+        if not rows:
+            raise ALL_ERRORS[KINDS_BY_NAME[kind].not_found](row_id)
+        return rows[0]
 
     def support(self, storage_id: str) -> dict[str, dict]:
         if self.registry.get(storage_id) is None:
@@ -296,12 +351,17 @@ class Supervisor:
         return self.registry.support(storage_id)
 
     def request_sync(self, storage_id: Optional[str] = None) -> list[str]:
-        """Start a resource sync (fire and forget) of one storage or of all."""
+        """Start a resource sync (fire and forget) of one storage or of all. As Delfin: one that
+        is still syncing is StorageIsSyncing when asked alone, skipped when all are."""
         ids = [storage_id] if storage_id else [r["id"] for r in self.registry.rows()]
         started = []
         for sid in ids:
             if self.registry.get(sid) is None:
                 raise StorageNotFound(sid)
+            if not self.registry.start_sync(sid, self.cfg.sync_expiration_s):
+                if storage_id:
+                    raise StorageIsSyncing(sid)
+                continue
             try:
                 get_storage_actor(sid, self.cfg.namespace).sync.remote()
                 started.append(sid)

@@ -11,17 +11,26 @@ from rayactors.config import Config
 
 from . import app as app_module
 from .app import app
+from .limits import InFlight
 
 APP_NAME = "delfin-dm"
 
 
-@serve.deployment(num_replicas=1, ray_actor_options={"num_cpus": 0}, max_ongoing_requests=64)
+# Requests only await actor calls (nothing blocks the replica's loop), and each storage has its
+# own bulkhead (limits.InFlight): the replica can hold many at once without one array's slowness
+# reaching another's.
+@serve.deployment(num_replicas=1, ray_actor_options={"num_cpus": 0}, max_ongoing_requests=2000)
 @serve.ingress(app)
 class DelfinApi:
     def __init__(self, config: dict[str, Any], token_sha256: Optional[str]) -> None:
         import rayactors  # noqa: F401  (auth mode before ray in this replica)
+        from rayactors.async_client import new_client
         from rayactors.client import DriverManagerClient
-        app_module.RUNTIME["client"] = DriverManagerClient(config=Config.model_validate(config))
+        cfg = Config.model_validate(config)
+        app_module.RUNTIME["client"] = new_client(cfg)
+        app_module.RUNTIME["sync_client"] = DriverManagerClient(config=cfg)
+        app_module.RUNTIME["inflight"] = InFlight({"session": 2, "control": cfg.http_control_inflight,
+                                                   "bulk": cfg.http_bulk_inflight})
         app_module.RUNTIME["token_sha256"] = token_sha256
 
 

@@ -15,6 +15,9 @@ COLLECTIONS = {"storage-pools": "storage_pools", "volumes": "volumes", "controll
                "ports": "ports", "disks": "disks", "filesystems": "filesystems", "qtrees": "qtrees",
                "quotas": "quotas", "shares": "shares"}
 SUPPORTED = {"storage-pools": 4, "volumes": 12, "controllers": 2, "ports": 8, "disks": 24}
+NOT_FOUND = {"storage-pools": "StoragePoolNotFound", "volumes": "VolumeNotFound", "controllers": "ControllerNotFound",
+             "ports": "PortNotFound", "disks": "DiskNotFound", "filesystems": "FilesystemNotFound",
+             "qtrees": "QtreeNotFound", "quotas": "QuotaNotFound", "shares": "ShareNotFound"}
 SERIES = {"volume": ["iops"], "controller": ["cpuUsage"]}
 
 
@@ -83,12 +86,14 @@ def test_access_info_routes_never_show_a_password(api, storage):
     sid = body["id"]
     r = api("GET", f"/v1/storages/{sid}/access-info")
     assert r.status_code == 200 and r.json()["rest"]["port"] == arr["rest_port"]
-    r = api("PUT", f"/v1/storages/{sid}/access-info", json={"rest": {"password": PASSWORD}})
+    block = rest_access(arr, PASSWORD)["rest"]
+    r = api("PUT", f"/v1/storages/{sid}/access-info", json={"rest": block, "extra_attributes": {
+        "scheme": "http", "verify": "false", "resource_metrics": "volume:iops;controller:cpuUsage"}})
     assert r.status_code == 200 and "password" not in r.json()["rest"]
     assert api("GET", "/v1/access-infos").json()["access_infos"]
-    r = api("PUT", "/v1/storages/nope/access-info", json={"rest": {"password": "x"}})
+    r = api("PUT", "/v1/storages/nope/access-info", json={"rest": block})
     assert (r.status_code, error_of(r)) == (404, "AccessInfoNotFound")
-    r = api("PUT", f"/v1/storages/{sid}/access-info", json={"vendor": "acme", "rest": {"password": "x"}})
+    r = api("PUT", f"/v1/storages/{sid}/access-info", json={"vendor": "acme", "rest": block})
     assert (r.status_code, error_of(r)) == (400, "InvalidInput")
     r = api("GET", "/v1/storages/nope/access-info")
     assert (r.status_code, error_of(r)) == (404, "AccessInfoNotFound")
@@ -101,7 +106,8 @@ def test_sync_and_capabilities(api, storage):
     r = api("POST", "/v1/storages/nope/sync")
     assert (r.status_code, error_of(r)) == (404, "StorageNotFound")
     caps = api("GET", f"/v1/storages/{sid}/capabilities").json()
-    assert caps["is_historic"] is True and "volume" in caps["resource_metrics"]
+    assert caps["metadata"] == {"vendor": "simulator", "model": "sim-9000"}
+    assert caps["spec"]["is_historic"] is True and "volume" in caps["spec"]["resource_metrics"]
 
 
 @pytest.mark.parametrize("collection,key", sorted(COLLECTIONS.items()))
@@ -122,7 +128,7 @@ def test_collections(api, storage, collection, key):
         assert r.json()["resource_support"][sid]["status"] == "not_supported"
     assert api("GET", f"/v1/{collection}?storage_id=unknown").json() == {key: []}
     r = api("GET", f"/v1/{collection}/no-such-row")
-    assert (r.status_code, error_of(r)) == (404, "ResourceNotFound")
+    assert (r.status_code, error_of(r)) == (404, NOT_FOUND[collection])
 
 
 def test_row_ids_are_stable_and_served_while_the_array_is_down(api, simulator, storage):
