@@ -128,8 +128,9 @@ class DriverManagerClient:
         patch = {k: v for k, v in access_info.items() if k != "storage_id"}
         return self._call_supervisor("update_access_info", storage_id, patch)
 
-    def remove_storage(self, context: Any, storage_id: str) -> None:
-        self._call_supervisor("remove_storage", _check_id(storage_id))
+    def remove_storage(self, context: Any, storage_id: str, drop_metrics: bool = False) -> None:
+        """Delfin's remove; beyond it, ``drop_metrics`` deletes the storage's metrics too."""
+        self._call_supervisor("remove_storage", _check_id(storage_id), bool(drop_metrics))
         self._handles.pop(storage_id, None)
 
     def parse_alert(self, context: Any, storage_id: str, alert: dict) -> dict:

@@ -1,8 +1,15 @@
-"""The one config object. Built from defaults, then ``DELFIN_DM_*`` environment variables,
-then explicit arguments. Holds no secret: it travels to actors as constructor arguments."""
+"""The one config object. Built from its defaults, then a TOML file, then ``DELFIN_DM_*``
+environment variables, then explicit arguments (later wins). Holds no secret: it travels to
+actors as constructor arguments.
+
+The file is ``DELFIN_DM_CONFIG`` if set, else ``~/.delfin-dm/config.toml`` when it exists; its
+keys are the field names below (``bulk_inflight = 4``), the same as the variables without the
+``DELFIN_DM_`` prefix. ``delfin-dm config`` shows every effective value and where it came from.
+"""
 from __future__ import annotations
 
 import os
+import tomllib
 from pathlib import Path
 from typing import Any, Optional
 
@@ -39,6 +46,9 @@ class Config(BaseModel):
     http_bulk_inflight: int = Field(32, ge=1, le=10000)
     scheduler_enabled: bool = True
     recent_windows: int = 5
+    metrics_retention_days: int = Field(0, ge=0)   # days of metrics kept (0: forever)
+    retention_check_s: float = Field(3600.0, gt=0)  # how often the supervisor enforces it
+    drop_metrics_on_remove: bool = False           # removing a storage also deletes its metrics
     actor_spread: bool = True                  # balance storage actors over alive nodes (placement.py)
     # CPU asked by each storage actor and the supervisor: not zero, because Ray places an actor
     # that asks for no resource on a random node, whatever its scheduling strategy says
@@ -48,17 +58,45 @@ class Config(BaseModel):
 
     @classmethod
     def load(cls, **overrides: Any) -> "Config":
+        return cls.load_with_sources(**overrides)[0]
+
+    @classmethod
+    def load_with_sources(cls, **overrides: Any) -> tuple["Config", dict[str, str]]:
+        """The config and, per field, where its value came from: default, file <path>,
+        environment DELFIN_DM_<NAME>, or argument."""
         values: dict[str, Any] = {}
+        sources = {name: "default" for name in cls.model_fields}
+        path, from_file = cls._file()
+        for name, value in from_file.items():
+            if name not in cls.model_fields:
+                raise InvalidInput(f"config: {path}: unknown setting {name!r}")
+            values[name], sources[name] = value, f"file {path}"
         for name, field in cls.model_fields.items():
             env = os.environ.get(f"DELFIN_DM_{name.upper()}")
             if env is not None:
                 values[name] = env.split(",") if field.annotation == list[str] else env
-        values.update({k: v for k, v in overrides.items() if v is not None})
+                sources[name] = f"environment DELFIN_DM_{name.upper()}"
+        for name, value in overrides.items():
+            if value is not None:
+                values[name], sources[name] = value, "argument"
         try:
             cfg = cls.model_validate(values)
         except ValueError as exc:
             raise InvalidInput(f"config: {exc}") from None
-        return cfg.resolved()
+        return cfg.resolved(), sources
+
+    @staticmethod
+    def _file() -> tuple[Optional[str], dict[str, Any]]:
+        explicit = os.environ.get("DELFIN_DM_CONFIG")
+        path = Path(explicit or Path(DEFAULT_DATA_DIR, "config.toml")).expanduser()
+        if not path.exists():
+            if explicit:
+                raise InvalidInput(f"config: {path} does not exist")
+            return None, {}
+        try:
+            return str(path), tomllib.loads(path.read_text())
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise InvalidInput(f"config: {path}: {exc}") from None
 
     def resolved(self) -> "Config":
         """Absolute paths, so actors on any worker (other cwd) agree on them."""

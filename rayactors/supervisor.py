@@ -26,6 +26,7 @@ from . import credentials
 from .alerts import FAULT_ALERTS, WebhookSender, make_alert
 from .config import Config
 from .crypto import SecretBox, load_key
+from .metrics.sink import ParquetSink
 from .naming import get_storage_actor, live_storage_actor_ids, storage_actor_name
 from .placement import NodeBalancer
 from .registry import Query, Registry
@@ -95,6 +96,7 @@ class Supervisor:
         self.balancer = NodeBalancer(min_cpus=self.cfg.actor_num_cpus)
         self.restarted = bool(ray.get_runtime_context().was_current_actor_reconstructed)
         threading.Thread(target=self._safe_reconcile, daemon=True, name="reconcile").start()
+        threading.Thread(target=self._retention_loop, daemon=True, name="retention").start()
 
     def reconcile_report(self) -> dict[str, Any]:
         return self.last_reconcile
@@ -232,7 +234,8 @@ class Supervisor:
         return storage
 
     # -- delete -------------------------------------------------------------------------------
-    def remove_storage(self, storage_id: str) -> None:
+    def remove_storage(self, storage_id: str, drop_metrics: bool = False) -> None:
+        """Tombstone, close (logout), kill, forget; its metrics too when asked (or configured)."""
         if not isinstance(storage_id, str) or self.registry.get(storage_id, include_deleting=True) is None:
             raise StorageNotFound(storage_id)
         with self._lock_for(self._storage_locks, storage_id):
@@ -243,7 +246,26 @@ class Supervisor:
                 pass
             self.registry.delete(storage_id)
             self.balancer.forget(storage_id)
+        if drop_metrics or self.cfg.drop_metrics_on_remove:
+            try:
+                ParquetSink(self.cfg.metrics_root).drop_storage(storage_id)
+            except OSError as exc:   # the storage is gone; its files can be deleted by hand
+                log.warning("storage %s: metrics not deleted: %s", storage_id, exc)
         log.info("storage %s removed", storage_id)
+
+    # -- metrics retention ------------------------------------------------------------------
+    def _retention_loop(self) -> None:
+        """Every ``retention_check_s``: days older than ``metrics_retention_days`` leave the dataset."""
+        while True:
+            if self.cfg.metrics_retention_days:
+                try:
+                    removed = ParquetSink(self.cfg.metrics_root).expire(self.cfg.metrics_retention_days,
+                                                                        int(time.time() * 1000))
+                    if removed:
+                        log.info("metrics retention: %d day partitions removed", removed)
+                except Exception:
+                    log.exception("metrics retention failed")
+            time.sleep(self.cfg.retention_check_s)
 
     def _close_actor(self, actor: Any) -> None:
         try:

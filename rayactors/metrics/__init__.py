@@ -15,11 +15,11 @@ from typing import Any
 
 from .sink import ParquetSink
 
-__all__ = ["read", "to_ray_dataset", "ParquetSink"]
+__all__ = ["read", "time_span", "to_ray_dataset", "ParquetSink"]
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("read", "to_ray_dataset"):
+    if name in ("read", "time_span", "to_ray_dataset"):
         from . import reader
         return getattr(reader, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

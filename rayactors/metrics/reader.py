@@ -5,6 +5,7 @@ import datetime as dt
 from typing import Any, Iterable, Optional, Union
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 
@@ -60,6 +61,18 @@ def _dataset(root: Optional[str]) -> Optional[ds.Dataset]:
     if fs.get_file_info(base).type != pafs.FileType.Directory:
         return None
     return ds.dataset(base, filesystem=fs, format="parquet", partitioning=PARTITIONING)
+
+
+def time_span(storage_ids: Optional[Iterable[str]] = None, root: Optional[str] = None) -> Optional[tuple[int, int]]:
+    """(first, last) timestamp in ms of these storages' points, or None when there are none."""
+    dataset = _dataset(root)
+    if dataset is None:
+        return None
+    table = dataset.to_table(columns=["timestamp"], filter=_filter(storage_ids, None, None, None, None))
+    if table.num_rows == 0:
+        return None
+    ts = table.column("timestamp").cast(pa.int64())
+    return pc.min(ts).as_py(), pc.max(ts).as_py()
 
 
 def read(storage_ids: Optional[Iterable[str]] = None, start: TimeLike = None, end: TimeLike = None,

@@ -83,3 +83,30 @@ class ParquetSink:
                     self.fs.delete_file(p)
                 merged += len(paths)
         return merged
+
+    # -- retention ---------------------------------------------------------------------------
+    def drop_storage(self, storage_id: str) -> bool:
+        """Delete every point of one storage (its partition); True if there was one."""
+        root = f"{self.base}/storage_id={storage_id}"
+        if self.fs.get_file_info(root).type != pafs.FileType.Directory:
+            return False
+        self.fs.delete_dir(root)
+        return True
+
+    def expire(self, keep_days: int, now_ms: int) -> int:
+        """Delete the day partitions of every storage older than ``keep_days`` full days (the
+        day of ``now_ms`` counts as the first); returns how many went."""
+        cutoff = day_of(now_ms - (keep_days - 1) * 86_400_000)
+        removed = 0
+        try:
+            storages = [i for i in self.fs.get_file_info(pafs.FileSelector(self.base))
+                        if i.type == pafs.FileType.Directory and i.base_name.startswith("storage_id=")]
+        except FileNotFoundError:
+            return 0
+        for storage in storages:
+            for day in self.fs.get_file_info(pafs.FileSelector(storage.path)):
+                if day.type == pafs.FileType.Directory and day.base_name.startswith("date=") \
+                        and day.base_name[5:] < cutoff:
+                    self.fs.delete_dir(day.path)
+                    removed += 1
+        return removed
