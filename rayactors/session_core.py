@@ -99,6 +99,7 @@ class SessionCore:
         self._closed = False
         self._stop = threading.Event()
         self._prober: Optional[threading.Thread] = None
+        self._retiring = 0                 # old sessions being drained before their logout
         self.counters = {"logins": 0, "failures": 0, "logouts": 0, "refused_connects": 0}
 
     # -- reading ------------------------------------------------------------------------------
@@ -126,6 +127,7 @@ class SessionCore:
                     "last_error": self._last_error, "logins": self.counters["logins"],
                     "failures": self.counters["failures"], "logouts": self.counters["logouts"],
                     "epoch": self._epoch, "serial_number": (self._storage or {}).get("serial_number"),
+                    "sessions": (1 if slot else 0) + self._retiring,
                     "calls_in_flight": slot.gate.active if slot else 0,
                     "max_concurrent_calls": slot.gate.capacity if slot else None}
 
@@ -355,10 +357,16 @@ class SessionCore:
 
     def _retire(self, slot: _Slot) -> None:
         """Drain the slot's gate (nobody calls the driver any more), then log it out."""
-        if not slot.gate.drain(self.close_timeout_s):
-            log.warning("storage %s: logging out with a call still in flight after %.0f s",
-                        self.storage_id, self.close_timeout_s)
-        self._logout(slot.driver)
+        with self._lock:
+            self._retiring += 1
+        try:
+            if not slot.gate.drain(self.close_timeout_s):
+                log.warning("storage %s: logging out with a call still in flight after %.0f s",
+                            self.storage_id, self.close_timeout_s)
+            self._logout(slot.driver)
+        finally:
+            with self._lock:
+                self._retiring -= 1
 
     def _logout(self, driver: Any) -> None:
         try:

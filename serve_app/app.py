@@ -26,10 +26,13 @@ from drivers.models import RESOURCE_KINDS, STORAGE_FIELDS, STORAGE_SEARCH
 from drivers.plugins import driver_catalog
 from rayactors.list_query import parse_query
 
-from . import errors
+from . import dashboard, errors
 from .limits import (LIMIT, MARKER, MAX_EPOCH_MS, OFFSET, SORT, SORT_DIR, SORT_KEY, STORAGE_ID_FILTER, epoch_ms,
                      id_path, json_body)
-from .prometheus import render as render_prometheus
+from .prometheus import exposition as prometheus_text
+from .prometheus import snapshot as prometheus_snapshot
+
+PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 ARROW_STREAM = "application/vnd.apache.arrow.stream"
 JSON_ROW_LIMIT = 100_000
@@ -49,14 +52,15 @@ class ErrorBody(BaseModel):
 
 ERRORS = {code: {"model": ErrorBody} for code in (400, 401, 404, 500, 501, 503)}
 
-app = FastAPI(title="Delfin Driver Manager", version="0.2.0",
+app = FastAPI(title="Delfin Driver Manager", version="0.2.0", docs_url=None, redoc_url=None,
               description="Delfin v1 compatible API on Ray: one session actor per storage array.")
 errors.install(app)
+dashboard.install(app)
 v1 = APIRouter(prefix="/v1", responses=ERRORS)
 
 #: Set by the Serve replica's constructor (one replica = one process). Serve pickles the app
 #: object into the replica, so its ``app.state`` is not this module's: keep it here instead.
-RUNTIME: dict[str, Any] = {"client": None, "sync_client": None, "token_sha256": None, "inflight": None}
+RUNTIME: dict[str, Any] = {"client": None, "token_sha256": None, "inflight": None}
 
 
 def ac() -> Any:
@@ -80,9 +84,10 @@ def _body_schema(schema: dict) -> dict:
 
 @app.middleware("http")
 async def bearer_auth(request: Request, call_next: Any) -> Response:
-    """Optional bearer token (DELFIN_DM_API_TOKEN at deploy time); /health stays open."""
+    """Optional bearer token (DELFIN_DM_API_TOKEN at deploy time); /health and the pages that
+    hold no data (dashboard, docs, their assets, the OpenAPI document) stay open."""
     digest: Optional[str] = RUNTIME["token_sha256"]
-    if digest and request.url.path != "/health":
+    if digest and not dashboard.is_open(request.url.path):
         header = request.headers.get("authorization", "")
         token = header[7:] if header.lower().startswith("bearer ") else ""
         given = hashlib.sha256(token.encode()).hexdigest()
@@ -128,8 +133,9 @@ async def get_storage(storage_id: str = id_path()) -> dict:
 
 
 @v1.delete("/storages/{storage_id}", status_code=202, response_class=Response)
-async def delete_storage(storage_id: str = id_path()) -> Response:
-    await ac().supervisor("remove_storage", storage_id)
+async def delete_storage(storage_id: str = id_path(), drop_metrics: bool = Query(
+        False, description="beyond Delfin: also delete the storage's metrics")) -> Response:
+    await ac().supervisor("remove_storage", storage_id, drop_metrics)
     ac().forget(storage_id)
     return Response(status_code=202)
 
@@ -361,5 +367,5 @@ async def ready() -> dict:
 
 @app.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}}})
 async def prometheus() -> Response:
-    text = await asyncio.to_thread(render_prometheus, RUNTIME["sync_client"])
-    return Response(text, media_type="text/plain; version=0.0.4")
+    """Prometheus text format: every storage asked at once, written by prometheus_client."""
+    return Response(prometheus_text(await prometheus_snapshot(ac())), media_type=PROMETHEUS_CONTENT_TYPE)

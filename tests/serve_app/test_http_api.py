@@ -197,10 +197,16 @@ def test_metrics_arrow_and_json(api, storage):
 def test_operations_routes(api, storage):
     assert api("GET", "/health").json() == {"status": "ok"}
     assert api("GET", "/ready").json()["status"] == "ready"
-    text = api("GET", "/metrics").text
+    from prometheus_client.parser import text_string_to_metric_families
     sid = storage[1]["id"]
-    assert f'delfin_dm_storage_state{{storage_id="{sid}",state="ready"}} 1' in text
-    assert "delfin_dm_points_collected_total" in text and "delfin_dm_windows_pending" in text
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for f in text_string_to_metric_families(api("GET", "/metrics").text) for s in f.samples}
+    assert samples[("delfin_dm_storage_state", (("state", "ready"), ("storage_id", sid)))] == 1.0
+    assert samples[("delfin_dm_storage_state", (("state", "unreachable"), ("storage_id", sid)))] == 0.0
+    assert samples[("delfin_dm_sessions", (("storage_id", sid),))] == 1.0
+    assert samples[("delfin_dm_logins_total", (("storage_id", sid),))] >= 1
+    assert ("delfin_dm_points_collected_total", (("storage_id", sid),)) in samples
+    assert ("delfin_dm_windows_pending", (("storage_id", sid),)) in samples
     assert api("GET", "/openapi.json").json()["info"]["title"] == "Delfin Driver Manager"
     assert api("GET", "/docs").status_code == 200
     r = api("GET", "/v1/nothing-here")
