@@ -10,11 +10,14 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 
 $(VENV)/.installed: pyproject.toml | $(PY)
-	$(PIP) install -e '.[delfin]'
+	@echo "installing into $(VENV): Ray, pyarrow, Delfin's drivers, notebook libraries (about 2 minutes the first time) ..."
+	$(PIP) install -e '.[delfin,notebook]'
+	@echo "installed; the CLI is $(VENV)/bin/delfin-dm"
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(PY)
-	$(PIP) install -e '.[test,delfin]'
+	@echo "installing into $(VENV) with the test tools (about 2 minutes the first time) ..."
+	$(PIP) install -e '.[test,delfin,notebook]'
 	touch $@ $(VENV)/.installed
 
 install: $(VENV)/.installed
@@ -27,7 +30,7 @@ test: install-test
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 $(VENV)/.installed-bench: pyproject.toml | $(PY)
-	$(PIP) install -e '.[test,delfin,bench]'
+	$(PIP) install -e '.[test,delfin,notebook,bench]'
 	touch $@ $(VENV)/.installed $(VENV)/.installed-test
 
 bench: $(VENV)/.installed-bench

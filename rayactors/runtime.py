@@ -26,9 +26,39 @@ def init_ray(cfg: Config, address: Optional[str] = None) -> None:
                               "log_to_driver": False}
     address = address or os.environ.get("RAY_ADDRESS")
     if address:
+        if _is_loopback(_bootstrap(address)):
+            loopback_only()
         ray.init(address=address, **kwargs)
     else:
         ray.init(_node_ip_address="127.0.0.1", include_dashboard=False, **kwargs)
+
+
+def loopback_only() -> None:
+    """Join a machine-local Ray head (``delfin-dm up`` starts one on 127.0.0.1 only).
+
+    Ray rewrites a loopback address to the machine's own address before it connects, unless its
+    ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER`` switch is off; Ray reads that variable when it is
+    imported, so for a process that imported Ray already the same switch is set on Ray's
+    constants too. Only for loopback heads: a multi-node cluster is joined by its real address.
+    """
+    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+    from ray._private import ray_constants
+    ray_constants.ENABLE_RAY_CLUSTER = False
+
+
+def _bootstrap(address: str) -> str:
+    """The address Ray will use: "auto" means the head ``ray start`` recorded on this machine."""
+    if address != "auto":
+        return address
+    try:
+        return open("/tmp/ray/ray_current_cluster").read().strip()
+    except OSError:
+        return address
+
+
+def _is_loopback(address: str) -> bool:
+    host = address.rsplit(":", 1)[0].strip("[]")
+    return host in ("localhost", "::1") or host.startswith("127.")
 
 
 def ensure_supervisor(cfg: Config) -> Any:

@@ -1,14 +1,8 @@
-"""``delfin-dm``: start/stop the service, run the simulator, and operate storages.
+"""delfin-dm: start, stop and operate the driver manager.
 
-    delfin-dm up [--with-simulator] [--address ADDR] [--port 8190] [--detach]
-    delfin-dm down [--address ADDR]
-    delfin-dm simulator [simulator args...]
-    delfin-dm register --file access.json | --vendor V --model M --host H --port P --username U [--ssh]
-    delfin-dm list | drivers | alerts [--storage ID] | remove ID
-    delfin-dm update-access-info ID [--file F | --password-stdin]
-    delfin-dm metrics export --storage ID --start T --end T -o out.parquet|out.csv
-
-Passwords are read from a file, stdin or a prompt; never from the command line.
+Read commands print a table, or JSON with --json. When nothing is running a command prints one
+line and exits with 2; a refused request prints the error code and message and exits with 2.
+Passwords come from a file, stdin or a prompt, never from the command line.
 """
 from __future__ import annotations
 
@@ -17,23 +11,32 @@ import datetime as dt
 import getpass
 import json
 import os
-import signal
+import re
 import sys
-import threading
 import time
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
-import rayactors  # noqa: F401  (RAY_AUTH_MODE before ray is imported)
-from drivers.errors import DelfinError, InvalidInput
-from rayactors.config import Config
+# Only the standard library above: `delfin-dm --help` must not pay for importing Ray.
 
-from .deploy import deploy, shutdown
+EXIT_REFUSED = 2
+
+
+def _cfg(args: argparse.Namespace, **extra: Any) -> Any:
+    from rayactors.config import Config
+    return Config.load(namespace=args.namespace, data_dir=args.data_dir, **extra)
 
 
 def _client(args: argparse.Namespace) -> Any:
     from rayactors.client import DriverManagerClient
-    address = args.address or os.environ.get("RAY_ADDRESS") or "auto"
-    return DriverManagerClient(address=address, config=Config.load(namespace=args.namespace))
+
+    from rayactors.runtime import supervisor_running
+
+    from .service import NotRunning, connect
+    cfg = _cfg(args)
+    address = connect(cfg, args.address)
+    if not supervisor_running(cfg):
+        raise NotRunning(f"no driver manager in the cluster at {address} (start it with: delfin-dm up)")
+    return DriverManagerClient(config=cfg)
 
 
 def _password(prompt: str, from_stdin: bool) -> str:
@@ -42,113 +45,54 @@ def _password(prompt: str, from_stdin: bool) -> str:
     return getpass.getpass(prompt)
 
 
-# -- up / down ----------------------------------------------------------------------------------
-def cmd_up(args: argparse.Namespace) -> int:
-    from drivers.delfin_host import delfin_entry_points
-    from drivers.simulator.control import (SimulatorProcess, pure_access, rest_access, ssh_access,
-                                           storwize_access)
-    from rayactors.client import DriverManagerClient
-    from rayactors.runtime import ensure_supervisor, init_ray
-
-    cfg = Config.load(namespace=args.namespace, data_dir=args.data_dir)
-    import ray
-    init_ray(cfg, args.address)
-    started_cluster = not args.address and not os.environ.get("RAY_ADDRESS")
-    ensure_supervisor(cfg)
-    url = deploy(cfg, host=args.host, port=args.port)
-    client = DriverManagerClient(config=cfg)
-    sim, demo_ids = None, []
-    try:
-        if args.with_simulator:
-            sim = SimulatorProcess()
-            for i in range(args.arrays + args.ssh_arrays):
-                arr = sim.add_array(name=f"demo-{i}", perf_interval=args.perf_interval,
-                                    sizes={"volumes": args.volumes})
-                access = (ssh_access if i >= args.arrays else rest_access)(arr)
-                demo_ids.append(client.discover_storage(None, access)["id"])
-            # one FlashArray and one Storwize, managed by SODA Delfin's own drivers, unchanged
-            vendors = {"pure flasharray": ("pure", pure_access), "ibm storwize_svc": ("storwize", storwize_access)}
-            for name, (kind, make_access) in vendors.items():
-                if args.vendor_arrays and name in delfin_entry_points():
-                    arr = sim.add_array(name=f"demo-{kind}", kind=kind, perf_interval=args.perf_interval,
-                                        sizes={"volumes": min(args.volumes, 100)})
-                    access = make_access(arr)
-                    access["extra_attributes"] = {**access.get("extra_attributes", {}),
-                                                  "collect_interval": str(args.perf_interval)}
-                    demo_ids.append(client.discover_storage(None, access)["id"])
-        gcs = ray.get_runtime_context().gcs_address
-        _print_banner(url, gcs, cfg, demo_ids, sim)
-        if args.detach:
-            return 0
-        stop = threading.Event()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, lambda *_: stop.set())
-        stop.wait()
-        print("stopping ...", flush=True)
-    finally:
-        if not args.detach:
-            for sid in demo_ids:            # demo arrays vanish with the simulator: forget them
-                try:
-                    client.remove_storage(None, sid)
-                except DelfinError:
-                    pass
-            shutdown()
-            if started_cluster:
-                ray.shutdown()
-            else:
-                _stop_supervisor(cfg)
-            if sim:
-                sim.stop()
+def _out(args: argparse.Namespace, data: Any, table: Callable[[], None]) -> int:
+    if args.json:
+        print(json.dumps(data, indent=2, default=str))
+    else:
+        table()
     return 0
 
 
-def _print_banner(url: str, gcs: str, cfg: Config, ids: list[str], sim: Any) -> None:
-    first = ids[0] if ids else "<storage-id>"
-    print(f"""
-delfin-dm ready: {url}
-  API docs     {url}/docs     OpenAPI {url}/openapi.json
-  health       {url}/health   Prometheus {url}/metrics
-  Ray address  {gcs}          namespace {cfg.namespace}
-  data dir     {cfg.data_dir}{('   simulator admin ' + sim.admin) if sim else ''}
-
-Try:
-  curl -s {url}/v1/storages
-  curl -s '{url}/v1/volumes?storage_id={first}' | head -c 400
-
-In a notebook (after the first collection window):
-  import rayactors; from rayactors import metrics
-  df = metrics.read(storage_ids=["{first}"], root="{cfg.metrics_root}").to_pandas()
-  df.pivot_table(index="timestamp", columns="resource_id", values="value", observed=True)
-
-Ctrl-C stops everything this command started.""", flush=True)
+def _table(header: list[str], rows: list[list[Any]]) -> None:
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)] if rows else [len(h) for h in header]
+    for r in [header, *rows]:
+        print("  ".join(str(x).ljust(w) for x, w in zip(r, widths)).rstrip())
 
 
-def _stop_supervisor(cfg: Config) -> None:
-    import ray
-    try:
-        sup = ray.get_actor(cfg.supervisor_name, namespace=cfg.namespace)
-        ray.get(sup.shutdown_all.remote(), timeout=60)
-        ray.kill(sup, no_restart=True)
-    except (ValueError, Exception):
-        pass
+def _ago(epoch: Optional[float]) -> str:
+    if not epoch:
+        return "-"
+    return f"{time.strftime('%H:%M:%S', time.localtime(epoch))} ({int(time.time() - epoch)} s ago)"
+
+
+# -- service --------------------------------------------------------------------------------------
+def cmd_up(args: argparse.Namespace) -> int:
+    from . import service
+    return service.up(_cfg(args), args)
 
 
 def cmd_down(args: argparse.Namespace) -> int:
-    import ray
-
-    from rayactors.runtime import init_ray
-    cfg = Config.load(namespace=args.namespace)
-    init_ray(cfg, args.address or os.environ.get("RAY_ADDRESS") or "auto")
-    shutdown()
-    _stop_supervisor(cfg)
-    print("stopped the HTTP app and the driver manager (storages stay registered)")
-    ray.shutdown()
-    return 0
+    from . import service
+    return service.down(_cfg(args), args)
 
 
-def cmd_simulator(args: argparse.Namespace, rest: list[str]) -> int:
+def cmd_status(args: argparse.Namespace) -> int:
+    from . import service
+    data = service.status(_cfg(args), args)
+
+    def table() -> None:
+        print(f"Ray          {data['ray']['address']} ({data['ray']['nodes']} node(s))")
+        print(f"supervisor   {data['supervisor']}")
+        http = data["http"]
+        print(f"HTTP app     {http['url'] or '-'} ({'up' if http['up'] else 'not answering'})")
+        states = ", ".join(f"{n} {s}" for s, n in sorted(data["storages"].items())) or "none"
+        print(f"storages     {states}")
+    return _out(args, data, table)
+
+
+def cmd_simulator(argv: list[str]) -> int:
     from drivers.simulator.__main__ import main
-    return main(rest)
+    return main(argv, prog="delfin-dm simulator")
 
 
 # -- storages -----------------------------------------------------------------------------------
@@ -157,8 +101,10 @@ def cmd_register(args: argparse.Namespace) -> int:
         with open(args.file) as fh:
             access = json.load(fh)
     else:
-        if not all([args.vendor, args.model, args.host, args.port, args.username]):
-            raise InvalidInput("give --file or all of --vendor --model --host --port --username")
+        missing = [f"--{n}" for n in ("vendor", "model", "host", "port", "username") if not getattr(args, n)]
+        if missing:
+            from drivers.errors import InvalidInput
+            raise InvalidInput(f"give --file, or {' '.join(missing)}")
         block = {"host": args.host, "port": args.port, "username": args.username,
                  "password": _password(f"password for {args.username}@{args.host}: ", args.password_stdin)}
         if args.ssh:
@@ -167,34 +113,74 @@ def cmd_register(args: argparse.Namespace) -> int:
             access = {"vendor": args.vendor, "model": args.model, "ssh": block}
         else:
             access = {"vendor": args.vendor, "model": args.model, "rest": block}
-            if args.insecure_http:
-                access["extra_attributes"] = {"scheme": "http", "verify": "false"}
+        extra = dict(kv.split("=", 1) for kv in args.extra or [])
+        if args.insecure_http:
+            extra.update(scheme="http", verify="false")
+        if extra:
+            access["extra_attributes"] = extra
     storage = _client(args).discover_storage(None, access)
     print(json.dumps(storage, indent=2))
     return 0
 
 
-def cmd_list(args: argparse.Namespace) -> int:
-    client = _client(args)
+def _rows(client: Any) -> list[dict[str, Any]]:
+    """One line per storage: registry, access info (driver and endpoint), actor state."""
+    access = {a["storage_id"]: a for a in client.list_access_infos()}
     rows = []
     for s in client.list_storages():
+        a = access.get(s["id"], {})
+        block = a.get("rest") or a.get("ssh") or a.get("cli") or a.get("smis") or {}
         try:
-            state = client.storage_state(s["id"])
-            stats = client.collection_stats(s["id"])
-        except DelfinError:
-            state, stats = {"state": "?"}, {}
+            state, stats = client.storage_state(s["id"]), client.collection_stats(s["id"])
+        except Exception:  # the actor restarting right now
+            state, stats = {"state": "unknown"}, {}
         last = stats.get("last_success")
-        rows.append([s["id"], s.get("name", ""), f"{s.get('vendor')}/{s.get('model')}", state.get("state", "?"),
-                     time.strftime("%H:%M:%S", time.localtime(last)) if last else "-",
-                     "1" if state.get("state") == "ready" else "0"])
-    _table(["ID", "NAME", "VENDOR/MODEL", "STATE", "LAST COLLECTION", "SESSIONS"], rows)
+        lag = (time.time() * 1000 - stats["last_end"]) / 1000 if stats.get("last_end") else None
+        rows.append({"id": s["id"], "name": s.get("name"), "driver": f"{a.get('vendor')} {a.get('model')}",
+                     "endpoint": f"{block.get('host')}:{block.get('port')}" if block else "-",
+                     "state": state.get("state"), "sessions": state.get("sessions", 0),
+                     "logins": state.get("logins"), "last_collection": last, "lag_s": lag,
+                     "array_vendor": s.get("vendor"), "array_model": s.get("model")})
+    return rows
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    rows = _rows(_client(args))
+    return _out(args, rows, lambda: _table(
+        ["ID", "NAME", "DRIVER", "ENDPOINT", "STATE", "SESSIONS", "LAST COLLECTION"],
+        [[r["id"], r["name"], r["driver"], r["endpoint"], r["state"], r["sessions"], _ago(r["last_collection"])]
+         for r in rows]))
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    client = _client(args)
+    data = {"storage": client.storage_record(args.storage_id), "access_info": client.get_access_info(args.storage_id),
+            "state": client.storage_state(args.storage_id), "collection": client.collection_stats(args.storage_id),
+            "resource_support": client.persisted_support(args.storage_id)}
+
+    def table() -> None:
+        s, a, st = data["storage"], data["access_info"], data["state"]
+        block = a.get("rest") or a.get("ssh") or a.get("cli") or a.get("smis") or {}
+        for label, value in [("id", s["id"]), ("name", s.get("name")), ("driver", f"{a['vendor']} {a['model']}"),
+                             ("array", f"{s.get('vendor')} {s.get('model')} serial {s.get('serial_number')}"),
+                             ("endpoint", f"{block.get('host')}:{block.get('port')}"),
+                             ("state", f"{st['state']} since {_ago(st.get('since'))}"),
+                             ("sessions", f"{st.get('sessions', 0)} held, {st.get('logins')} login(s)"),
+                             ("last error", (st.get("last_error") or {}).get("error_msg", "-")),
+                             ("collection", f"last {_ago(data['collection'].get('last_success'))}, "
+                                            f"pending {data['collection'].get('windows_pending', 0)}, "
+                                            f"lost {data['collection'].get('windows_lost', 0)}"),
+                             ("sync", s.get("sync_status"))]:
+            print(f"{label:<11} {value}")
+        support = ", ".join(f"{m.removeprefix('list_')} {v.get('status')}" for m, v in sorted(data["resource_support"].items()))
+        print(f"{'resources':<11} {support or '-'}")
+    return _out(args, data, table)
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    started = _client(args).request_sync(args.storage_id)
+    print(f"sync started for {', '.join(started) or 'nothing'}")
     return 0
-
-
-def _table(header: list[str], rows: list[list[str]]) -> None:
-    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)] if rows else [len(h) for h in header]
-    for r in [header, *rows]:
-        print("  ".join(str(x).ljust(w) for x, w in zip(r, widths)))
 
 
 def cmd_update(args: argparse.Namespace) -> int:
@@ -204,38 +190,61 @@ def cmd_update(args: argparse.Namespace) -> int:
             patch = json.load(fh)
     else:
         current = client.get_access_info(args.storage_id)
-        block = "rest" if current.get("rest") else "ssh"
-        patch = {block: {"password": _password("new password: ", args.password_stdin)}}
+        name = next(b for b in ("rest", "ssh", "cli", "smis") if current.get(b))
+        patch = {name: {**current[name], "password": _password("new password: ", args.password_stdin)}}
     print(json.dumps(client.update_access_info(None, {**patch, "storage_id": args.storage_id}), indent=2))
     return 0
 
 
 def cmd_remove(args: argparse.Namespace) -> int:
-    _client(args).remove_storage(None, args.storage_id)
-    print(f"removed {args.storage_id}")
+    client = _client(args)
+    client.remove_storage(None, args.storage_id, drop_metrics=args.drop_metrics)
+    print(f"removed {args.storage_id}" + (" and its metrics" if args.drop_metrics else ""))
     return 0
 
 
 def cmd_drivers(args: argparse.Namespace) -> int:
     from drivers.plugins import driver_catalog
-    rows = [[r["name"], r["origin"] + (f" (shadowed by {r['shadowed_by']})" if r.get("shadowed_by") else ""),
-             r["module"]] for r in driver_catalog()]
-    _table(["DRIVER (vendor model)", "ORIGIN", "MODULE"], rows)
-    return 0
+    rows = driver_catalog()
+    return _out(args, rows, lambda: _table(
+        ["DRIVER (vendor model)", "ORIGIN", "MODULE"],
+        [[r["name"], r["origin"] + (f" (shadowed by {r['shadowed_by']})" if r.get("shadowed_by") else ""),
+          r["module"]] for r in rows]))
 
 
 def cmd_alerts(args: argparse.Namespace) -> int:
-    rows = [[a["sequence_number"], time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(a["occur_time"] / 1000)),
-             a["severity"], a["alert_name"], a.get("storage_id") or "", "cleared" if a.get("cleared") else "open"]
-            for a in _client(args).alerts(args.storage)]
-    _table(["SEQ", "TIME", "SEVERITY", "ALERT", "STORAGE", "STATUS"], rows)
-    return 0
+    alerts = _client(args).alerts(args.storage)
+    return _out(args, alerts, lambda: _table(
+        ["SEQ", "TIME", "SEVERITY", "ALERT", "STORAGE", "STATUS"],
+        [[a["sequence_number"], time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(a["occur_time"] / 1000)),
+          a["severity"], a["alert_name"], a.get("storage_id") or "", "cleared" if a.get("cleared") else "open"]
+         for a in alerts]))
 
 
+def cmd_config(args: argparse.Namespace) -> int:
+    from rayactors.config import Config
+    cfg, sources = Config.load_with_sources(namespace=args.namespace, data_dir=args.data_dir)
+    data = {name: {"value": getattr(cfg, name), "source": sources[name]} for name in Config.model_fields}
+    return _out(args, data, lambda: _table(["SETTING", "VALUE", "FROM"],
+                                           [[n, json.dumps(v["value"], default=str), v["source"]]
+                                            for n, v in data.items()]))
+
+
+# -- metrics --------------------------------------------------------------------------------------
 def _ms(text: str) -> int:
+    """Epoch ms, an ISO time (UTC unless it says otherwise), "now", or relative: -90s, -15m, -2h, -1d."""
+    text = text.strip()
+    if text == "now":
+        return int(time.time() * 1000)
+    if text.startswith("-") and text[1:-1].isdigit() and text[-1] in "smhd":
+        return int(time.time() * 1000) - int(text[1:-1]) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[text[-1]] * 1000
     if text.isdigit():
         return int(text)
-    value = dt.datetime.fromisoformat(text)
+    try:
+        value = dt.datetime.fromisoformat(text)
+    except ValueError:
+        from drivers.errors import InvalidInput
+        raise InvalidInput(f"{text!r}: give epoch ms, an ISO time, now, or -15m / -2h / -1d") from None
     if value.tzinfo is None:
         value = value.replace(tzinfo=dt.timezone.utc)
     return int(value.timestamp() * 1000)
@@ -246,32 +255,39 @@ def cmd_metrics_export(args: argparse.Namespace) -> int:
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 
-    from rayactors.metrics import read
-    cfg = Config.load(namespace=args.namespace, data_dir=args.data_dir, metrics_root=args.root)
+    from drivers.arrow_schema import METRIC_SCHEMA
+    from drivers.errors import InvalidInput
+    from rayactors.metrics import read, time_span
+    cfg = _cfg(args, metrics_root=args.root)
     start, end = _ms(args.start), _ms(args.end)
     if start >= end:
         raise InvalidInput("--start must be before --end")
     step = 3_600_000
     chunks = list(range(start, end, step))
-    writer: Optional[Any] = None
-    rows = 0
+    plain_schema = pa.schema([f.with_type(pa.string()) if pa.types.is_dictionary(f.type) else f for f in METRIC_SCHEMA])
     fmt = "csv" if args.output.endswith(".csv") else "parquet"
+    writer = (pacsv.CSVWriter(args.output, plain_schema) if fmt == "csv"
+              else pq.ParquetWriter(args.output, plain_schema, compression="zstd"))
+    rows = 0
     try:
         for i, lo in enumerate(chunks):
             table = read(storage_ids=args.storage, start=lo, end=min(end, lo + step), root=cfg.metrics_root)
             if table.num_rows:
-                plain = table.cast(pa.schema([f.with_type(pa.string()) if pa.types.is_dictionary(f.type) else f
-                                              for f in table.schema]))
-                if writer is None:
-                    writer = (pacsv.CSVWriter(args.output, plain.schema) if fmt == "csv"
-                              else pq.ParquetWriter(args.output, plain.schema, compression="zstd"))
-                writer.write_table(plain)
+                writer.write_table(table.cast(plain_schema))
                 rows += table.num_rows
             _progress(i + 1, len(chunks), rows)
     finally:
-        if writer is not None:
-            writer.close()
+        writer.close()
     print(f"\nwrote {rows} rows to {args.output}", file=sys.stderr)
+    if not rows:
+        span = time_span(storage_ids=args.storage, root=cfg.metrics_root)
+        if span:
+            lo, hi = span
+            print(f"no points in that window; {', '.join(args.storage)} has points from "
+                  f"{dt.datetime.fromtimestamp(lo / 1000, dt.timezone.utc):%Y-%m-%dT%H:%M:%SZ} to "
+                  f"{dt.datetime.fromtimestamp(hi / 1000, dt.timezone.utc):%Y-%m-%dT%H:%M:%SZ}", file=sys.stderr)
+        else:
+            print(f"no points at all for {', '.join(args.storage)} under {cfg.metrics_root}", file=sys.stderr)
     return 0
 
 
@@ -286,75 +302,155 @@ def _progress(done: int, total: int, rows: int) -> None:
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="delfin-dm", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--namespace", default=None, help="Ray namespace (default delfin)")
-    ap.add_argument("--address", default=None, help="Ray cluster address (default: RAY_ADDRESS, or start one)")
-    sub = ap.add_subparsers(dest="command", required=True)
+    ap.add_argument("--namespace", default=None, help="Ray namespace of the driver manager (default delfin)")
+    ap.add_argument("--address", default=None,
+                    help="Ray cluster to join (default: RAY_ADDRESS, or the head `up` started for the data dir)")
+    ap.add_argument("--data-dir", default=None, help="registry, keys, metrics and run state (default ~/.delfin-dm)")
+    sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    json_flag = argparse.ArgumentParser(add_help=False)
+    json_flag.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    # the global options are also accepted after the command (`delfin-dm up --data-dir D`)
+    common = argparse.ArgumentParser(add_help=False)
+    for flag, text in (("--namespace", "Ray namespace"), ("--address", "Ray cluster to join"),
+                       ("--data-dir", "registry, keys, metrics and run state")):
+        common.add_argument(flag, default=argparse.SUPPRESS, help=f"{text} (as before the command)")
 
-    up = sub.add_parser("up", help="start the driver manager and the HTTP API")
+    up = sub.add_parser("up", parents=[common], help="start the driver manager and the HTTP API")
     up.add_argument("--with-simulator", action="store_true", help="also run and register simulated arrays")
     up.add_argument("--arrays", type=int, default=2, help="simulated REST arrays (default 2)")
     up.add_argument("--ssh-arrays", type=int, default=1, help="simulated SSH arrays (default 1)")
-    up.add_argument("--volumes", type=int, default=500, help="volumes per simulated array")
     up.add_argument("--no-vendor-arrays", dest="vendor_arrays", action="store_false",
                     help="leave out the simulated FlashArray and Storwize run by Delfin's drivers")
+    up.add_argument("--volumes", type=int, default=500, help="volumes per simulated array (default 500)")
     up.add_argument("--perf-interval", type=int, default=10, help="simulated sample step in s (default 10)")
-    up.add_argument("--host", default="127.0.0.1")
-    up.add_argument("--port", type=int, default=8190)
-    up.add_argument("--data-dir", default=None)
-    up.add_argument("--detach", action="store_true", help="leave it running in the cluster and exit")
-    sub.add_parser("down", help="stop the HTTP API and the driver manager")
-    sub.add_parser("simulator", help="run simulated arrays (python -m drivers.simulator)", add_help=False)
+    up.add_argument("--host", default="127.0.0.1", help="HTTP address to listen on (default 127.0.0.1)")
+    up.add_argument("--port", type=int, default=8190, help="HTTP port (default 8190)")
+    up.add_argument("--detach", action="store_true", help="leave it running and exit; `delfin-dm down` stops it")
+    sub.add_parser("down", parents=[common], help="stop what `up` started (storages stay registered)")
+    sub.add_parser("status", parents=[json_flag, common], help="Ray, supervisor, HTTP app, storages by state")
+    sub.add_parser("simulator", help="run simulated arrays on their own (see `delfin-dm simulator --help`)",
+                   add_help=False)
 
-    reg = sub.add_parser("register", help="register a storage")
-    reg.add_argument("--file", help="access info JSON")
-    for flag in ("--vendor", "--model", "--host", "--username", "--pub-key"):
-        reg.add_argument(flag)
-    reg.add_argument("--port", type=int)
+    reg = sub.add_parser("register", parents=[common], help="register a storage (one login, checked)")
+    reg.add_argument("--file", help="access info as JSON (Delfin's create body)")
+    reg.add_argument("--vendor", help="driver vendor, e.g. simulator, pure, ibm")
+    reg.add_argument("--model", help="driver model, e.g. rest, flasharray, storwize_svc")
+    reg.add_argument("--host", help="array management address")
+    reg.add_argument("--port", type=int, help="array management port")
+    reg.add_argument("--username", help="login name")
     reg.add_argument("--ssh", action="store_true", help="an ssh block instead of a rest block")
-    reg.add_argument("--insecure-http", action="store_true", help="plain HTTP, no TLS verification")
-    reg.add_argument("--password-stdin", action="store_true")
+    reg.add_argument("--pub-key", help="the array's SSH host key ('ssh-rsa AAAA...')")
+    reg.add_argument("--insecure-http", action="store_true", help="plain HTTP without TLS (the simulator)")
+    reg.add_argument("--extra", action="append", metavar="KEY=VALUE", help="an extra_attributes entry (repeatable)")
+    reg.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
 
-    sub.add_parser("list", help="storages with state and last collection")
-    sub.add_parser("drivers", help="installed drivers (ours and Delfin's) with their origin")
-    upd = sub.add_parser("update-access-info", help="new credentials for a storage")
-    upd.add_argument("storage_id")
-    upd.add_argument("--file")
-    upd.add_argument("--password-stdin", action="store_true")
-    rm = sub.add_parser("remove", help="remove a storage (logs out, kills its actor)")
-    rm.add_argument("storage_id")
-    al = sub.add_parser("alerts", help="driver-manager alerts")
-    al.add_argument("--storage")
+    sub.add_parser("list", parents=[json_flag, common], help="storages: driver, endpoint, state, sessions, last collection")
+    show = sub.add_parser("show", parents=[json_flag, common], help="one storage in full (no password)")
+    show.add_argument("storage_id", help="storage id")
+    sync = sub.add_parser("sync", parents=[common], help="start a resource sync of one storage")
+    sync.add_argument("storage_id", help="storage id")
+    upd = sub.add_parser("update-access-info", parents=[common], help="new credentials for a storage")
+    upd.add_argument("storage_id", help="storage id")
+    upd.add_argument("--file", help="Delfin's update body as JSON")
+    upd.add_argument("--password-stdin", action="store_true", help="read the new password from stdin")
+    rm = sub.add_parser("remove", parents=[common], help="remove a storage (logs out, stops its actor)")
+    rm.add_argument("storage_id", help="storage id")
+    rm.add_argument("--drop-metrics", action="store_true", help="also delete its metrics from the dataset")
+    al = sub.add_parser("alerts", parents=[json_flag, common], help="the driver manager's alerts")
+    al.add_argument("--storage", help="only this storage's")
+    sub.add_parser("drivers", parents=[json_flag, common], help="installed drivers (ours and Delfin's) and their origin")
+    sub.add_parser("config", parents=[json_flag, common], help="every setting, its value and where it came from")
 
-    met = sub.add_parser("metrics", help="metrics dataset tools")
-    msub = met.add_subparsers(dest="metrics_command", required=True)
-    exp = msub.add_parser("export", help="export a window to Parquet or CSV")
+    met = sub.add_parser("metrics", parents=[common], help="metrics dataset tools")
+    msub = met.add_subparsers(dest="metrics_command", required=True, metavar="ACTION")
+    exp = msub.add_parser("export", parents=[common], help="export a time window to Parquet or CSV")
     exp.add_argument("--storage", action="append", required=True, help="storage id (repeatable)")
-    exp.add_argument("--start", required=True, help="ISO time or epoch ms")
-    exp.add_argument("--end", required=True, help="ISO time or epoch ms")
+    exp.add_argument("--start", required=True, help="epoch ms, ISO time, now, or relative: -15m, -2h, -1d")
+    exp.add_argument("--end", default="now", help="as --start (default now)")
     exp.add_argument("-o", "--output", required=True, help="file.parquet or file.csv")
-    exp.add_argument("--data-dir", default=None)
     exp.add_argument("--root", default=None, help="metrics root (default <data dir>/metrics)")
+    comp = sub.add_parser("completion", help="print a shell completion script")
+    comp.add_argument("shell", choices=["bash"], help="the shell")
     return ap
 
 
-COMMANDS = {"up": cmd_up, "down": cmd_down, "register": cmd_register, "list": cmd_list,
-            "update-access-info": cmd_update, "remove": cmd_remove, "alerts": cmd_alerts,
-            "drivers": cmd_drivers}
+def completion(parser: argparse.ArgumentParser) -> str:
+    """A bash completion script: commands, then each command's options."""
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    cases = "\n".join(f"        {name}) opts=\"{' '.join(o for a in p._actions for o in a.option_strings)}\" ;;"
+                      for name, p in sub.choices.items())
+    return f"""# delfin-dm bash completion: eval "$(delfin-dm completion bash)"
+_delfin_dm() {{
+    local cur=${{COMP_WORDS[COMP_CWORD]}} cmd="" opts
+    for w in "${{COMP_WORDS[@]:1:COMP_CWORD-1}}"; do case "$w" in -*) ;; *) cmd=$w; break ;; esac; done
+    case "$cmd" in
+        "") opts="{' '.join(sub.choices)} --namespace --address --data-dir --help" ;;
+{cases}
+        *) opts="" ;;
+    esac
+    COMPREPLY=($(compgen -W "$opts" -- "$cur"))
+}}
+complete -F _delfin_dm delfin-dm
+"""
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "up": cmd_up, "down": cmd_down, "status": cmd_status, "register": cmd_register, "list": cmd_list,
+    "show": cmd_show, "sync": cmd_sync, "update-access-info": cmd_update, "remove": cmd_remove,
+    "alerts": cmd_alerts, "drivers": cmd_drivers, "config": cmd_config, "metrics": cmd_metrics_export}
+
+
+def _command_word(argv: list[str]) -> Optional[int]:
+    """Index of the command (the first word that is neither an option nor an option's value)."""
+    i = 0
+    while i < len(argv):
+        if argv[i] in ("--namespace", "--address", "--data-dir"):
+            i += 2
+            continue
+        if argv[i].startswith("-"):
+            i += 1
+            continue
+        return i
+    return None
+
+
+def _relative_times(argv: list[str]) -> list[str]:
+    """``--start -2h``: argparse would read -2h as an option; bind it to its flag."""
+    out: list[str] = []
+    for arg in argv:
+        if out and out[-1] in ("--start", "--end") and re.fullmatch(r"-\d+[smhd]", arg):
+            out[-1] = f"{out[-1]}={arg}"
+        else:
+            out.append(arg)
+    return out
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if "simulator" in argv[:3]:
-        i = argv.index("simulator")
-        return cmd_simulator(argparse.Namespace(), argv[i + 1:])
-    args = build_parser().parse_args(argv)
+    argv = _relative_times(list(sys.argv[1:] if argv is None else argv))
+    at = _command_word(argv)
+    if at is not None and argv[at] == "simulator":        # its own options, passed through
+        return cmd_simulator(argv[at + 1:])
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "completion":
+        print(completion(parser))
+        return 0
+    if not hasattr(args, "json"):
+        args.json = False
+    from drivers.errors import DelfinError
+
+    from .service import NotRunning
     try:
-        if args.command == "metrics":
-            return cmd_metrics_export(args)
         return COMMANDS[args.command](args)
+    except NotRunning as exc:
+        print(f"delfin-dm: {exc}", file=sys.stderr)
+        return EXIT_REFUSED
     except DelfinError as exc:
-        print(json.dumps(exc.to_dict()), file=sys.stderr)
-        return 2
+        if args.json:
+            print(json.dumps(exc.to_dict()), file=sys.stderr)
+        else:
+            print(f"delfin-dm: {exc.error_code}: {exc.msg}", file=sys.stderr)
+        return EXIT_REFUSED
     except KeyboardInterrupt:
         return 130
 

@@ -5,8 +5,8 @@ import hashlib
 import os
 from typing import Any, Optional
 
+import rayactors  # noqa: F401  (RAY_AUTH_MODE before ray is imported)
 from ray import serve
-
 from rayactors.config import Config
 
 from . import app as app_module
@@ -25,10 +25,8 @@ class DelfinApi:
     def __init__(self, config: dict[str, Any], token_sha256: Optional[str]) -> None:
         import rayactors  # noqa: F401  (auth mode before ray in this replica)
         from rayactors.async_client import new_client
-        from rayactors.client import DriverManagerClient
         cfg = Config.model_validate(config)
         app_module.RUNTIME["client"] = new_client(cfg)
-        app_module.RUNTIME["sync_client"] = DriverManagerClient(config=cfg)
         app_module.RUNTIME["inflight"] = InFlight({"session": 2, "control": cfg.http_control_inflight,
                                                    "bulk": cfg.http_bulk_inflight})
         app_module.RUNTIME["token_sha256"] = token_sha256

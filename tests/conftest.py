@@ -20,7 +20,7 @@ def simulator():
 
 @pytest.fixture(scope="session")
 def ray_cluster():
-    ray.init(_node_ip_address="127.0.0.1", include_dashboard=True, dashboard_host="127.0.0.1", num_cpus=4,
+    ray.init(address="local", _node_ip_address="127.0.0.1", include_dashboard=True, dashboard_host="127.0.0.1", num_cpus=4,
              namespace="delfin-test-root", log_to_driver=False)
     yield ray.get_runtime_context().gcs_address
     ray.shutdown()

@@ -46,7 +46,55 @@ def test_cli_register_list_export_remove(manager_factory, simulator, tmp_path):
     assert pq.read_table(target).num_rows >= 6
 
     bad = cli(m, "remove", "no-such-storage")
-    assert bad.returncode == 2 and json.loads(bad.stderr)["error_code"] == "StorageNotFound"
+    assert bad.returncode == 2 and bad.stderr.strip() == \
+        "delfin-dm: StorageNotFound: Storage no-such-storage could not be found."
     assert cli(m, "alerts").returncode == 0
     assert cli(m, "remove", sid).returncode == 0
     assert m.client.list_storages() == []
+
+
+def test_detached_demo_outlives_up_and_stops_with_down(tmp_path):
+    """`up --with-simulator --detach` exits; the demo arrays keep answering; `down` stops the
+    Ray head it started and the simulator; afterwards a command says nothing runs (exit 2)."""
+    import psutil
+    import requests
+
+    from .test_make_run import free_port
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "PYTEST_CURRENT_TEST")}
+    env["PYTHONPATH"] = ROOT
+    base = [sys.executable, "-m", "serve_app.cli", "--data-dir", str(tmp_path)]
+
+    def run(*args, timeout=240):
+        return subprocess.run([*base, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+    up = run("up", "--with-simulator", "--detach", "--no-vendor-arrays", "--arrays", "1", "--ssh-arrays", "1",
+             "--volumes", "5", "--port", str(port))
+    assert up.returncode == 0, up.stdout[-1500:] + up.stderr[-1500:]
+    assert "Detached: `delfin-dm down` stops everything" in up.stdout
+    state = json.loads((tmp_path / "service.json").read_text())
+    session = json.loads((tmp_path / "cluster.json").read_text())["session"]
+    try:
+        time.sleep(20)
+        storages = requests.get(f"http://127.0.0.1:{port}/v1/storages", timeout=30).json()["storages"]
+        assert len(storages) == 2
+        for s in storages:
+            assert requests.get(f"http://127.0.0.1:{port}/v1/storages/{s['id']}/state",
+                                timeout=30).json()["state"] == "ready"
+        status = run("status", "--json")
+        assert status.returncode == 0, status.stderr[-1500:]
+        assert json.loads(status.stdout)["storages"] == {"ready": 2}
+        assert psutil.pid_exists(state["simulator_pid"])
+    finally:
+        down = run("down")
+    assert down.returncode == 0, down.stderr[-1500:]
+    assert not psutil.pid_exists(state["simulator_pid"]) or \
+        psutil.Process(state["simulator_pid"]).status() == psutil.STATUS_ZOMBIE
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and any(session in " ".join(p.info["cmdline"] or [])
+                                              for p in psutil.process_iter(["cmdline"])):
+        time.sleep(0.5)
+    assert not any(session in " ".join(p.info["cmdline"] or []) for p in psutil.process_iter(["cmdline"]))
+    again = run("down", timeout=60)
+    assert again.returncode == 2 and len(again.stderr.strip().splitlines()) == 1, again.stderr
+    listing = run("list", timeout=60)
+    assert listing.returncode == 2 and listing.stderr.startswith("delfin-dm: nothing is running"), listing.stderr

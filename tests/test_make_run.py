@@ -1,4 +1,7 @@
-"""`make run` on its embedded defaults: reaches ready, answers, and Ctrl-C leaves nothing behind."""
+"""`make run` on its embedded defaults: reaches ready, answers, keeps the API token out of every
+Ray process, listens on loopback only, and Ctrl-C leaves nothing behind."""
+import ipaddress
+import json
 import os
 import re
 import signal
@@ -10,6 +13,7 @@ import psutil
 import requests
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TOKEN = "make-run-t0ken-5e3c"
 
 
 def free_port() -> int:
@@ -18,16 +22,55 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def service_processes(data_dir, launcher: psutil.Process) -> list[psutil.Process]:
+    """Every process of the service: the Ray head `up` started (found by its session, with their
+    children: workers rename themselves) and what the launcher started (the simulator)."""
+    session = json.loads((data_dir / "cluster.json").read_text())["session"]
+    found = {}
+    for p in psutil.process_iter(["cmdline"]):
+        try:
+            if session in " ".join(p.info["cmdline"] or []):
+                for q in [p, *p.children(recursive=True)]:
+                    found[q.pid] = q
+        except psutil.Error:
+            continue
+    for q in launcher.children(recursive=True):
+        found[q.pid] = q
+    return list(found.values())
+
+
+def grpc_refuses_without_token(port: int) -> bool:
+    """A gRPC call without Ray's cluster token is UNAUTHENTICATED (not served, not UNIMPLEMENTED)."""
+    import grpc
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        call = channel.unary_unary("/ray.serve.ASGIService/HandleRequest",
+                                   request_serializer=lambda b: b, response_deserializer=lambda b: b)
+        try:
+            call(b"", timeout=10)
+        except grpc.RpcError as exc:
+            return exc.code() == grpc.StatusCode.UNAUTHENTICATED
+    return False
+
+
+def is_loopback(ip: str) -> bool:
+    addr = ipaddress.ip_address(ip.split("%")[0])
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped:
+        addr = addr.ipv4_mapped
+    return addr.is_loopback
+
+
 def test_make_run_ready_query_and_clean_stop(tmp_path):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "PYTEST_CURRENT_TEST")}
+    env["DELFIN_DM_API_TOKEN"] = TOKEN
     proc = subprocess.Popen(["make", "-s", "run", f"ARGS=--port {port} --data-dir {tmp_path} --volumes 50"],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)
     started: list[psutil.Process] = []
+    auth = {"Authorization": f"Bearer {TOKEN}"}
     try:
         url = None
-        deadline = time.monotonic() + 240
+        deadline = time.monotonic() + 300
         lines = []
         while time.monotonic() < deadline:
             line = proc.stdout.readline()
@@ -40,18 +83,36 @@ def test_make_run_ready_query_and_clean_stop(tmp_path):
             if url and line.startswith("Ctrl-C"):
                 break
         assert url == f"http://127.0.0.1:{port}", "".join(lines[-30:])
-        curl = next(ln for ln in lines if "curl -s" in ln and "/v1/storages" in ln).split()[-1]
-        storages = requests.get(curl, timeout=30).json()["storages"]
+        assert requests.get(f"{url}/v1/storages", timeout=30).status_code == 401
+        storages = requests.get(f"{url}/v1/storages", headers=auth, timeout=30).json()["storages"]
         # three of our simulated arrays, plus a FlashArray and a Storwize run by Delfin's drivers
         assert len(storages) == 5, storages
         assert sorted(s["vendor"] for s in storages) == ["IBM", "PURE", "simulator", "simulator", "simulator"]
         for s in storages:
-            state = requests.get(f"{url}/v1/storages/{s['id']}/state", timeout=30).json()
+            state = requests.get(f"{url}/v1/storages/{s['id']}/state", headers=auth, timeout=30).json()
             assert state["state"] == "ready", (s["vendor"], state)
-        vols = requests.get(f"{url}/v1/volumes", params={"storage_id": storages[0]["id"]}, timeout=30)
+        vols = requests.get(f"{url}/v1/volumes", params={"storage_id": storages[0]["id"]}, headers=auth, timeout=30)
         assert vols.status_code == 200
-        started = psutil.Process(proc.pid).children(recursive=True)
-        assert any("delfin-dm" in " ".join(p.cmdline()) for p in started if p.is_running())
+
+        launcher = next(p for p in psutil.Process(proc.pid).children(recursive=True)
+                        if "delfin-dm" in " ".join(p.cmdline()) and "up" in p.cmdline())
+        started = service_processes(tmp_path, launcher)
+        names = {p.name() for p in started}
+        assert {"gcs_server", "raylet"} <= names and any("Supervisor" in n for n in names), names
+        # the API token reaches no Ray process: not its environment, not its command line
+        for p in started:
+            environ = open(f"/proc/{p.pid}/environ", "rb").read()
+            assert TOKEN.encode() not in environ, (p.pid, p.name())
+            assert TOKEN not in " ".join(p.cmdline()), (p.pid, p.name())
+        # and every port any of them listens on is on loopback
+        listening = [(p.name(), c.laddr) for p in started for c in p.net_connections(kind="inet")
+                     if c.status == psutil.CONN_LISTEN]
+        outside = [(n, a) for n, a in listening if not is_loopback(a.ip)]
+        # the one exception Ray leaves no setting for (README, "Running on several nodes"): the
+        # Serve replica's inter-deployment gRPC port, on every interface, behind Ray's token
+        assert [n for n, _ in outside] == ["ray::ServeReplica:delfin-dm:DelfinApi"], outside
+        for _, addr in outside:
+            assert grpc_refuses_without_token(addr.port)
     finally:
         os.killpg(proc.pid, signal.SIGINT)
         try:
@@ -59,5 +120,8 @@ def test_make_run_ready_query_and_clean_stop(tmp_path):
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+    out = proc.stdout.read() if proc.stdout else ""
     gone, alive = psutil.wait_procs(started, timeout=60)
-    assert alive == [], [p.pid for p in alive]
+    assert alive == [], [(p.pid, p.name()) for p in alive]
+    assert out.strip().splitlines()[-1] == "stopped", out[-2000:]
+    assert not (tmp_path / "cluster.json").exists()

@@ -15,8 +15,10 @@ import threading
 from .server import Simulator, default_array
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m drivers.simulator", description=__doc__)
+def main(argv: list[str] | None = None, prog: str = "python -m drivers.simulator") -> int:
+    ap = argparse.ArgumentParser(prog=prog, description="Simulated storage arrays on 127.0.0.1: a REST API and "
+                                 "an SSH CLI each, one admin API. Prints one JSON line (arrays, ports, credentials, "
+                                 "admin port) once every server listens.")
     ap.add_argument("--arrays", type=int, default=None, help="number of default arrays (default 2)")
     ap.add_argument("--config", help="JSON file: {admin_port, arrays: [ArrayConfig...], defaults: {...}}")
     ap.add_argument("--ready-file", help="also write the ready JSON to this file (atomically)")

@@ -50,8 +50,24 @@ class ArrayConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "ArrayConfig":
-        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
-        cfg = cls(**known)
+        missing = [k for k in ("name", "seed", "users") if k not in data]
+        if missing:
+            raise ValueError(f"an array needs {', '.join(missing)} (e.g. {{\"name\": \"a1\", \"seed\": 1, "
+                             f"\"users\": {{\"admin\": \"pw\"}}}})")
+        unknown = sorted(set(data) - set(cls.__dataclass_fields__))
+        if unknown:
+            raise ValueError(f"unknown array settings: {', '.join(unknown)}")
+        kinds = {"name": str, "seed": int, "users": dict, "sizes": dict, "kind": str, "vendor": str, "model": str,
+                 "rest_port": int, "ssh_port": int, "max_sessions": int, "perf_interval": int, "retention": int,
+                 "idle_timeout": (int, float)}
+        for key, kind in kinds.items():
+            if key in data and (not isinstance(data[key], kind) or isinstance(data[key], bool)):
+                raise ValueError(f"{key} must be {getattr(kind, '__name__', 'a number')}")
+        if not all(isinstance(k, str) and isinstance(v, str) and v for k, v in data["users"].items()):
+            raise ValueError("users maps user names to non-empty passwords")
+        if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in data.get("sizes", {}).values()):
+            raise ValueError("sizes maps pools/volumes/ports/disks/controllers to counts >= 0")
+        cfg = cls(**data)
         if not cfg.name or not isinstance(cfg.users, dict) or not cfg.users:
             raise ValueError("array needs a name and at least one user")
         if cfg.idle_timeout < 1 or cfg.max_sessions < 1 or cfg.perf_interval < 1:

@@ -21,15 +21,19 @@ class SimulatorProcess:
     _names = itertools.count()
 
     def __init__(self, arrays: int = 0, extra_args: Optional[list[str]] = None,
-                 startup_timeout: float = 30.0) -> None:
+                 startup_timeout: float = 30.0, detached: bool = False, log_dir: Optional[str] = None) -> None:
+        """``detached``: it outlives this process (its own session, no parent watch); stop it
+        later with ``stop_pid(pid)``. Otherwise it exits with this process."""
         self._dir = tempfile.mkdtemp(prefix="delfin-sim-")
         ready = os.path.join(self._dir, "ready.json")
-        self.log_path = os.path.join(self._dir, "simulator.log")
+        self.log_path = os.path.join(log_dir or self._dir, "simulator.log")
         self._log = open(self.log_path, "w")
+        parent = [] if detached else ["--parent-pid", str(os.getpid())]
+        env = {k: v for k, v in os.environ.items() if k != "DELFIN_DM_API_TOKEN"}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "drivers.simulator", "--arrays", str(arrays), "--ready-file", ready,
-             "--parent-pid", str(os.getpid()),
-             *(extra_args or [])], stdout=subprocess.DEVNULL, stderr=self._log)
+            [sys.executable, "-m", "drivers.simulator", "--arrays", str(arrays), "--ready-file", ready, *parent,
+             *(extra_args or [])], stdout=subprocess.DEVNULL, stderr=self._log, env=env,
+            start_new_session=detached)
         deadline = time.monotonic() + startup_timeout
         while not os.path.exists(ready):
             if self.proc.poll() is not None:
@@ -96,6 +100,23 @@ def extra_attributes(**extra: Any) -> dict[str, str]:
             value = format_resource_metrics(value)
         out[key] = value if isinstance(value, str) else str(value).lower() if isinstance(value, bool) else str(value)
     return out
+
+
+def stop_pid(pid: int, timeout: float = 10.0) -> bool:
+    """Stop a simulator started earlier (detached) by its PID, if that PID is still a simulator."""
+    import psutil
+    try:
+        proc = psutil.Process(pid)
+        if "drivers.simulator" not in " ".join(proc.cmdline()):
+            return False                          # the PID was reused by something else
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except psutil.TimeoutExpired:
+            proc.kill()
+        return True
+    except psutil.NoSuchProcess:
+        return False
 
 
 def rest_access(array: dict, password: Optional[str] = None, **extra: Any) -> dict:

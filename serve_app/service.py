@@ -1,0 +1,246 @@
+"""What ``delfin-dm up``, ``down`` and ``status`` do: start the driver manager (a loopback Ray head
+of its own unless given a cluster address, the supervisor, the HTTP app, and with
+``--with-simulator`` demo arrays), stop exactly what it started, and tell what runs.
+
+State of a running service lives in ``<data_dir>``: ``cluster.json`` (the head it started, see
+``local_cluster``) and ``service.json`` (HTTP URL, the demo simulator's PID and storages), so
+``down`` can undo a detached ``up`` and ``status`` can find it.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import socket
+import threading
+from pathlib import Path
+from typing import Any, Optional
+
+from . import local_cluster
+
+SERVICE_FILE = "service.json"
+log = logging.getLogger("delfin_dm.service")
+
+
+class NotRunning(Exception):
+    """Nothing to talk to: no cluster, or no driver manager in it (the CLI exits with 2)."""
+
+
+def _quiet_ray_logs() -> None:
+    for name in ("ray", "ray.serve", "ray._private", "ray.dashboard"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def load_state(data_dir: str) -> dict[str, Any]:
+    try:
+        return json.loads((Path(data_dir) / SERVICE_FILE).read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _save_state(data_dir: str, state: dict[str, Any]) -> None:
+    path = Path(data_dir)
+    path.mkdir(parents=True, exist_ok=True)
+    (path / (SERVICE_FILE + ".tmp")).write_text(json.dumps(state))
+    (path / (SERVICE_FILE + ".tmp")).replace(path / SERVICE_FILE)
+
+
+def connect(cfg: Any, address: Optional[str]) -> str:
+    """Join ``address``, or the head ``up`` started for this data dir; NotRunning otherwise."""
+    from rayactors.runtime import init_ray
+    address = address or os.environ.get("RAY_ADDRESS") or (local_cluster.load(cfg.data_dir) or {}).get("address")
+    if not address:
+        raise NotRunning(f"nothing is running for {cfg.data_dir} (start it with: delfin-dm up)")
+    _quiet_ray_logs()
+    if address != "auto" and not _listening(address):
+        raise NotRunning(f"no Ray cluster at {address} (start it with: delfin-dm up)")
+    try:
+        init_ray(cfg, address)
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        raise NotRunning(f"no Ray cluster at {address} ({type(exc).__name__})") from None
+    return address
+
+
+def _listening(address: str) -> bool:
+    """A TCP connect to the GCS: Ray itself would retry a dead address for minutes."""
+    host, _, port = address.rpartition(":")
+    try:
+        with socket.create_connection((host or "127.0.0.1", int(port)), timeout=2):
+            return True
+    except (OSError, ValueError):
+        return False
+
+
+def up(cfg: Any, args: Any) -> int:
+    """Start everything; block until Ctrl-C unless ``args.detach``; stop what was started."""
+    import ray
+
+    from drivers.errors import DelfinError
+    from rayactors.client import DriverManagerClient
+    from rayactors.runtime import ensure_supervisor
+
+    from .deploy import deploy, shutdown
+
+    token = os.environ.pop("DELFIN_DM_API_TOKEN", None)    # only its hash goes to Ray, never the token
+    address = args.address or os.environ.get("RAY_ADDRESS")
+    own_cluster = not address
+    if own_cluster:
+        print("starting a Ray head on 127.0.0.1 ...", flush=True)
+        address = local_cluster.start(cfg.data_dir)
+    connect(cfg, address)
+    if own_cluster:
+        local_cluster.remember_session(cfg.data_dir, ray._private.worker.global_worker.node.session_name)
+    sim, demo_ids = None, []
+    client = None
+    try:
+        ensure_supervisor(cfg)
+        url = deploy(cfg, host=args.host, port=args.port, api_token=token or "")
+        client = DriverManagerClient(config=cfg)
+        if args.with_simulator:
+            sim, demo_ids = _demo(client, args, cfg.data_dir)
+        _save_state(cfg.data_dir, {"url": url, "address": address, "simulator_pid": sim.proc.pid if sim else None,
+                                   "demo_storages": demo_ids, "detached": bool(args.detach)})
+        _banner(url, address, cfg, demo_ids, sim, bool(args.detach))
+        if args.detach:
+            return 0
+        stop = threading.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
+        stop.wait()
+        print("stopping ...", flush=True)
+    except BaseException:
+        args.detach = False                    # a failed start leaves nothing behind
+        raise
+    finally:
+        if not args.detach:
+            _teardown(cfg, client, demo_ids, sim.proc.pid if sim else None, own_cluster, shutdown)
+            print("stopped", flush=True)
+    return 0
+
+
+def down(cfg: Any, args: Any) -> int:
+    """Stop what ``up`` started for this data dir (detached too); storages stay registered,
+    except the demo ones, whose arrays stop with it."""
+    from rayactors.client import DriverManagerClient
+
+    from .deploy import shutdown
+    state = load_state(cfg.data_dir)
+    own_cluster = local_cluster.load(cfg.data_dir) is not None and not args.address
+    connect(cfg, args.address)
+    client = DriverManagerClient(config=cfg)
+    _teardown(cfg, client, state.get("demo_storages") or [], state.get("simulator_pid"), own_cluster, shutdown)
+    print("stopped the HTTP app and the driver manager" + (" and its Ray head" if own_cluster else "")
+          + " (storages stay registered)", flush=True)
+    return 0
+
+
+def _teardown(cfg: Any, client: Any, demo_ids: list[str], simulator_pid: Optional[int], own_cluster: bool,
+              shutdown: Any) -> None:
+    import ray
+
+    from drivers.errors import DelfinError
+    for sid in demo_ids:                       # demo arrays stop with the simulator: forget them
+        try:
+            client.remove_storage(None, sid)
+        except (DelfinError, AttributeError):
+            pass
+    try:
+        shutdown()
+    except Exception as exc:  # the app may be gone already
+        log.warning("HTTP app: %s", type(exc).__name__)
+    _stop_supervisor(cfg)
+    ray.shutdown()
+    if own_cluster:
+        local_cluster.stop(cfg.data_dir)
+    if simulator_pid:
+        from drivers.simulator.control import stop_pid
+        stop_pid(simulator_pid)
+    (Path(cfg.data_dir) / SERVICE_FILE).unlink(missing_ok=True)
+
+
+def _stop_supervisor(cfg: Any) -> None:
+    import ray
+    try:
+        sup = ray.get_actor(cfg.supervisor_name, namespace=cfg.namespace)
+        ray.get(sup.shutdown_all.remote(), timeout=60)
+        ray.kill(sup, no_restart=True)
+    except Exception:  # not running: nothing to stop
+        pass
+
+
+def status(cfg: Any, args: Any) -> dict[str, Any]:
+    """Ray, the supervisor, the HTTP app and the storages by state."""
+    import requests
+
+    from rayactors.client import DriverManagerClient
+    state = load_state(cfg.data_dir)
+    address = connect(cfg, args.address)
+    client = DriverManagerClient(config=cfg)
+    import ray
+    out: dict[str, Any] = {"ray": {"address": address, "nodes": len([n for n in ray.nodes() if n.get("Alive")])},
+                           "supervisor": "down", "http": {"url": state.get("url"), "up": False}, "storages": {}}
+    try:
+        out["supervisor"] = "up" if client._call_supervisor("ping")["ok"] else "down"
+    except Exception:
+        raise NotRunning(f"no driver manager in the cluster at {address} (start it with: delfin-dm up)") from None
+    if state.get("url"):
+        try:
+            out["http"]["up"] = requests.get(state["url"] + "/health", timeout=5).status_code == 200
+        except requests.RequestException:
+            pass
+    by_state: dict[str, int] = {}
+    for s in client.list_storages():
+        try:
+            st = client.storage_state(s["id"])["state"]
+        except Exception:  # restarting: say so
+            st = "unknown"
+        by_state[st] = by_state.get(st, 0) + 1
+    out["storages"] = by_state
+    return out
+
+
+def _demo(client: Any, args: Any, data_dir: str) -> tuple[Any, list[str]]:
+    """Simulated arrays: ours (REST and SSH), plus a FlashArray and a Storwize run by SODA
+    Delfin's own drivers when they are installed. Detached, the simulator outlives this command."""
+    from drivers.delfin_host import delfin_entry_points
+    from drivers.simulator.control import SimulatorProcess, pure_access, rest_access, ssh_access, storwize_access
+    sim = SimulatorProcess(detached=bool(args.detach), log_dir=data_dir)
+    ids = []
+    for i in range(args.arrays + args.ssh_arrays):
+        arr = sim.add_array(name=f"demo-{i}", perf_interval=args.perf_interval, sizes={"volumes": args.volumes})
+        access = (ssh_access if i >= args.arrays else rest_access)(arr)
+        ids.append(client.discover_storage(None, access)["id"])
+    vendors = {"pure flasharray": ("pure", pure_access), "ibm storwize_svc": ("storwize", storwize_access)}
+    for name, (kind, make_access) in vendors.items():
+        if args.vendor_arrays and name in delfin_entry_points():
+            arr = sim.add_array(name=f"demo-{kind}", kind=kind, perf_interval=args.perf_interval,
+                                sizes={"volumes": min(args.volumes, 100)})
+            access = make_access(arr)
+            access["extra_attributes"] = {**access.get("extra_attributes", {}),
+                                          "collect_interval": str(args.perf_interval)}
+            ids.append(client.discover_storage(None, access)["id"])
+    return sim, ids
+
+
+def _banner(url: str, address: str, cfg: Any, ids: list[str], sim: Any, detached: bool) -> None:
+    first = ids[0] if ids else "<storage-id>"
+    print(f"""
+delfin-dm ready: {url}
+  dashboard    {url}/ui       API docs {url}/docs
+  health       {url}/health   Prometheus {url}/metrics
+  Ray address  {address}      namespace {cfg.namespace}
+  data dir     {cfg.data_dir}{('   simulator admin ' + sim.admin) if sim else ''}
+
+Try:
+  curl -s {url}/v1/storages
+  curl -s '{url}/v1/volumes?storage_id={first}' | head -c 400
+  .venv/bin/delfin-dm list
+
+In a notebook (after the first collection window):
+  from rayactors import metrics
+  df = metrics.read(storage_ids=["{first}"], root="{cfg.metrics_root}").to_pandas()
+  df.pivot_table(index="timestamp", columns="resource_id", values="value", observed=True)
+""", flush=True)
+    print("Detached: `delfin-dm down` stops everything this command started." if detached else
+          "Ctrl-C stops everything this command started.", flush=True)
