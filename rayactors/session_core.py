@@ -22,7 +22,13 @@ interleaving can be forced in a test with events. The rules it keeps:
   epochs of connects still in flight count as ours, so a rightful owner is never fenced by its
   own pending connect.
 
-    connecting --> ready <--> unreachable (prober: backoff, then a fresh login)
+- **Keep the session through an outage.** A connection error parks the session instead of
+  logging it out (the array cannot be reached to log out anyway). The prober first tries the
+  parked session again: the array usually still holds it, so an outage costs no login and
+  leaves no orphaned session behind. Only when the array rejects it (the driver's own re-login
+  failed) or its last call never returns does the prober log in afresh.
+
+    connecting --> ready <--> unreachable (prober: backoff, the parked session, then a fresh login)
         |            |             |
         +------------+-------------+--> auth_failed --(update)--> ready
     any --> closed
@@ -100,7 +106,12 @@ class SessionCore:
         self._stop = threading.Event()
         self._prober: Optional[threading.Thread] = None
         self._retiring = 0                 # old sessions being drained before their logout
-        self.counters = {"logins": 0, "failures": 0, "logouts": 0, "refused_connects": 0}
+        #: the session dropped by a connection error, kept for the prober to try again; while the
+        #: prober tries it, it is ``_reviving`` (owned by the prober thread alone)
+        self._parked: Optional[_Slot] = None
+        self._reviving: Optional[_Slot] = None
+        self.counters = {"logins": 0, "failures": 0, "logouts": 0, "refused_connects": 0, "probes": 0,
+                         "revivals": 0}
 
     # -- reading ------------------------------------------------------------------------------
     @property
@@ -126,8 +137,9 @@ class SessionCore:
             return {"storage_id": self.storage_id, "state": self._state.value, "since": self._since,
                     "last_error": self._last_error, "logins": self.counters["logins"],
                     "failures": self.counters["failures"], "logouts": self.counters["logouts"],
+                    "probes": self.counters["probes"], "revivals": self.counters["revivals"],
                     "epoch": self._epoch, "serial_number": (self._storage or {}).get("serial_number"),
-                    "sessions": (1 if slot else 0) + self._retiring,
+                    "sessions": sum(1 for s in (slot, self._parked, self._reviving) if s) + self._retiring,
                     "calls_in_flight": slot.gate.active if slot else 0,
                     "max_concurrent_calls": slot.gate.capacity if slot else None}
 
@@ -203,6 +215,7 @@ class SessionCore:
             closed, superseded = self._closed, ticket < self._installed_ticket
             if not (closed or superseded):
                 old, self._slot = self._slot, slot
+                parked, self._parked = self._parked, None
                 self._installed_ticket = ticket
                 self._access, self._storage = access, storage
                 self._rejected.discard(fp)
@@ -216,8 +229,9 @@ class SessionCore:
             if closed:
                 raise StorageNotFound(self.storage_id)
             raise StorageBackendException(f"storage {self.storage_id}: newer access info was installed meanwhile")
-        if old is not None:
-            self._retire(old)
+        for stale in (old, parked):
+            if stale is not None:
+                self._retire(stale)
         return storage
 
     def _connect_failed(self, err: DelfinError, fp: str, origin: Origin) -> None:
@@ -323,11 +337,15 @@ class SessionCore:
             self._slot = None
             if new == SessionState.AUTH_FAILED:
                 self._rejected.add(slot.fingerprint)
+            else:
+                slot, self._parked = None, slot     # keep it: the prober tries it first
             self._set_state(new, err)
-        slot.gate.retire()                    # queued calls see the new state, none reaches the array
-        threading.Thread(target=self._retire, args=(slot,), daemon=True, name="retire").start()
-        if new == SessionState.UNREACHABLE:
+        if slot is None:
+            self._parked.gate.retire()          # queued calls see the new state, none reaches the array
             self._start_prober()
+            return
+        slot.gate.retire()
+        threading.Thread(target=self._retire, args=(slot,), daemon=True, name="retire").start()
 
     # -- closing and fencing ------------------------------------------------------------------
     def close(self) -> None:
@@ -337,10 +355,12 @@ class SessionCore:
                 return
             self._closed = True
             slot, self._slot = self._slot, None
+            parked, self._parked = self._parked, None
             self._set_state(SessionState.CLOSED)
         self._stop.set()
-        if slot is not None:
-            self._retire(slot)
+        for stale in (slot, parked):          # a session being revived is logged out by the prober
+            if stale is not None:
+                self._retire(stale)
 
     def fence(self, committed_epoch: Optional[int]) -> bool:
         """Close when another owner confirmed a higher epoch than ours (pending ones count)."""
@@ -389,13 +409,20 @@ class SessionCore:
             self._prober.start()
 
     def _probe_loop(self) -> None:
-        """While unreachable: a fresh login with the storage's own access info, with backoff."""
+        """While unreachable, with backoff: the parked session again, else a fresh login with the
+        storage's own access info."""
         backoff = Backoff(*self._backoff)
         while not self._stop.wait(backoff.next_delay()):
             with self._lock:
                 if self._state != SessionState.UNREACHABLE or self._access is None:
                     return
                 access, serial = self._access, (self._storage or {}).get("serial_number")
+                self.counters["probes"] += 1
+            outcome = self._revive(serial)
+            if outcome in ("ready", "rejected"):
+                return
+            if outcome == "parked":
+                continue
             try:
                 self.connect(access, serial, origin="probe")
                 return
@@ -404,6 +431,51 @@ class SessionCore:
                     return
                 with self._lock:
                     self._last_error = {**exc.to_dict(), "at": time.time()}
+
+    def _revive(self, serial: Optional[str]) -> Literal["ready", "parked", "rejected", "none"]:
+        """Try the parked session: ``ready`` when it answers again, ``parked`` when the array is
+        still out of reach (keep it, no fresh login), ``rejected`` when the driver's own re-login
+        was refused (no second failed login: arrays lock accounts), ``none`` when there is none
+        to try or it cannot be used."""
+        with self._lock:
+            slot, self._parked = self._parked, None
+            self._reviving = slot
+        if slot is None:
+            return "none"
+        outcome: Literal["ready", "parked", "rejected", "none"] = "none"
+        try:
+            if not slot.gate.drain(self.close_timeout_s):      # its last call never came back
+                log.warning("storage %s: the parked session's call is still in flight; logging in afresh",
+                            self.storage_id)
+                return "none"
+            try:
+                storage = validate_storage(slot.driver.get_storage(None))
+            except BaseException as exc:
+                err = as_delfin(exc)
+                outcome = {SessionState.UNREACHABLE: "parked", SessionState.AUTH_FAILED: "rejected"}.get(
+                    state_for(err), "none")
+                if outcome == "rejected":
+                    self._connect_failed(err, slot.fingerprint, "probe")
+                return outcome
+            if serial is not None and str(storage["serial_number"]) != str(serial):
+                return "none"                 # another array answers there now: a fresh login says so
+            fresh = _Slot(slot.driver, CallGate(_capacity(slot.driver), self.bulk_inflight), slot.fingerprint)
+            with self._lock:
+                if self._closed or self._slot is not None or self._state != SessionState.UNREACHABLE:
+                    return "none"             # closed or replaced meanwhile: log this one out
+                self._slot, self._storage = fresh, storage
+                self.counters["revivals"] += 1
+                self._set_state(SessionState.READY)
+            outcome = "ready"
+            return outcome
+        finally:
+            with self._lock:
+                self._reviving = None
+                keep = outcome == "parked" and not self._closed and self._slot is None and self._parked is None
+                if keep:
+                    self._parked = slot
+            if outcome in ("none", "rejected"):
+                threading.Thread(target=self._retire, args=(slot,), daemon=True, name="retire").start()
 
     # -- state --------------------------------------------------------------------------------
     def _set_state(self, new: SessionState, error: Optional[DelfinError] = None) -> None:

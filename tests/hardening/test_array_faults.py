@@ -32,7 +32,7 @@ def test_down_or_slow_is_unreachable_with_capped_backoff_and_alerts(collecting, 
     arr, sid = register(m, simulator)
     other_arr, other = register(m, simulator, kind=ssh_access)
     wait_for(lambda: m.client.collection_stats(sid).get("windows_collected", 0) >= 1, 30, what="first window")
-    base = m.client.storage_state(sid)
+    base, base_at_array = m.client.storage_state(sid), simulator.stats(arr["name"])
     other_before = m.client.collection_stats(other)["windows_collected"]
     t0 = time.monotonic()
     simulator.faults(arr["name"], **fault)
@@ -45,9 +45,11 @@ def test_down_or_slow_is_unreachable_with_capped_backoff_and_alerts(collecting, 
     finally:
         simulator.faults(arr["name"], down=False, latency_ms=0)
     faulty_for = time.monotonic() - t0
-    attempts = m.client.storage_state(sid)["logins"] - base["logins"]
+    attempts = m.client.storage_state(sid)["probes"] - base["probes"]
     assert 2 <= attempts <= faulty_for / 0.5 + 2            # backoff capped at 1 s (jitter >= 0.5 s)
     wait_for(lambda: m.client.storage_state(sid)["state"] == "ready", 20, what="recovery")
+    at_array = simulator.stats(arr["name"])                 # the session outlived the outage: no orphan
+    assert (at_array["logins"], at_array["active_sessions"]) == (base_at_array["logins"], 1)
     wait_for(lambda: "StorageRecovered" in names(m, sid), 10, what="alert on recovery")
     assert not [a for a in m.client.alerts(sid, open_only=True) if a["alert_name"] == "StorageUnreachable"]
     wait_for(lambda: m.client.collection_stats(sid)["windows_pending"] == 0, 30, what="backfill")
