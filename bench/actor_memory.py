@@ -28,10 +28,10 @@ from .scale import METRICS10
 IMPORT_STAGES = [("pyarrow + parquet", ["pyarrow", "pyarrow.compute", "pyarrow.parquet", "pyarrow.fs"]),
                  ("pydantic + drivers", ["pydantic", "drivers", "drivers.models"]),
                  ("requests + numpy (REST driver)", ["requests", "numpy", "drivers.rest_driver"]),
-                 ("rayactors (session actor)", ["rayactors.session_actor"]),
-                 # pyarrow imports pandas on its first pa.array()/pa.table() when it is installed
-                 # (the test extras install it; a plain `pip install .` does not)
-                 ("pandas (pyarrow loads it if installed)", ["pandas"])]
+                 ("rayactors (session actor)", ["rayactors.session_actor"])]
+#: pyarrow imports pandas on its first pa.array()/pa.table() when it is installed; storage
+#: actors block it (rayactors/lean.py). Measured apart: what it would add.
+PANDAS = ("pandas (blocked in storage actors)", ["pandas"])
 
 
 def uss_mb(pid: int) -> float:
@@ -63,16 +63,21 @@ def import_profile() -> list[dict]:
         probe = Probe.remote()
         pid = ray.get(probe.load.remote(loaded))["pid"]
         time.sleep(0.5)
-        rows.append({"stage": label, "uss_mb": uss_mb(pid)})
+        rows.append({"stage": label, "uss_mb": uss_mb(pid), "pss_mb": pss_mb(pid)})
         ray.kill(probe)
-    return rows
+    probe = Probe.remote()
+    pid = ray.get(probe.load.remote(loaded + PANDAS[1]))["pid"]
+    time.sleep(0.5)
+    pandas_mb = uss_mb(pid) - rows[-1]["uss_mb"]
+    ray.kill(probe)
+    return rows, pandas_mb
 
 
 def delfin_profile() -> list[dict]:
     """What SODA Delfin's drivers add to a storage actor: its config (oslo + delfin.common), the
     one driver a storage uses (an actor imports only that one), and all 15 for comparison.
     Each on top of our own stack without pandas, each in a fresh actor."""
-    ours = [m for label, mods in IMPORT_STAGES if not label.startswith("pandas") for m in mods]
+    ours = [m for _label, mods in IMPORT_STAGES for m in mods]
     rows = []
     for label, n in [("our storage actor stack (no pandas)", -1), ("+ Delfin config (oslo, delfin.common)", 0),
                      ("+ one Delfin vendor driver (pure flasharray)", 1), ("+ all 15 Delfin drivers", 15)]:
@@ -90,41 +95,53 @@ def pss_mb(pid: int) -> float:
     return psutil.Process(pid).memory_full_info().pss / 1e6
 
 
-def storage_profile(windows: int, interval: int) -> list[dict]:
+def storage_profile(windows: int, interval: int) -> tuple[list[dict], dict]:
+    """A real storage actor on a 5k-LUN array: idle (registered and synced, its first window an
+    hour away) and collecting (50k points a window every ``interval`` s), USS and PSS."""
     from drivers.simulator.control import SimulatorProcess, rest_access
     from rayactors import start
     sim = SimulatorProcess()
     client = start(namespace=f"bench-mem-{os.getpid()}", data_dir=tempfile.mkdtemp(prefix="bench-mem-"),
                    sync_interval_s=3600, perf_overlap_s=0)
-    rows = []
+    rows, figures = [], {}
     try:
-        arr = sim.add_array(perf_interval=interval, sizes={"volumes": 5000, "disks": 0, "ports": 0})
-        sid = client.discover_storage(None, rest_access(arr, resource_metrics={"volume": METRICS10}))["id"]
-        client.sync(sid)
-        pid = client.storage_state(sid)["pid"]
-        rows.append({"stage": "storage actor: connected + synced (5k volumes)", "uss_mb": uss_mb(pid)})
+        sizes = {"volumes": 5000, "disks": 0, "ports": 0}
+        idle_arr, busy_arr = sim.add_array(perf_interval=3600, sizes=sizes), sim.add_array(perf_interval=interval, sizes=sizes)
+        idle = client.discover_storage(None, rest_access(idle_arr, resource_metrics={"volume": METRICS10},
+                                                         collect_interval=3600))["id"]
+        busy = client.discover_storage(None, rest_access(busy_arr, resource_metrics={"volume": METRICS10}))["id"]
+        client.sync(idle)
+        time.sleep(5)
+        pid = client.storage_state(idle)["pid"]
+        figures["idle"] = {"uss_mb": uss_mb(pid), "pss_mb": pss_mb(pid)}
+        rows.append({"stage": "storage actor: connected + synced (5k volumes)", **figures["idle"]})
         deadline = time.monotonic() + interval * (windows + 3) + 30
-        while client.collection_stats(sid).get("windows_collected", 0) < windows and time.monotonic() < deadline:
+        while client.collection_stats(busy).get("windows_collected", 0) < windows and time.monotonic() < deadline:
             time.sleep(1)
-        rows.append({"stage": f"storage actor: + {client.collection_stats(sid).get('windows_collected', 0)} "
-                              f"windows of 50k points", "uss_mb": uss_mb(pid)})
-        client.remove_storage(None, sid)
+        pid = client.storage_state(busy)["pid"]
+        got = client.collection_stats(busy).get("windows_collected", 0)
+        figures["collecting"] = {"uss_mb": uss_mb(pid), "pss_mb": pss_mb(pid), "windows": got, "interval_s": interval}
+        rows.append({"stage": f"storage actor: + {got} windows of 50k points", **figures["collecting"]})
+        for sid in (idle, busy):
+            client.remove_storage(None, sid)
     finally:
         ray.kill(ray.get_actor(client.cfg.supervisor_name, namespace=client.cfg.namespace), no_restart=True)
         sim.stop()
-    return rows
+    return rows, figures
 
 
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--windows", type=int, default=6, help="more than recent_windows (5): the deque is full")
-    ap.add_argument("--interval", type=int, default=5)
+    ap.add_argument("--windows", type=int, default=6, help="windows collected before the figure")
+    ap.add_argument("--interval", type=int, default=20, help="seconds per 50k-point window (target: 60)")
     args = ap.parse_args(argv)
     started = not ray.is_initialized()
     if started:
         ray.init(_node_ip_address="127.0.0.1", include_dashboard=False, log_to_driver=False)
     try:
-        rows = import_profile() + storage_profile(args.windows, args.interval)
+        imports, pandas_mb = import_profile()
+        storage_rows, storage = storage_profile(args.windows, args.interval)
+        rows = imports + storage_rows
         delfin = delfin_profile()
     finally:
         if started:
@@ -133,11 +150,12 @@ def main(argv: list[str] | None = None) -> dict:
     for r in rows:
         r["delta_mb"] = r["uss_mb"] - prev if prev is not None else r["uss_mb"]
         prev = r["uss_mb"]
-        print(f"{r['stage']:<50} USS {r['uss_mb']:6.1f} MB  ({r['delta_mb']:+.1f})")
+        print(f"{r['stage']:<50} USS {r['uss_mb']:6.1f} MB  ({r['delta_mb']:+.1f})  PSS {r['pss_mb']:6.1f} MB")
     for r in delfin:
         extra = f"  (+{r['over_ours_mb']:.1f} over ours)" if "over_ours_mb" in r else ""
         print(f"{r['stage']:<50} USS {r['uss_mb']:6.1f} MB  PSS {r['pss_mb']:6.1f} MB{extra}")
-    result = {"stages": rows, "delfin": delfin}
+    print(f"{PANDAS[0]:<50} would add {pandas_mb:+.1f} MB USS")
+    result = {"stages": rows, "delfin": delfin, "storage": storage, "bare": rows[0], "pandas_would_add_mb": pandas_mb}
     print("wrote", write_result("actor_memory", result))
     return result
 

@@ -10,13 +10,13 @@ import traceback
 import rayactors  # noqa: F401
 import ray
 
-from . import actor_memory, overhead, pipeline, priority, scale, sessions, transport
+from . import actor_memory, idle_cpu, overhead, pipeline, priority, register, scale, sessions, transport
 from .common import RESULTS, environment
 from .report import write_report
 
 SUITE = [("pipeline", pipeline.main, []), ("overhead", overhead.main, []), ("priority", priority.main, []),
-         ("transport", transport.main, []), ("sessions", sessions.main, []), ("actor_memory", actor_memory.main, []),
-         ("scale", scale.main, [])]
+         ("transport", transport.main, []), ("sessions", sessions.main, []), ("register", register.main, []),
+         ("actor_memory", actor_memory.main, []), ("idle_cpu", idle_cpu.main, []), ("scale", scale.main, [])]
 
 
 def main() -> int:

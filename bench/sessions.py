@@ -5,7 +5,9 @@
 process answers reads and, every 20 s, an access-info update. Contender A builds and caches a
 driver per process as ``delfin.drivers.manager.DriverManager`` does (plus the extra uncached
 validation login of register/update, with the replaced session never logged out); contender B
-uses ``DriverManagerClient``. The simulator counts logins and active sessions.
+uses ``DriverManagerClient``. The simulator counts logins and sessions (its exact peak, not a
+sample); its session cap is set far above what either model can reach (1000 per user), so
+neither count is clipped, and a call that fails is counted, never fatal.
 """
 from __future__ import annotations
 
@@ -24,51 +26,62 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def worker(mode: str, role: str, arrays: list[dict], ids: list[str], seconds: float, address: str,
            namespace: str) -> None:
     """One Delfin process (run in its own OS process)."""
-    from drivers.rest_driver import SimulatorRestDriver
-    from drivers.simulator.control import rest_access
     deadline = time.monotonic() + seconds
-    if mode == "ours":
+    step = DelfinProcess(arrays) if mode == "delfin" else OurProcess(arrays, ids, address, namespace)
+    last_update, n, errors = time.monotonic(), 0, 0
+    while time.monotonic() < deadline:
+        i, n = n % len(arrays), n + 1
+        update = role == "api" and time.monotonic() - last_update > 20
+        if update:
+            last_update = time.monotonic()
+        try:
+            step(role, i, update)
+        except Exception:  # noqa: BLE001 - counted: a refused call is a finding, not a crash
+            errors += 1
+        time.sleep(0.2)
+    print(json.dumps({"calls": n, "errors": errors}), flush=True)
+
+
+class DelfinProcess:
+    """Delfin's DriverManager: one cached driver per storage per process."""
+
+    def __init__(self, arrays: list[dict]) -> None:
+        from drivers.rest_driver import SimulatorRestDriver
+        from drivers.simulator.control import rest_access
+        self.arrays, self.cache = arrays, {}
+        self.new = lambda i: SimulatorRestDriver(**rest_access(arrays[i]), storage_id=str(i))
+
+    def __call__(self, role: str, i: int, update: bool) -> None:
+        name = self.arrays[i]["name"]
+        d = self.cache.get(name) or self.cache.setdefault(name, self.new(i))
+        if role == "task":
+            d.list_volumes(None)
+            d.list_ports(None)
+            return
+        d.get_storage(None)
+        if update:                          # update_access_info: validate with a new driver,
+            self.new(i).get_storage(None)   # then drop the cached one: its session is never logged out
+            self.cache.pop(name)
+
+
+class OurProcess:
+    def __init__(self, arrays: list[dict], ids: list[str], address: str, namespace: str) -> None:
         import rayactors  # noqa: F401
         from rayactors import Config, DriverManagerClient
-        client = DriverManagerClient(address=address, config=Config.load(namespace=namespace))
-    cache: dict[str, object] = {}
+        self.arrays, self.ids = arrays, ids
+        self.client = DriverManagerClient(address=address, config=Config.load(namespace=namespace))
 
-    def driver(i: int):  # Delfin: DriverManager caches one driver per storage per process
-        if arrays[i]["name"] not in cache:
-            cache[arrays[i]["name"]] = SimulatorRestDriver(**rest_access(arrays[i]), storage_id=str(i))
-        return cache[arrays[i]["name"]]
-    last_update = time.monotonic()
-    n = 0
-    while time.monotonic() < deadline:
-        i = n % len(arrays)
-        n += 1
-        if mode == "delfin":
-            d = driver(i)
-            if role == "task":
-                d.list_volumes(None)
-                d.list_ports(None)
-            elif role == "alert":
-                d.get_storage(None)
-            else:
-                d.get_storage(None)
-                if time.monotonic() - last_update > 20:   # update_access_info: validate with a new
-                    last_update = time.monotonic()          # driver, then replace the cached one
-                    SimulatorRestDriver(**rest_access(arrays[i]), storage_id="x").get_storage(None)
-                    cache.pop(arrays[i]["name"])             # the old session is never logged out
+    def __call__(self, role: str, i: int, update: bool) -> None:
+        sid, c = self.ids[i], self.client
+        if role == "task":
+            c.list_volumes(None, sid)
+            c.list_ports(None, sid)
+        elif role == "alert":
+            c.storage_state(sid)
         else:
-            sid = ids[i]
-            if role == "task":
-                client.list_volumes(None, sid)
-                client.list_ports(None, sid)
-            elif role == "alert":
-                client.storage_state(sid)
-            else:
-                client.get_storage(None, sid)
-                if time.monotonic() - last_update > 20:
-                    last_update = time.monotonic()
-                    client.update_access_info(None, {"storage_id": sid, "rest": {"password": arrays[i]["users"]["admin"]}})
-        time.sleep(0.2)
-    print(json.dumps({"calls": n}), flush=True)
+            c.get_storage(None, sid)
+            if update:
+                c.update_access_info(None, {"storage_id": sid, "rest": {"password": self.arrays[i]["users"]["admin"]}})
 
 
 def run_contender(mode: str, sim, arrays: list[dict], seconds: float, address: str, namespace: str,
@@ -92,13 +105,19 @@ def run_contender(mode: str, sim, arrays: list[dict], seconds: float, address: s
             stop.wait(0.5)
     t = threading.Thread(target=poll, daemon=True)
     t.start()
-    calls = sum(json.loads(p.communicate()[0].strip().splitlines()[-1])["calls"] for p in procs)
+    outs = []
+    for p in procs:
+        lines = p.communicate()[0].strip().splitlines()
+        outs.append(json.loads(lines[-1]) if lines else {"calls": 0, "errors": 0, "crashed": True})
     stop.set()
     t.join()
     stats = {a["name"]: sim.stats(a["name"]) for a in arrays}
-    return {"mode": mode, "calls": calls,
+    return {"mode": mode, "calls": sum(o["calls"] for o in outs), "errors": sum(o["errors"] for o in outs),
+            "crashed_processes": sum(bool(o.get("crashed")) for o in outs),
             "logins_per_array": {k: v["logins"] for k, v in stats.items()},
-            "peak_active_sessions_per_array": peak}
+            "peak_active_sessions_per_array": {k: v["peak_sessions"] for k, v in stats.items()},
+            "sampled_peak_per_array": peak,
+            "rejected_at_cap": sum(v.get("rejected_session_limit", 0) for v in stats.values())}
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -118,7 +137,7 @@ def main(argv: list[str] | None = None) -> dict:
     from .common import write_result
     sim = SimulatorProcess()
     try:
-        arrays = [sim.add_array(name=f"bench-s{i}", sizes={"volumes": 500}) for i in range(3)]
+        arrays = [sim.add_array(name=f"bench-s{i}", sizes={"volumes": 500}, max_sessions=1000) for i in range(3)]
         ns = f"bench-sessions-{os.getpid()}"
         client = start(namespace=ns, data_dir=tempfile.mkdtemp(prefix="bench-"), scheduler_enabled=False)
         address = ray.get_runtime_context().gcs_address
@@ -134,7 +153,7 @@ def main(argv: list[str] | None = None) -> dict:
         result = {"seconds": args.seconds, "processes": 9, "arrays": 3, "delfin_model": delfin, "ours": ours}
         for r in (delfin, ours):
             print(f"{r['mode']:>7}: logins/array {r['logins_per_array']}  peak sessions/array "
-                  f"{r['peak_active_sessions_per_array']}  calls {r['calls']}")
+                  f"{r['peak_active_sessions_per_array']}  calls {r['calls']} (failed {r['errors']})")
         print("wrote", write_result("sessions", result))
         ray.kill(ray.get_actor("driver-manager", namespace=ns), no_restart=True)
         return result

@@ -243,6 +243,10 @@ def main(argv: Optional[list[str]] = None) -> dict:
             "windows_doubled_on_disk": sum(w["doubled"] for w in windows.values()),
             "windows_on_disk": sum(w["windows"] for w in windows.values()),
             "peak_sessions_max": max(peaks.values()), "sessions_open_after_remove": sum(left_open.values()),
+            # a storage actor killed with -9 cannot log out: its session waits for the array's idle timeout
+            "sessions_open_after_remove_without_kill": sum(
+                left_open[soak.arrays[s]["name"]] for s in sids
+                if not any(e["fault"] == "kill_actor" and e["storage"] == s[:8] for e in soak.events)),
             "slow_calls": sum(slow.values()), "probe_calls": sum(len(v) for v in latencies.values()),
             "probe_failures": probe_failures[:20], "probe_failure_count": len(probe_failures),
             "baseline_ms": {k: {"p50": v["median"] * 1e3, "p99": v["p99"] * 1e3} for k, v in baseline.items()},
@@ -260,7 +264,9 @@ def main(argv: Optional[list[str]] = None) -> dict:
         print(f"soak {args.minutes} min, {len(sids)} storages, faults {kinds}")
         print(f"windows: lost {out['windows_lost_reported']}, missing on disk {out['windows_missing_on_disk']}, "
               f"doubled {out['windows_doubled_on_disk']} of {out['windows_on_disk']}")
-        print(f"sessions: peak per array {out['peak_sessions_max']}, open after remove {out['sessions_open_after_remove']}")
+        print(f"sessions: peak per array {out['peak_sessions_max']}, open after remove {out['sessions_open_after_remove']} "
+              f"({out['sessions_open_after_remove_without_kill']} on arrays whose actor was never killed; "
+              f"{kinds['kill_actor']} kill -9 of a storage actor)")
         print(f"control group: {out['slow_calls']} of {out['probe_calls']} calls over 2x baseline p99, "
               f"{len(probe_failures)} failed")
         print(f"storage actors (mean): threads {mean(start_figures, 'threads'):.1f} -> {mean(end_figures, 'threads'):.1f}, "

@@ -1,10 +1,14 @@
 """Transport of one collection window from the session holder to a consumer process.
 
-(a) Ray actor returning an Arrow table (object store); (b) REST/JSON in Delfin's Metric shape
-(FastAPI/uvicorn + requests); (c) gRPC/protobuf, one message per metric (stubs generated from
-bench/proto/window.proto at run time); (d) our Serve route streaming Arrow IPC (reads the window
-back from the Parquet dataset, as it serves it). Rounds interleave A B C D; medians, p99, ratios
-to (b). 5M points run (a) and (d) only: (b) and (c) would need ~1 GB of JSON/protobuf objects.
+Ours: (a) a Ray actor returning an Arrow table (object store), (d) our Serve route streaming
+Arrow IPC (it reads the window back from Parquet, as it serves it). Peers, each in its best
+shape (window serialized once at server start, so a request costs only the transport), each in
+its own process: (b) REST with Delfin's Metric JSON, (c) gRPC with a message per metric, (e)
+REST with columnar JSON, (f) gRPC with columnar packed protobuf, (g) Arrow IPC in a gRPC bytes
+field, (h) Arrow IPC over plain HTTP (uvicorn). Every consumer reads every value (their sum,
+checked equal). Rounds interleave all contenders; medians and p99. 5M points: (a), (d), (g),
+(h); the row-per-metric shapes would need ~1 GB of Python objects, and the same-node ``ray.get``
+is checked to be zero-copy (Arrow's allocator does not grow).
 """
 from __future__ import annotations
 
@@ -87,12 +91,62 @@ def start_server(kind: str, points: int, per: int, stub_dir: str) -> tuple[subpr
     raise TimeoutError(f"{kind} server did not start")
 
 
+NAMES = {"a": "(a) Ray actor, Arrow (ours)", "b": "(b) REST, Delfin JSON", "c": "(c) gRPC, message per metric",
+         "d": "(d) Serve, Arrow IPC (ours)", "e": "(e) REST, columnar JSON", "f": "(f) gRPC, columnar protobuf",
+         "g": "(g) gRPC, Arrow IPC", "h": "(h) HTTP, Arrow IPC"}
+#: the best shapes of the peers: (a) must beat these on 50k points
+BEST_PEERS = "efgh"
+
+
+def value_sum_arrow(table: pa.Table) -> float:
+    import pyarrow.compute as pc
+    return pc.sum(table.column("value")).as_py()
+
+
+def read_ipc(data: bytes) -> pa.Table:
+    return pa.ipc.open_stream(data).read_all()
+
+
+def contenders_for(holder, http, rest_port, stub, metrics_url, window_pb2) -> dict:
+    """Each contender fetches the window and reads every value (their sum): a consumer's work."""
+    import json
+    req = lambda: window_pb2.WindowRequest(start=0, end=1)  # noqa: E731
+    rest = f"http://127.0.0.1:{rest_port}" if rest_port else None
+    return {
+        "a": lambda: value_sum_arrow(ray.get(holder.get.remote())),
+        "b": lambda: sum(v for m in http.get(f"{rest}/metrics", timeout=300).json() for v in m["values"].values()),
+        "c": lambda: sum(v for m in stub.Collect(req(), timeout=300).metrics for v in m.values.values()),
+        "d": lambda: value_sum_arrow(read_ipc(http.get(metrics_url, timeout=300).content)),
+        "e": lambda: float(np.asarray(json.loads(http.get(f"{rest}/columnar", timeout=300).content)["values"],
+                                      dtype=np.float64).sum()),
+        "f": lambda: float(np.fromiter((w := stub.CollectColumnar(req(), timeout=300)).values, np.float64,
+                                       len(w.values)).sum()),
+        "g": lambda: value_sum_arrow(read_ipc(stub.CollectArrow(req(), timeout=300).ipc_stream)),
+        "h": lambda: value_sum_arrow(read_ipc(http.get(f"{rest}/arrow", timeout=300).content)),
+    }
+
+
+def wire_bytes(k: str, http, rest_port, stub, metrics_url, window_pb2, table: pa.Table) -> int:
+    rest, req = f"http://127.0.0.1:{rest_port}", window_pb2.WindowRequest(start=0, end=1)
+    return {"a": lambda: table.nbytes, "b": lambda: len(http.get(f"{rest}/metrics").content),
+            "c": lambda: stub.Collect(req).ByteSize(), "d": lambda: len(http.get(metrics_url).content),
+            "e": lambda: len(http.get(f"{rest}/columnar").content), "f": lambda: stub.CollectColumnar(req).ByteSize(),
+            "g": lambda: stub.CollectArrow(req).ByteSize(), "h": lambda: len(http.get(f"{rest}/arrow").content)}[k]()
+
+
+def zero_copy_get(holder) -> dict:
+    """A same-node ``ray.get`` maps the object store's pages: Arrow's allocator grows by nothing."""
+    before = pa.total_allocated_bytes()
+    table = ray.get(holder.get.remote())
+    grown = pa.total_allocated_bytes() - before
+    return {"table_mb": table.nbytes / 1e6, "allocated_by_get_mb": grown / 1e6, "zero_copy": grown < table.nbytes / 100}
+
+
 def main(argv: list[str] | None = None) -> dict:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--rounds", type=int, default=15)
+    ap = argparse.ArgumentParser(prog="python -m bench.transport")
+    ap.add_argument("--rounds", type=int, default=20)
     ap.add_argument("--big-rounds", type=int, default=3)
     args = ap.parse_args(argv)
-    from drivers.simulator.control import SimulatorProcess  # noqa: F401  (import check only)
     from rayactors import start
     from rayactors.metrics.sink import ParquetSink
     from serve_app import deploy, shutdown
@@ -113,7 +167,8 @@ def main(argv: list[str] | None = None) -> dict:
     results: dict = {}
     procs: list[subprocess.Popen] = []
     try:
-        for points, per, rounds, contenders in ((50_000, 10, args.rounds, "abcd"), (5_000_000, 1000, args.big_rounds, "ad")):
+        for points, per, rounds, contenders in ((50_000, 10, args.rounds, "abcdefgh"),
+                                                 (5_000_000, 1000, args.big_rounds, "adgh")):
             sid = client.discover_storage(None, fake)["id"]
             table = window_table(points, per, sid)
             ParquetSink(client.cfg.metrics_root).write_window(sid, 1_800_000_000_000 - 60_000,
@@ -121,53 +176,52 @@ def main(argv: list[str] | None = None) -> dict:
             holder = Holder.remote(points, per)
             ray.get(holder.get.remote())
             http = requests.Session()
-            calls = {}
-            calls["a"] = lambda: ray.get(holder.get.remote())
-            if "b" in contenders:
-                rest, rport = start_server("rest", points, per, stub_dir)
-                grpc_proc, gport = start_server("grpc", points, per, stub_dir)
-                procs += [rest, grpc_proc]
-                channel = grpc.insecure_channel(f"127.0.0.1:{gport}", options=[("grpc.max_receive_message_length", 1 << 30)])
-                stub = window_pb2_grpc.CollectorStub(channel)
-                calls["b"] = lambda: http.get(f"http://127.0.0.1:{rport}/metrics", timeout=300).json()
-                calls["c"] = lambda: stub.Collect(window_pb2.WindowRequest(start=0, end=1), timeout=300)
+            rest, rport = start_server("rest", points, per, stub_dir)
+            grpc_proc, gport = start_server("grpc", points, per, stub_dir)
+            procs += [rest, grpc_proc]
+            channel = grpc.insecure_channel(f"127.0.0.1:{gport}", options=[("grpc.max_receive_message_length", 1 << 30)])
+            stub = window_pb2_grpc.CollectorStub(channel)
             metrics_url = f"{url}/v1/storages/{sid}/metrics?start=1799999000000&end=1800001000000"
-            calls["d"] = lambda: pa.ipc.open_stream(http.get(metrics_url, timeout=300).content).read_all()
-            wire = {"a": table.nbytes}
-            for k in contenders:          # warm up; measure bytes on the wire
-                out = calls[k]()
-                if k == "b":
-                    wire["b"] = len(http.get(f"http://127.0.0.1:{rport}/metrics").content)
-                elif k == "c":
-                    wire["c"] = out.ByteSize()
-                elif k == "d":
-                    wire["d"] = len(http.get(metrics_url).content)
+            calls = contenders_for(holder, http, rport, stub, metrics_url, window_pb2)
+            expected = value_sum_arrow(table)
+            wire = {}
+            for k in contenders:          # warm up, check every contender read the same values
+                got = calls[k]()
+                assert abs(got - expected) < 1e-6 * max(1.0, abs(expected)), (k, got, expected)
+                wire[k] = wire_bytes(k, http, rport, stub, metrics_url, window_pb2, table)
             samples = {k: [] for k in contenders}
             for _ in range(rounds):
-                for k in contenders:      # interleaved: a b c d a b c d ...
+                for k in contenders:      # interleaved: a b c ... a b c ...
                     t0 = time.perf_counter()
                     calls[k]()
                     samples[k].append(time.perf_counter() - t0)
             block = {}
             for k in contenders:
                 s = stats(samples[k])
-                block[k] = {"median_ms": s["median"] * 1000, "p99_ms": s["p99"] * 1000, "mb": wire[k] / 1e6,
-                            "points_per_s": points / s["median"], "gb_per_s": wire[k] / s["median"] / 1e9}
-            if "b" in block:
-                for k in contenders:
-                    block[k]["speedup_vs_b"] = block["b"]["median_ms"] / block[k]["median_ms"]
+                block[k] = {"name": NAMES[k], "median_ms": s["median"] * 1000, "p99_ms": s["p99"] * 1000,
+                            "mb": wire[k] / 1e6, "points_per_s": points / s["median"],
+                            "gb_per_s": table.nbytes / s["median"] / 1e9}
+            peers = [k for k in BEST_PEERS if k in block]
+            best = min(peers, key=lambda k: block[k]["median_ms"])
+            block["best_peer"] = best
+            block["a_over_best_peer"] = block[best]["median_ms"] / block["a"]["median_ms"]
+            if points >= 5_000_000:
+                block["zero_copy"] = zero_copy_get(holder)
             results[str(points)] = block
             for p in procs:
                 p.kill()
                 p.wait()
             procs.clear()
+            channel.close()
             ray.kill(holder)
             client.remove_storage(None, sid)
-            names = {"a": "(a) Ray actor, Arrow", "b": "(b) REST/JSON", "c": "(c) gRPC/protobuf", "d": "(d) Serve, Arrow IPC"}
-            for k, v in block.items():
-                print(f"{points:>9} points {names[k]:<22} median {v['median_ms']:9.1f} ms  p99 {v['p99_ms']:9.1f} ms  "
-                      f"{v['mb']:8.1f} MB  {v['points_per_s']/1e6:8.2f} Mpts/s  {v['gb_per_s']:.2f} GB/s"
-                      + (f"  x{v['speedup_vs_b']:.1f} vs (b)" if "speedup_vs_b" in v else ""))
+            for k in contenders:
+                v = block[k]
+                print(f"{points:>9} points {NAMES[k]:<32} median {v['median_ms']:9.1f} ms  p99 {v['p99_ms']:9.1f} ms  "
+                      f"{v['mb']:8.1f} MB on the wire  {v['gb_per_s']:.2f} GB/s of Arrow data")
+            print(f"   (a) is {block['a_over_best_peer']:.2f}x the best peer {NAMES[best]}"
+                  + (f"; same-node get allocated {block['zero_copy']['allocated_by_get_mb']:.1f} MB for a "
+                     f"{block['zero_copy']['table_mb']:.0f} MB table" if "zero_copy" in block else ""))
     finally:
         for p in procs:
             p.kill()

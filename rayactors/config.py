@@ -45,7 +45,7 @@ class Config(BaseModel):
     http_control_inflight: int = Field(8, ge=1, le=1000)
     http_bulk_inflight: int = Field(32, ge=1, le=10000)
     scheduler_enabled: bool = True
-    recent_windows: int = 5
+    recent_windows: int = Field(0, ge=0, le=100)   # windows kept in actor memory (0: read back from Parquet)
     metrics_retention_days: int = Field(0, ge=0)   # days of metrics kept (0: forever)
     retention_check_s: float = Field(3600.0, gt=0)  # how often the supervisor enforces it
     drop_metrics_on_remove: bool = False           # removing a storage also deletes its metrics

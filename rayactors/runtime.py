@@ -30,6 +30,7 @@ def init_ray(cfg: Config, address: Optional[str] = None) -> None:
             loopback_only()
         ray.init(address=address, **kwargs)
     else:
+        loopback_only()
         ray.init(_node_ip_address="127.0.0.1", include_dashboard=False, **kwargs)
 
 

@@ -21,6 +21,7 @@ import ray
 
 from drivers.errors import DelfinError
 
+from . import lean
 from .metrics.sink import HOUR_MS, ParquetSink
 
 log = logging.getLogger("delfin_dm.scheduler")
@@ -38,14 +39,15 @@ class CollectionScheduler:
                  historic: bool, retention_s: int, resource_metrics: Optional[dict],
                  collect: Callable[[int, int], pa.Table], is_ready: Callable[[], bool],
                  sync: Callable[[], Any], supervisor: Callable[[], Any], sink: ParquetSink,
-                 recent_windows: int = 5, perf: bool = True) -> None:
+                 recent_windows: int = 0, perf: bool = True,
+                 synced_at: Callable[[], Optional[float]] = lambda: None) -> None:
         self.storage_id = storage_id
         self.interval_ms = int(interval_s) * 1000
         self.overlap_ms = int(overlap_s) * 1000
         self.sync_interval_s = sync_interval_s
         self.historic, self.retention_ms = historic, int(retention_s) * 1000
         self.resource_metrics = resource_metrics
-        self._collect, self._is_ready, self._sync = collect, is_ready, sync
+        self._collect, self._is_ready, self._sync, self._synced_at = collect, is_ready, sync, synced_at
         self._supervisor, self.sink = supervisor, sink
         self.recent: collections.deque = collections.deque(maxlen=recent_windows)
         self.jitter_s = random.uniform(0, min(interval_s / 2.0, 10.0))
@@ -99,9 +101,15 @@ class CollectionScheduler:
             self._stop.wait(max(0.05, next_tick - now))
 
     def _sync_loop(self) -> None:
+        """A sync every ``sync_interval_s``, counted from the last one however it was started
+        (registration syncs once: the scheduler does not sync again right after it)."""
         delay = random.uniform(1.0, max(1.0, min(30.0, self.sync_interval_s / 10.0)))
         while not self._stop.wait(delay):
             delay = self.sync_interval_s
+            last = self._synced_at()
+            if last is not None and time.time() - last < self.sync_interval_s / 2:
+                delay = max(1.0, last + self.sync_interval_s - time.time())
+                continue
             if not self._is_ready():
                 continue
             try:
@@ -162,9 +170,12 @@ class CollectionScheduler:
         mask = pc.and_(pc.greater_equal(ts, pa.scalar(start, ts.type)), pc.less(ts, pa.scalar(end, ts.type)))
         table = table.filter(mask)                    # overlap rows were written with their window
         self.sink.write_window(self.storage_id, start, end, table)
-        self.recent.append({"start": start, "end": end, "table": table})
+        if self.recent.maxlen:
+            self.recent.append({"start": start, "end": end, "table": table})
         self.stats["windows_collected"] += 1
         self.stats["points_collected"] += table.num_rows
+        del table
+        lean.release_memory()                         # the window's buffers go back to the OS
         self.stats["last_success"] = time.time()
         self.stats["last_duration_s"] = time.perf_counter() - t0
 

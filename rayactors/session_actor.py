@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from typing import Any, Optional
 
 import psutil
@@ -27,6 +28,7 @@ from drivers.errors import DelfinError, InvalidInput
 
 from drivers.perf_catalog import parse_resource_metrics
 
+from . import lean
 from .config import Config
 from .metrics.sink import ParquetSink
 from .scheduler import CollectionScheduler
@@ -50,6 +52,7 @@ class _Proxy:
 
 class StorageSessionActor:
     def __init__(self, storage_id: str, config: dict[str, Any]) -> None:
+        lean.block_pandas()             # before any Arrow call: pyarrow would load it (+25 MB)
         self.storage_id = storage_id
         self.cfg = Config.model_validate(config)
         # a working directory of its own: some vendor drivers write files relative to it
@@ -65,6 +68,7 @@ class StorageSessionActor:
         self.reporter = StateReporter(self._send_report, self.core.stopped)
         self._lock = threading.Lock()
         self._support: Optional[dict[str, dict]] = None
+        self._synced_at: Optional[float] = None
         self._scheduler: Optional[CollectionScheduler] = None
         self._registered = False
         self._threads: dict[str, threading.Thread] = {}
@@ -87,10 +91,19 @@ class StorageSessionActor:
 
     @ray.method(concurrency_group="admin")
     def recent_metrics(self, windows: int = 1) -> Any:
-        """The newest ``windows`` collected windows from memory, as one Arrow table."""
-        if not self._scheduler or not self._scheduler.recent:
+        """The newest ``windows`` collected windows as one Arrow table: from memory when the
+        actor keeps them (``recent_windows``), else read back from its Parquet files."""
+        scheduler, windows = self._scheduler, max(1, int(windows))
+        if not scheduler or scheduler.last_end is None:
             return empty_table()
-        tables = [w["table"] for w in list(self._scheduler.recent)[-max(1, int(windows)):]]
+        kept = list(scheduler.recent)[-windows:]
+        if len(kept) < windows:
+            from .metrics import read
+            table = read(storage_ids=[self.storage_id], root=self.cfg.metrics_root,
+                         start=scheduler.last_end - windows * scheduler.interval_ms, end=scheduler.last_end)
+            lean.release_memory()
+            return table
+        tables = [w["table"] for w in kept]
         return pa.concat_tables(tables).unify_dictionaries() if len(tables) > 1 else tables[0]
 
     @ray.method(concurrency_group="admin")
@@ -154,6 +167,7 @@ class StorageSessionActor:
         return self._support if self._support is not None else self._sync_now()
 
     def _sync_now(self) -> dict[str, dict]:
+        self._synced_at = time.time()       # from its start: a scheduled sync never doubles it
         proxy = _Proxy(self)
         support, snapshot = {}, {}
         for method in LIST_METHODS:
@@ -213,7 +227,7 @@ class StorageSessionActor:
             is_ready=lambda: self.core.state == SessionState.READY,
             sync=self._sync_now, supervisor=self._supervisor,
             sink=ParquetSink(self.cfg.metrics_root), recent_windows=self.cfg.recent_windows,
-            perf=bool(caps))
+            perf=bool(caps), synced_at=lambda: self._synced_at)
         with self._lock:
             if self._scheduler is not None or self.core.stopped.is_set():
                 return

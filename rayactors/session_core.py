@@ -55,6 +55,9 @@ from .call_gate import CallGate, Lane
 from .session_state import Backoff, SessionState, as_delfin, state_for
 
 log = logging.getLogger("delfin_dm.session")
+#: tries of a parked session that the array answers with an error (not a connection failure,
+#: not a rejection) before the prober gives up on it and logs in afresh
+MAX_ODD_REVIVALS = 5
 
 #: why a connect happens: ``update`` is new access info from the operator (or the credentials
 #: script); the others reuse the storage's own access info and are refused once it was rejected.
@@ -110,6 +113,7 @@ class SessionCore:
         #: prober tries it, it is ``_reviving`` (owned by the prober thread alone)
         self._parked: Optional[_Slot] = None
         self._reviving: Optional[_Slot] = None
+        self._odd_revivals = 0             # tries of the parked session the array answered with an error
         self.counters = {"logins": 0, "failures": 0, "logouts": 0, "refused_connects": 0, "probes": 0,
                          "revivals": 0}
 
@@ -454,11 +458,20 @@ class SessionCore:
                 err = as_delfin(exc)
                 outcome = {SessionState.UNREACHABLE: "parked", SessionState.AUTH_FAILED: "rejected"}.get(
                     state_for(err), "none")
-                if outcome == "rejected":
+                if outcome == "none":
+                    # the array answered, with an error (busy, throttled, a bad reply): a fresh
+                    # login would meet the same answer and could not log this session out, so
+                    # keep it for a few more tries before giving up on it
+                    self._odd_revivals += 1
+                    outcome = "parked" if self._odd_revivals < MAX_ODD_REVIVALS else "none"
+                elif outcome == "rejected":
                     self._connect_failed(err, slot.fingerprint, "probe")
+                with self._lock:
+                    self._last_error = {**err.to_dict(), "at": time.time()}
                 return outcome
             if serial is not None and str(storage["serial_number"]) != str(serial):
                 return "none"                 # another array answers there now: a fresh login says so
+            self._odd_revivals = 0
             fresh = _Slot(slot.driver, CallGate(_capacity(slot.driver), self.bulk_inflight), slot.fingerprint)
             with self._lock:
                 if self._closed or self._slot is not None or self._state != SessionState.UNREACHABLE:

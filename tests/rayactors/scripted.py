@@ -18,6 +18,7 @@ class ScriptedArray:
     def __init__(self, password: str = "pw-1", port: int = 8443, serial: str = "SN-1") -> None:
         self.password, self.port, self.serial = password, port, serial
         self.down = False
+        self.failing = False                       # answers every request with an error (busy, 503)
         self._lock = threading.Lock()
         self._tokens: dict[str, int] = {}          # token -> requests served on it
         self._seq = itertools.count(1)
@@ -83,6 +84,8 @@ class ScriptedArray:
             self._pause(point, who)
             if self.down:
                 raise InvalidIpOrPort("array down")
+            if self.failing:
+                raise StorageBackendException("503: try later")
             with self._lock:
                 if token in self.after_logout:
                     self.after_logout[token] += 1

@@ -334,6 +334,25 @@ def test_an_outage_keeps_the_session_no_login_no_orphan(array):
     assert array.active == 0
 
 
+def test_an_array_answering_errors_keeps_the_parked_session(array):
+    """Back from an outage but busy (503): a fresh login would meet the same answer and leave
+    the parked session open at the array, so the prober keeps trying the parked one."""
+    core = make_core()
+    core.connect(access(array.name), origin="register")
+    array.down = True
+    with pytest.raises(InvalidIpOrPort):
+        core.call("list_volumes")
+    array.down, array.failing = False, True
+    deadline = time.monotonic() + T
+    while core.snapshot()["probes"] < 3 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert core.state == SessionState.UNREACHABLE and array.logins == 1
+    array.failing = False
+    while core.state != SessionState.READY and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert (array.logins, array.active, array.peak_sessions) == (1, 1, 1)
+
+
 def test_an_expired_parked_session_is_replaced_by_one_login(array):
     core = make_core()
     core.connect(access(array.name), origin="register")
