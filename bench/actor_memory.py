@@ -19,6 +19,7 @@ import psutil
 
 import rayactors  # noqa: F401
 import ray
+from rayactors.ray_env import apply_node_env
 
 from .common import write_result
 from .scale import METRICS10
@@ -137,6 +138,7 @@ def main(argv: list[str] | None = None) -> dict:
     args = ap.parse_args(argv)
     started = not ray.is_initialized()
     if started:
+        apply_node_env()
         ray.init(_node_ip_address="127.0.0.1", include_dashboard=False, log_to_driver=False)
     try:
         imports, pandas_mb = import_profile()

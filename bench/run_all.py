@@ -9,6 +9,7 @@ import traceback
 
 import rayactors  # noqa: F401
 import ray
+from rayactors.ray_env import apply_node_env
 
 from . import actor_memory, idle_cpu, overhead, pipeline, priority, register, scale, sessions, transport
 from .common import RESULTS, environment
@@ -21,6 +22,7 @@ SUITE = [("pipeline", pipeline.main, []), ("overhead", overhead.main, []), ("pri
 
 def main() -> int:
     only = sys.argv[1:]
+    apply_node_env()
     ray.init(_node_ip_address="127.0.0.1", include_dashboard=False, log_to_driver=False)
     failures = []
     t_all = time.time()

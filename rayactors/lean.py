@@ -3,8 +3,8 @@
 Two habits, both measured in ``bench/actor_memory.py``:
 
 - **No pandas.** pyarrow imports pandas on its first ``pa.array()``/``pa.table()`` whenever it
-  is installed (about 25 MB), though an actor never converts to pandas. ``block_pandas`` makes
-  ``import pandas`` fail in this process only, so pyarrow takes it as not installed.
+  is installed (about 25-33 MB), though an actor never converts to pandas. ``block_unused``
+  makes ``import pandas`` fail in this process only, so pyarrow takes it as not installed.
 - **Give freed memory back.** A collection window is parsed, filtered and written as Parquet;
   afterwards Arrow's allocator and glibc's arenas keep the pages for reuse. ``release_memory``
   after each window returns them (Arrow's ``release_unused`` and glibc's ``malloc_trim``).
@@ -20,22 +20,25 @@ from typing import Any, Optional
 _libc: Optional[ctypes.CDLL] = None
 
 
-class _NoPandas(importlib.abc.MetaPathFinder):
-    """An import finder that says pandas is not installed (pyarrow then leaves it alone)."""
+#: packages a storage actor never uses but that get imported because they are installed
+UNUSED = ("pandas",)
+
+
+class _Unused(importlib.abc.MetaPathFinder):
+    """An import finder that says the ``UNUSED`` packages are not installed."""
 
     def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
-        if name == "pandas" or name.startswith("pandas."):
-            raise ModuleNotFoundError("pandas is not loaded in storage actors (rayactors.lean)", name=name)
+        if any(name == u or name.startswith(u + ".") for u in UNUSED):
+            raise ModuleNotFoundError(f"{name} is not loaded in storage actors (rayactors.lean)", name=name)
         return None
 
 
-def block_pandas() -> bool:
-    """Make ``import pandas`` fail in this process; False if pandas was imported already."""
-    if "pandas" in sys.modules:
-        return False
-    if not any(isinstance(f, _NoPandas) for f in sys.meta_path):
-        sys.meta_path.insert(0, _NoPandas())
-    return True
+def block_unused() -> list[str]:
+    """Make importing the ``UNUSED`` packages fail in this process; returns those that were
+    imported already (blocking cannot unload them)."""
+    if not any(isinstance(f, _Unused) for f in sys.meta_path):
+        sys.meta_path.insert(0, _Unused())
+    return [u for u in UNUSED if u in sys.modules]
 
 
 def release_memory() -> None:

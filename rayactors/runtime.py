@@ -9,6 +9,7 @@ import ray
 
 from .config import Config
 from .naming import get_supervisor
+from .ray_env import apply_node_env
 from .supervisor import supervisor_class
 
 log = logging.getLogger("delfin_dm.runtime")
@@ -31,6 +32,7 @@ def init_ray(cfg: Config, address: Optional[str] = None) -> None:
         ray.init(address=address, **kwargs)
     else:
         loopback_only()
+        apply_node_env()
         ray.init(_node_ip_address="127.0.0.1", include_dashboard=False, **kwargs)
 
 

@@ -52,7 +52,7 @@ class _Proxy:
 
 class StorageSessionActor:
     def __init__(self, storage_id: str, config: dict[str, Any]) -> None:
-        lean.block_pandas()             # before any Arrow call: pyarrow would load it (+25 MB)
+        lean.block_unused()             # before any Arrow call: pyarrow would load pandas (+25 MB)
         self.storage_id = storage_id
         self.cfg = Config.model_validate(config)
         # a working directory of its own: some vendor drivers write files relative to it

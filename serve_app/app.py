@@ -82,18 +82,28 @@ def _body_schema(schema: dict) -> dict:
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
 
-@app.middleware("http")
-async def bearer_auth(request: Request, call_next: Any) -> Response:
+class BearerAuth:
     """Optional bearer token (DELFIN_DM_API_TOKEN at deploy time); /health and the pages that
-    hold no data (dashboard, docs, their assets, the OpenAPI document) stay open."""
-    digest: Optional[str] = RUNTIME["token_sha256"]
-    if digest and not dashboard.is_open(request.url.path):
-        header = request.headers.get("authorization", "")
-        token = header[7:] if header.lower().startswith("bearer ") else ""
-        given = hashlib.sha256(token.encode()).hexdigest()
-        if not token or not hmac.compare_digest(given, digest):
-            return errors.error_response(Unauthorized("a valid bearer token is required"))
-    return await call_next(request)
+    hold no data (dashboard, docs, their assets, the OpenAPI document) stay open. A plain ASGI
+    middleware: Starlette's ``BaseHTTPMiddleware`` costs about half a millisecond a request."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        digest: Optional[str] = RUNTIME["token_sha256"]
+        if scope["type"] == "http" and digest and not dashboard.is_open(scope["path"]):
+            header = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1")
+            token = header[7:] if header.lower().startswith("bearer ") else ""
+            given = hashlib.sha256(token.encode()).hexdigest()
+            if not token or not hmac.compare_digest(given, digest):
+                response = errors.error_response(Unauthorized("a valid bearer token is required"))
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+app.add_middleware(BearerAuth)
 
 
 def _list_query(request: Request, search: Any, fields: Any, **fixed: str) -> Any:
@@ -149,8 +159,9 @@ async def sync_one(storage_id: str = id_path()) -> Response:
 @v1.get("/storages/{storage_id}/capabilities")
 async def capabilities(storage_id: str = id_path()) -> dict:
     """Delfin's shape: ``{"metadata": {"vendor", "model"}, "spec": <the driver's capabilities>}``."""
-    storage = await ac().supervisor("storage_view", storage_id)
-    spec = await on_storage(storage_id, "control", ac().driver(storage_id, "get_capabilities"))
+    storage, spec = await asyncio.gather(            # both at once: the registry and the array
+        ac().supervisor("storage_view", storage_id),
+        on_storage(storage_id, "control", ac().driver(storage_id, "get_capabilities")))
     if not spec:
         raise StorageCapabilityNotSupported()
     return {"metadata": {"vendor": storage.get("vendor"), "model": storage.get("model")}, "spec": spec}

@@ -24,6 +24,8 @@ import sys
 from pathlib import Path
 from typing import Any, Optional
 
+from rayactors.ray_env import node_env
+
 LOOPBACK_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
 SECRET_ENV = ("DELFIN_DM_API_TOKEN",)
 STATE_FILE = "cluster.json"
@@ -51,6 +53,7 @@ def start(data_dir: str, num_cpus: Optional[int] = None) -> str:
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k not in SECRET_ENV}
     env.update(LOOPBACK_ENV)
+    env = node_env(env)
     ray = str(Path(sys.executable).with_name("ray"))
     cmd = [ray, "start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}", "--include-dashboard=false",
            "--disable-usage-stats"] + ([f"--num-cpus={num_cpus}"] if num_cpus else [])

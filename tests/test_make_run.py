@@ -99,11 +99,14 @@ def test_make_run_ready_query_and_clean_stop(tmp_path):
         started = service_processes(tmp_path, launcher)
         names = {p.name() for p in started}
         assert {"gcs_server", "raylet"} <= names and any("Supervisor" in n for n in names), names
+        assert any("StorageSessionActor" in n for n in names), names
         # the API token reaches no Ray process: not its environment, not its command line
         for p in started:
             environ = open(f"/proc/{p.pid}/environ", "rb").read()
             assert TOKEN.encode() not in environ, (p.pid, p.name())
             assert TOKEN not in " ".join(p.cmdline()), (p.pid, p.name())
+            if "StorageSessionActor" in p.name():       # fewer glibc arenas (rayactors/ray_env.py)
+                assert b"\0MALLOC_ARENA_MAX=2\0" in b"\0" + environ, p.pid
         # and every port any of them listens on is on loopback
         listening = [(p.name(), c.laddr) for p in started for c in p.net_connections(kind="inet")
                      if c.status == psutil.CONN_LISTEN]
