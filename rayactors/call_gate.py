@@ -3,8 +3,9 @@
 Plain Python (threads), no Ray. One gate per driver instance:
 
 - at most ``capacity`` calls run at once (the driver's ``max_concurrent_calls``, default 1);
-- bulk calls take at most ``bulk_limit`` of those places, so with ``capacity > bulk_limit`` a
-  control call always finds one free;
+- bulk calls take at most ``bulk_limit`` of those places and never the last one when
+  ``capacity > 1``: a control call then always finds a place free and never waits for an array
+  round trip of a bulk call (with ``capacity == 1`` it waits for at most the one in flight);
 - a waiting control call goes ahead of every waiting bulk call; bulk calls go in arrival order;
 - ``drain()`` retires the gate: waiters and newcomers are turned away (``acquire`` answers
   False, the caller goes to the new session) and it returns once the calls in flight are done,
@@ -26,7 +27,8 @@ class CallGate:
         if capacity < 1:
             raise ValueError("capacity must be >= 1")
         self.capacity = capacity
-        self.bulk_limit = max(1, min(capacity, bulk_limit or capacity))
+        kept_for_control = 1 if capacity > 1 else 0
+        self.bulk_limit = max(1, min(capacity - kept_for_control, bulk_limit or capacity))
         self._cond = threading.Condition()
         self._active = {"control": 0, "bulk": 0}
         self._control_waiting = 0

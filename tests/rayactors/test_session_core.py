@@ -249,7 +249,7 @@ def test_one_call_at_a_time_on_a_session_counted_at_the_array(array):
 
 
 def test_declared_concurrency_is_used_and_capped(array):
-    core = make_core(ConcurrentScriptedDriver, bulk_inflight=3)
+    core = make_core(ConcurrentScriptedDriver, bulk_inflight=8)   # more than the driver allows
     core.connect(access(array.name), origin="register")
     entered = array.hold("list_volumes")
     threads = [run(core.call, "list_volumes") for _ in range(8)]
