@@ -73,6 +73,15 @@ def _met(ok: bool) -> str:
     return "met" if ok else "**missed**"
 
 
+def _at_scale() -> str:
+    """The same actor's memory among many (``scale``: libraries shared by more processes)."""
+    sc = _load("scale")
+    if not sc or not sc.get("steps"):
+        return ""
+    r = max(sc["steps"], key=lambda r: (r["on_time_fraction"] >= 0.95, r["n"]))
+    return f"; collecting among N={r['n']} (`scale`): PSS {r['pss_mb']:.0f}, USS {r['uss_mb']:.0f}"
+
+
 def rows() -> list[tuple[str, str, str, str]]:
     """(figure, target, measured, met or missed) for every target of bench/README.md."""
     out: list[tuple[str, str, str, str]] = []
@@ -82,7 +91,7 @@ def rows() -> list[tuple[str, str, str, str]]:
         out.append(("storage actor memory (PSS)", "<= 80 MB idle, <= 90 MB collecting 50k points per minute",
                     f"{idle['pss_mb']:.0f} MB idle, {busy['pss_mb']:.0f} MB collecting "
                     f"(USS {idle['uss_mb']:.0f} / {busy['uss_mb']:.0f}; a bare Ray actor: PSS "
-                    f"{am['bare']['pss_mb']:.0f}, USS {am['bare']['uss_mb']:.0f})",
+                    f"{am['bare']['pss_mb']:.0f}, USS {am['bare']['uss_mb']:.0f})" + _at_scale(),
                     _met(idle["pss_mb"] <= 80 and busy["pss_mb"] <= 90)))
     sc = _load("scale")
     if sc and sc["steps"]:
@@ -112,11 +121,11 @@ def rows() -> list[tuple[str, str, str, str]]:
     o = _load("overhead")
     if o and "bare_actor" in o:
         out.append(("client call over a bare Ray actor call", "<= +0.3 ms p50",
-                    f"+{o['client_over_bare_p50_ms']:.2f} ms (client {o['client']['p50_ms']:.2f}, bare actor "
+                    f"{o['client_over_bare_p50_ms']:+.2f} ms (client {o['client']['p50_ms']:.2f}, bare actor "
                     f"{o['bare_actor']['p50_ms']:.2f}, bare actor with our concurrency groups "
                     f"{o['bare_actor_groups']['p50_ms']:.2f} ms p50)", _met(o["client_over_bare_p50_ms"] <= 0.3)))
         out.append(("HTTP control route over Serve's own no-op route", "<= +3 ms p50",
-                    f"+{o['http_over_serve_p50_ms']:.2f} ms (ours {o['http']['p50_ms']:.2f}, Serve no-op "
+                    f"{o['http_over_serve_p50_ms']:+.2f} ms (ours {o['http']['p50_ms']:.2f}, Serve no-op "
                     f"{o['serve_noop']['p50_ms']:.2f}, Serve + FastAPI no-op {o['serve_fastapi_noop']['p50_ms']:.2f} ms p50)",
                     _met(o["http_over_serve_p50_ms"] <= 3)))
     tr = _load("transport")
