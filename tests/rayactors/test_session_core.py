@@ -312,21 +312,31 @@ def test_superseded_connect_is_refused_and_logged_out(array):
     assert array.logins == 3 and array.active == 1 and array.peak_sessions == 3
 
 
-def test_an_outage_keeps_the_session_no_login_no_orphan(array):
-    """The array still holds the session after it comes back: the prober uses it again instead
-    of logging in afresh (which would leave the old one open at the array until it expires)."""
+def parked_core(array) -> SessionCore:
+    """A core whose array went down under a call: its session parked, the prober running."""
     core = make_core()
     core.connect(access(array.name), origin="register")
     array.down = True
     with pytest.raises(InvalidIpOrPort):
         core.call("list_volumes")
+    return core
+
+
+def wait_until(cond) -> None:
+    deadline = time.monotonic() + T
+    while not cond() and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
+def test_an_outage_keeps_the_session_no_login_no_orphan(array):
+    """The array still holds the session after it comes back: the prober uses it again instead
+    of logging in afresh (which would leave the old one open at the array until it expires)."""
+    core = parked_core(array)
     assert core.state == SessionState.UNREACHABLE and core.snapshot()["sessions"] == 1
     time.sleep(0.2)                                     # several probes while down
     assert core.snapshot()["probes"] >= 2 and array.logins == 1
     array.down = False
-    deadline = time.monotonic() + T
-    while core.state != SessionState.READY and time.monotonic() < deadline:
-        time.sleep(0.02)
+    wait_until(lambda: core.state == SessionState.READY)
     assert core.state == SessionState.READY and core.snapshot()["revivals"] == 1
     core.call("list_volumes")
     assert (array.logins, array.active, array.peak_sessions) == (1, 1, 1)
@@ -337,68 +347,43 @@ def test_an_outage_keeps_the_session_no_login_no_orphan(array):
 def test_an_array_answering_errors_keeps_the_parked_session(array):
     """Back from an outage but busy (503): a fresh login would meet the same answer and leave
     the parked session open at the array, so the prober keeps trying the parked one."""
-    core = make_core()
-    core.connect(access(array.name), origin="register")
-    array.down = True
-    with pytest.raises(InvalidIpOrPort):
-        core.call("list_volumes")
+    core = parked_core(array)
     array.down, array.failing = False, True
-    deadline = time.monotonic() + T
-    while core.snapshot()["probes"] < 3 and time.monotonic() < deadline:
-        time.sleep(0.02)
+    wait_until(lambda: core.snapshot()["probes"] >= 3)
     assert core.state == SessionState.UNREACHABLE and array.logins == 1
     array.failing = False
-    while core.state != SessionState.READY and time.monotonic() < deadline:
-        time.sleep(0.02)
+    wait_until(lambda: core.state == SessionState.READY)
     assert (array.logins, array.active, array.peak_sessions) == (1, 1, 1)
 
 
 def test_an_expired_parked_session_is_replaced_by_one_login(array):
-    core = make_core()
-    core.connect(access(array.name), origin="register")
-    array.down = True
-    with pytest.raises(InvalidIpOrPort):
-        core.call("list_volumes")
+    core = parked_core(array)
     array.expire()                                      # the array rebooted: sessions gone
     array.down = False
-    deadline = time.monotonic() + T
-    while core.state != SessionState.READY and time.monotonic() < deadline:
-        time.sleep(0.02)
+    wait_until(lambda: core.state == SessionState.READY)
     core.call("list_volumes")
     assert (array.logins, array.active, array.failed_logins) == (2, 1, 0)
 
 
 def test_update_while_parked_logs_the_parked_session_out(array):
-    core = make_core()
-    core.connect(access(array.name), origin="register")
-    array.down = True
-    with pytest.raises(InvalidIpOrPort):
-        core.call("list_volumes")
+    core = parked_core(array)
     array.hold("get_storage", only="pw-1")              # the prober's try of the parked session waits
     array.down = False
     assert array.entered["get_storage"].wait(T)
     array.password = "pw-2"
     core.connect(access(array.name, password="pw-2"))   # new access info wins meanwhile
     array.release("get_storage")
-    deadline = time.monotonic() + T
-    while array.active != 1 and time.monotonic() < deadline:
-        time.sleep(0.02)
+    wait_until(lambda: array.active == 1)
     assert core.state == SessionState.READY and core._slot.driver._password == "pw-2"
     assert array.active == 1 and array.logouts == 1
 
 
 def test_prober_gives_up_on_rejected_credentials(array):
-    core = make_core()
-    core.connect(access(array.name), origin="register")
-    array.down = True
-    with pytest.raises(InvalidIpOrPort):
-        core.call("list_volumes")
+    core = parked_core(array)
     array.password = "rotated"
     array.expire()                          # the rotation also ended the parked session
     array.down = False
-    deadline = time.monotonic() + T
-    while core.state != SessionState.AUTH_FAILED and time.monotonic() < deadline:
-        time.sleep(0.02)
+    wait_until(lambda: core.state == SessionState.AUTH_FAILED)
     assert core.state == SessionState.AUTH_FAILED
     time.sleep(0.5)
     assert array.failed_logins == 1 and array.active == 0
