@@ -68,6 +68,21 @@ class StorageDriver:
         """Log out. Idempotent. After it, the instance must never log in again (the runtime
         never calls it again either). Drivers without a session need not override it."""
 
+    def session_handle(self) -> Optional[str]:
+        """What lets another process end this instance's current session without logging in
+        (a REST token), or None. The runtime keeps it sealed in the registry, so a storage actor
+        killed with -9 leaves no session behind: its restart calls ``release_session`` with it.
+        Sessions that die with the process (an SSH connection) need none."""
+        return None
+
+    @classmethod
+    def release_session(cls, access_info: AccessInfo, handle: str) -> None:
+        """End the session ``handle`` names, left by a process that died, without logging in.
+        Return when it is ended (or the array no longer knows it); raise a Delfin error when the
+        array cannot be reached or refuses for now, and the runtime tries again before its next
+        logins (``MAX_RELEASE_TRIES`` times)."""
+        raise NotSupported("release_session")
+
     # -- inventory -----------------------------------------------------------------------
     def get_storage(self, context: Any) -> dict:
         raise NotSupported("get_storage")

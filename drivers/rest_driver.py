@@ -18,9 +18,10 @@ import requests
 from . import perfgen
 from .errors import (BadResponse, ConnectTimeout, DelfinError, InvalidIpOrPort,
                      InvalidUsernameOrPassword, SSLCertificateFailed, StorageBackendException)
+from .access_info import AccessInfo
 from .base import perf_window
 from .perf_catalog import normalise_request
-from .sim_common import PERF_TYPES, SimulatorDriverBase
+from .sim_common import DEFAULT_TIMEOUT, PERF_TYPES, SimulatorDriverBase
 
 PAGE = 2000
 
@@ -113,6 +114,23 @@ class SimulatorRestDriver(SimulatorDriverBase):
                 raise StorageBackendException("the session was closed")
             self._logout_locked()
             self._login_locked()
+
+    def session_handle(self) -> Optional[str]:
+        return self._token
+
+    @classmethod
+    def release_session(cls, access_info: AccessInfo, handle: str) -> None:
+        """Log out the token a killed process left (a DELETE needs no login)."""
+        rest = access_info.rest
+        if rest is None:
+            return
+        url = f"{access_info.scheme()}://{rest.host}:{rest.port}/api/v1/sessions/current"
+        with requests.Session() as http, _translate("release session"):
+            http.verify = access_info.tls_verify()
+            resp = http.delete(url, headers={"X-Auth-Token": handle},
+                               timeout=min(5.0, access_info.number("timeout", DEFAULT_TIMEOUT, 0.01, 600)))
+            if resp.status_code not in (401, 404):     # unknown token: ended already
+                _check_status(resp, "release session")
 
     def close(self) -> None:
         with self._lock:

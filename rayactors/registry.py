@@ -35,6 +35,7 @@ CREATE TABLE IF NOT EXISTS storages (
     session_state TEXT NOT NULL DEFAULT 'connecting',
     display_name  TEXT,
     sync_started  REAL,
+    sessions      TEXT,
     created_at    REAL NOT NULL,
     updated_at    REAL NOT NULL
 );
@@ -114,7 +115,7 @@ class Registry:
             columns = {r[1] for r in self._db.execute("PRAGMA table_info(storages)")}
             for name, decl in (("epoch", "INTEGER NOT NULL DEFAULT 0"),       # registries written
                                ("session_state", "TEXT NOT NULL DEFAULT 'connecting'"),  # before these
-                               ("display_name", "TEXT"), ("sync_started", "REAL")):
+                               ("display_name", "TEXT"), ("sync_started", "REAL"), ("sessions", "TEXT")):
                 if name not in columns:
                     self._db.execute(f"ALTER TABLE storages ADD COLUMN {name} {decl}")
             columns = {r[1] for r in self._db.execute("PRAGMA table_info(resources)")}
@@ -167,6 +168,17 @@ class Registry:
     def set_session_state(self, storage_id: str, state: str) -> None:
         """The last state a storage actor reported (``auth_failed`` survives a restart)."""
         self._tx("UPDATE storages SET session_state=? WHERE id=?", (state, storage_id))
+
+    def set_sessions(self, storage_id: str, handles: list[str]) -> None:
+        """The storage actor's open session handles (tokens), sealed like passwords."""
+        sealed = self._box.seal({"handles": json.dumps(sorted(handles))}) if handles else None
+        self._tx("UPDATE storages SET sessions=? WHERE id=?", (sealed, storage_id))
+
+    def sessions(self, storage_id: str) -> list[str]:
+        row = self.get(storage_id)
+        if row is None or not row["sessions"]:
+            return []
+        return list(json.loads(self._box.open(row["sessions"])["handles"]))
 
     def update_access(self, storage_id: str, access: AccessInfo, storage: Optional[dict] = None) -> None:
         sets = "access_public=?, secrets=?, endpoint=?, updated_at=?"

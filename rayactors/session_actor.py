@@ -21,6 +21,7 @@ from typing import Any, Optional
 import psutil
 import pyarrow as pa
 import ray
+from pydantic import SecretStr
 
 from drivers import LIST_METHODS, AccessInfo, load_driver_class, resource_result
 from drivers.arrow_schema import empty_table, metrics_to_table, validate_table
@@ -64,7 +65,7 @@ class StorageSessionActor:
             storage_id, self._build, bulk_inflight=self.cfg.bulk_inflight,
             call_timeout_s=self.cfg.control_timeout_s, close_timeout_s=self.cfg.close_timeout_s,
             backoff_base_s=self.cfg.backoff_base_s, backoff_cap_s=self.cfg.backoff_cap_s,
-            on_state=self._on_state)
+            on_state=self._on_state, release=_release_session, on_sessions=self._on_sessions)
         self.reporter = StateReporter(self._send_report, self.core.stopped)
         self._lock = threading.Lock()
         self._support: Optional[dict[str, dict]] = None
@@ -144,7 +145,15 @@ class StorageSessionActor:
         self._registered = True
         self._start_fence()
         self.core.hold_rejected(access, epoch)
+        self.core.release_orphans(access)      # ending a session needs no login
         return self.core.snapshot()
+
+    @ray.method(concurrency_group="session")
+    def adopt_sessions(self, handles: list[SecretStr]) -> int:
+        """Recreated after the cluster lost its actors: the sessions the last actor left open,
+        ended before the next login. Returns how many are waiting."""
+        self.core.adopt_orphans(handles)
+        return self.core.snapshot()["orphans"]
 
     # -- control group ------------------------------------------------------------------------
     @ray.method(concurrency_group="control")
@@ -245,6 +254,11 @@ class StorageSessionActor:
             if self._scheduler is None and self.cfg.scheduler_enabled:
                 threading.Thread(target=self._start_scheduler, daemon=True, name="start-scheduler").start()
 
+    def _on_sessions(self, handles: list[str]) -> None:
+        """Called by the core with its lock held: the open sessions, kept (sealed) by the
+        supervisor so that a restart after kill -9 can end them."""
+        self.reporter.report("record_sessions", self.storage_id, [SecretStr(h) for h in handles])
+
     def _send_report(self, method: str, args: tuple) -> None:
         try:
             ray.get(getattr(self._supervisor(), method).remote(*args), timeout=self.cfg.control_timeout_s)
@@ -272,12 +286,14 @@ class StorageSessionActor:
         if found is None:   # removed while we were down
             self.core.close()
             return
-        access, epoch, rejected = found
+        access, epoch, rejected, orphans = found
         self.core.claim_epoch(epoch)
+        self.core.adopt_orphans(orphans)      # ended before the login below (or now, if rejected)
         self._registered = True
         self._start_fence()
         if rejected:
             self.core.hold_rejected(access)
+            self.core.release_orphans(access)
             return
         try:
             self.core.connect(access, None, None, "recover")
@@ -323,6 +339,11 @@ class StorageSessionActor:
         if self._supervisor_handle is None:
             self._supervisor_handle = ray.get_actor(self.cfg.supervisor_name, namespace=self.cfg.namespace)
         return self._supervisor_handle
+
+
+def _release_session(access: AccessInfo, handle: str) -> None:
+    """End a session a killed actor left, through its driver class (no login)."""
+    load_driver_class(access.vendor, access.model).release_session(access, handle)
 
 
 def collection_options(access: AccessInfo) -> dict[str, Any]:

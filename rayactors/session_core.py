@@ -22,6 +22,11 @@ interleaving can be forced in a test with events. The rules it keeps:
   epochs of connects still in flight count as ours, so a rightful owner is never fenced by its
   own pending connect.
 
+- **Leave no session behind a kill -9.** Every open session's handle (the driver's
+  ``session_handle()``, a REST token) is published to the shell, which keeps it sealed with the
+  supervisor. A restarted core adopts its predecessor's handles as orphans and ends them
+  (``release_session``, no login) before its own next login; one the array cannot take now is
+  tried again before later logins, ``MAX_RELEASE_TRIES`` times.
 - **Keep the session through an outage.** A connection error parks the session instead of
   logging it out (the array cannot be reached to log out anyway). The prober first tries the
   parked session again: the array usually still holds it, so an outage costs no login and
@@ -47,8 +52,8 @@ from dataclasses import dataclass
 from typing import Any, Callable, Literal, Optional
 
 from drivers import DRIVER_METHODS, AccessInfo
-from drivers.errors import (DelfinError, InvalidInput, InvalidUsernameOrPassword, StorageBackendException,
-                            StorageNotFound, StorageSerialNumberMismatch)
+from drivers.errors import (DelfinError, InvalidInput, InvalidUsernameOrPassword, NotSupported,
+                            StorageBackendException, StorageNotFound, StorageSerialNumberMismatch)
 from drivers.models import validate_storage
 
 from .call_gate import CallGate, Lane
@@ -58,12 +63,18 @@ log = logging.getLogger("delfin_dm.session")
 #: tries of a parked session that the array answers with an error (not a connection failure,
 #: not a rejection) before the prober gives up on it and logs in afresh
 MAX_ODD_REVIVALS = 5
+#: tries to end one session a killed predecessor left, before leaving it to the array's idle timeout
+MAX_RELEASE_TRIES = 5
 
 #: why a connect happens: ``update`` is new access info from the operator (or the credentials
 #: script); the others reuse the storage's own access info and are refused once it was rejected.
 Origin = Literal["register", "update", "recover", "probe"]
 #: called with the state lock held, in order: it must not block (the actor queues a report)
 StateListener = Callable[[SessionState, SessionState, Optional[dict]], None]
+#: called with the state lock held whenever the set of open session handles changes
+SessionsListener = Callable[[list[str]], None]
+#: ends a left-over session by its handle without logging in (the driver class's release_session)
+Releaser = Callable[[AccessInfo, str], None]
 
 
 def fingerprint(access: AccessInfo) -> str:
@@ -83,7 +94,8 @@ class _Slot:
 class SessionCore:
     def __init__(self, storage_id: str, build: Callable[[AccessInfo], Any], *, bulk_inflight: int = 4,
                  call_timeout_s: float = 120.0, close_timeout_s: float = 10.0, backoff_base_s: float = 1.0,
-                 backoff_cap_s: float = 60.0, on_state: Optional[StateListener] = None) -> None:
+                 backoff_cap_s: float = 60.0, on_state: Optional[StateListener] = None,
+                 release: Optional[Releaser] = None, on_sessions: Optional[SessionsListener] = None) -> None:
         self.storage_id = storage_id
         self._build = build
         self.bulk_inflight = bulk_inflight
@@ -91,6 +103,8 @@ class SessionCore:
         self.close_timeout_s = close_timeout_s
         self._backoff = (backoff_base_s, backoff_cap_s)
         self._on_state = on_state
+        self._release = release
+        self._on_sessions = on_sessions
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._state = SessionState.CONNECTING
@@ -114,8 +128,13 @@ class SessionCore:
         self._parked: Optional[_Slot] = None
         self._reviving: Optional[_Slot] = None
         self._odd_revivals = 0             # tries of the parked session the array answered with an error
+        #: session handles: of every driver logged in and not yet logged out (by ``id``), and of
+        #: the sessions a killed predecessor left (with the tries to end each)
+        self._handles: dict[int, Optional[str]] = {}
+        self._orphans: dict[str, int] = {}
+        self._published: tuple[str, ...] = ()
         self.counters = {"logins": 0, "failures": 0, "logouts": 0, "refused_connects": 0, "probes": 0,
-                         "revivals": 0}
+                         "revivals": 0, "released": 0}
 
     # -- reading ------------------------------------------------------------------------------
     @property
@@ -142,6 +161,7 @@ class SessionCore:
                     "last_error": self._last_error, "logins": self.counters["logins"],
                     "failures": self.counters["failures"], "logouts": self.counters["logouts"],
                     "probes": self.counters["probes"], "revivals": self.counters["revivals"],
+                    "released": self.counters["released"], "orphans": len(self._orphans),
                     "epoch": self._epoch, "serial_number": (self._storage or {}).get("serial_number"),
                     "sessions": sum(1 for s in (slot, self._parked, self._reviving) if s) + self._retiring,
                     "calls_in_flight": slot.gate.active if slot else 0,
@@ -195,14 +215,17 @@ class SessionCore:
 
     def _connect_once(self, access: AccessInfo, fp: str, expected_serial: Optional[str],
                       epoch: Optional[int], origin: Origin, ticket: int) -> dict:
+        if self._orphans:
+            self.release_orphans(access)      # end what a killed predecessor left, before logging in
         with self._lock:
             self.counters["logins"] += 1
         try:
             driver = self._build(access)
         except BaseException as exc:
             err = as_delfin(exc)
-            self._connect_failed(err, fp, origin)
+            self._connect_failed(err, fp, origin, access)
             _reraise(err, exc)
+        self._track(driver, first=True)
         try:
             storage = validate_storage(driver.get_storage(None))
             if expected_serial is not None and str(storage["serial_number"]) != str(expected_serial):
@@ -212,7 +235,7 @@ class SessionCore:
             self._logout(driver)
             err = as_delfin(exc)
             if not isinstance(err, StorageSerialNumberMismatch):
-                self._connect_failed(err, fp, origin)
+                self._connect_failed(err, fp, origin, access)
             _reraise(err, exc)
         slot = _Slot(driver, CallGate(_capacity(driver), self.bulk_inflight), fp)
         with self._lock:
@@ -238,13 +261,17 @@ class SessionCore:
                 self._retire(stale)
         return storage
 
-    def _connect_failed(self, err: DelfinError, fp: str, origin: Origin) -> None:
+    def _connect_failed(self, err: DelfinError, fp: str, origin: Origin,
+                        access: Optional[AccessInfo] = None) -> None:
         """An update that fails changes nothing. Any other failed login (the storage's own access
-        info) sets the state when there is no session to keep, and starts the prober."""
+        info) sets the state when there is no session to keep, and starts the prober. A restart
+        that meets an outage keeps its access info: the prober logs in with it once it is back."""
         new = state_for(err)
         with self._lock:
             if origin == "update" or self._closed:
                 return
+            if self._access is None and origin == "recover":
+                self._access = access
             if new == SessionState.AUTH_FAILED:
                 self._rejected.add(fp)
             if self._slot is not None:
@@ -303,6 +330,7 @@ class SessionCore:
                 # the session is gone? drop it before the next queued call can take the gate
                 self._call_failed(err, slot)
             finally:
+                self._track(slot.driver)      # the driver may have logged in again inside the call
                 slot.gate.release(lane)
             if err is not None:
                 _reraise(err, cause)
@@ -399,6 +427,79 @@ class SessionCore:
             log.warning("storage %s: logout failed: %s", self.storage_id, type(exc).__name__)
         with self._lock:
             self.counters["logouts"] += 1
+            self._handles.pop(id(driver), None)
+            self._publish_locked()
+
+    # -- session handles ----------------------------------------------------------------------
+    def _track(self, driver: Any, first: bool = False) -> None:
+        """Note the driver's current session handle (it changes when the driver logs in again);
+        ``first`` right after its login, later only while it was not logged out."""
+        try:
+            handle = driver.session_handle() if hasattr(driver, "session_handle") else None
+        except Exception:  # a driver bug must not fail the call that was made
+            handle = None
+        handle = str(handle) if handle else None
+        with self._lock:
+            if not first and id(driver) not in self._handles:
+                return                        # logged out already: its session is over
+            if first or self._handles[id(driver)] != handle:
+                self._handles[id(driver)] = handle
+                self._publish_locked()
+
+    def _publish_locked(self) -> None:
+        current = tuple(sorted({*(h for h in self._handles.values() if h), *self._orphans}))
+        if current != self._published:
+            self._published = current
+            if self._on_sessions is not None:
+                self._on_sessions(list(current))
+
+    def adopt_orphans(self, handles: Any) -> None:
+        """Sessions a killed predecessor left open: ended before this core's next login."""
+        with self._lock:
+            mine = set(self._handles.values())
+            for handle in handles or ():
+                handle = getattr(handle, "get_secret_value", lambda h=handle: h)()
+                if handle and str(handle) not in mine:
+                    self._orphans.setdefault(str(handle), 0)
+            self._publish_locked()
+
+    def release_orphans(self, access: Any) -> int:
+        """End the adopted sessions (no login); keep one the array cannot take now for a later
+        try. Returns how many were ended."""
+        with self._lock:
+            todo = list(self._orphans)
+        if not todo:
+            return 0
+        access = AccessInfo.parse(access)
+        released = 0
+        for handle in todo:
+            ended, unsupported = True, False
+            try:
+                if self._release is None:
+                    raise NotSupported("release_session")
+                self._release(access, handle)
+            except NotSupported:
+                unsupported = True
+            except BaseException as exc:
+                ended = False
+                log.warning("storage %s: a session left by a killed process not ended yet: %s",
+                            self.storage_id, as_delfin(exc).error_code)
+            with self._lock:
+                if handle not in self._orphans:
+                    continue                  # another thread ended it meanwhile
+                if ended:
+                    del self._orphans[handle]
+                    if not unsupported:
+                        released += 1
+                        self.counters["released"] += 1
+                else:
+                    self._orphans[handle] += 1
+                    if self._orphans[handle] >= MAX_RELEASE_TRIES:
+                        del self._orphans[handle]
+                        log.warning("storage %s: gave up ending a left-over session; the array's idle "
+                                    "timeout ends it", self.storage_id)
+                self._publish_locked()
+        return released
 
     def _raise_if_closed(self) -> None:
         if self._closed:
@@ -455,6 +556,7 @@ class SessionCore:
             try:
                 storage = validate_storage(slot.driver.get_storage(None))
             except BaseException as exc:
+                self._track(slot.driver)
                 err = as_delfin(exc)
                 outcome = {SessionState.UNREACHABLE: "parked", SessionState.AUTH_FAILED: "rejected"}.get(
                     state_for(err), "none")
@@ -469,6 +571,7 @@ class SessionCore:
                 with self._lock:
                     self._last_error = {**err.to_dict(), "at": time.time()}
                 return outcome
+            self._track(slot.driver)
             if serial is not None and str(storage["serial_number"]) != str(serial):
                 return "none"                 # another array answers there now: a fresh login says so
             self._odd_revivals = 0

@@ -15,6 +15,7 @@ import uuid
 from typing import Any, Optional
 
 import ray
+from pydantic import SecretStr
 from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError
 
 from drivers import AccessInfo, load_driver_class
@@ -306,17 +307,26 @@ class Supervisor:
         return [Registry.public_access(r) for r in self.registry.rows()]
 
     def actor_access_info(self, storage_id: str, node_id: Optional[str] = None
-                          ) -> Optional[tuple[AccessInfo, int, bool]]:
+                          ) -> Optional[tuple[AccessInfo, int, bool, list[SecretStr]]]:
         """For a restarted storage actor only: its access info with passwords, a new epoch to
         claim (committed when it confirms, so a stale twin that survived a partition fences
-        itself off) and whether the array rejected these credentials (then: no login). It says
-        where Ray restarted it, so placement keeps counting it."""
+        itself off), whether the array rejected these credentials (then: no login) and the
+        sessions its predecessor left open (to end them). It says where Ray restarted it, so
+        placement keeps counting it."""
         self.balancer.observe([(storage_id, node_id)])
         row = self.registry.get(storage_id)
         access = self.registry.access_info(storage_id)
         if row is None or access is None:
             return None
-        return access, int(row["epoch"]) + 1, row["session_state"] == "auth_failed"
+        return (access, int(row["epoch"]) + 1, row["session_state"] == "auth_failed",
+                [SecretStr(h) for h in self.registry.sessions(storage_id)])
+
+    def record_sessions(self, storage_id: str, handles: list[SecretStr]) -> None:
+        """A storage actor's open sessions (tokens), sealed in the registry: a restart after
+        kill -9 ends them. Reported in order and at least once; the last report wins."""
+        if isinstance(storage_id, str) and self.registry.get(storage_id) is not None:
+            self.registry.set_sessions(storage_id, [getattr(h, "get_secret_value", lambda h=h: h)()
+                                                    for h in handles or ()])
 
     def current_epoch(self, storage_id: str) -> Optional[int]:
         return self.registry.epoch(storage_id) if isinstance(storage_id, str) else None
@@ -505,8 +515,11 @@ class Supervisor:
         """A registered storage without an actor: start one. It logs in with the stored access
         info, unless the array rejected those credentials: then it waits in auth_failed."""
         access = self.registry.access_info(storage_id)
+        actor = self._new_actor(storage_id)
+        left = self.registry.sessions(storage_id)
+        if left:                     # the cluster went down hard: end the sessions it left
+            self._get(actor.adopt_sessions.remote([SecretStr(h) for h in left]))
         if row["session_state"] == "auth_failed":
-            actor = self._new_actor(storage_id)
             epoch = int(row["epoch"]) + 1
             self._get(actor.hold_rejected.remote(access, epoch))
             self.registry.raise_epoch(storage_id, epoch)

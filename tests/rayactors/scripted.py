@@ -140,6 +140,17 @@ class ScriptedDriver(StorageDriver):
         token, self.token = self.token, None
         self.array.logout(token)
 
+    def session_handle(self) -> Optional[str]:
+        return self.token
+
+    @classmethod
+    def release_session(cls, access_info: Any, handle: str) -> None:
+        array = cls.arrays[access_info.extra_attributes["array"]]
+        array._pause("release", None)
+        if array.down:
+            raise InvalidIpOrPort("array down")
+        array.logout(handle)
+
 
 class ConcurrentScriptedDriver(ScriptedDriver):
     max_concurrent_calls = 4

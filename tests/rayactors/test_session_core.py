@@ -408,3 +408,109 @@ def test_calls_queued_behind_a_rejected_one_never_reach_the_array(array):
         assert isinstance(out["error"], InvalidUsernameOrPassword)
     assert isinstance(first_out["error"], InvalidUsernameOrPassword)
     assert array.failed_logins == 1 and core.state == SessionState.AUTH_FAILED
+
+
+# -- a storage actor killed with -9 leaves no session behind ----------------------------------
+def handoff_core(published: list) -> SessionCore:
+    """A core as the actor builds it: it publishes its open sessions and can end a dead one's."""
+    return make_core(release=ScriptedDriver.release_session, on_sessions=published.append)
+
+
+def killed(array, published: list) -> list:
+    """A core that logged in and was then killed (never closed): what it left published."""
+    handoff_core(published).connect(access(array.name), origin="register")
+    assert published[-1] == [next(iter(array._tokens))]
+    return published[-1]
+
+
+def test_restart_ends_the_killed_sessions_before_logging_in(array):
+    left = killed(array, [])
+    published: list = []
+    core = handoff_core(published)
+    core.adopt_orphans(left)
+    entered = array.hold("login")
+    t, out = run(core.connect, access(array.name), None, None, "recover")
+    assert entered.wait(T)
+    assert array.active == 0 and array.logouts == 1       # the orphan ended before the new login
+    array.release("login")
+    join(t)
+    assert "error" not in out
+    assert (array.logins, array.active, array.peak_sessions) == (2, 1, 1)
+    assert published[-1] == [core._slot.driver.token] and core.snapshot()["released"] == 1
+
+
+def test_a_re_login_inside_a_call_publishes_the_new_token(array):
+    """The driver logs in again on its own when its token expires: the handle kept for a restart
+    must follow, or a kill after it leaves the new session open."""
+    published: list = []
+    core = handoff_core(published)
+    core.connect(access(array.name), origin="register")
+    first = published[-1]
+    array.expire()
+    core.call("list_volumes")                              # re-login inside the driver
+    assert published[-1] != first and published[-1] == [core._slot.driver.token]
+    successor = handoff_core([])                           # the first core is killed here
+    successor.adopt_orphans(published[-1])
+    successor.connect(access(array.name), origin="recover")
+    assert array.active == 1 and array.logins == 3
+
+
+def test_a_kill_during_a_swap_leaves_neither_session(array):
+    """Make before break: while the old session drains, both are open and both are published."""
+    published: list = []
+    core = handoff_core(published)
+    core.connect(access(array.name), origin="register")
+    entered = array.hold("list_volumes")
+    call, _ = run(core.call, "list_volumes")
+    assert entered.wait(T)
+    swap, _ = run(core.connect, access(array.name))
+    wait_until(lambda: array.logins == 2 and len(published[-1]) == 2)
+    both = published[-1]
+    assert sorted(both) == sorted(array._tokens)            # killed here: two sessions open
+    successor = handoff_core([])
+    successor.adopt_orphans(both)
+    successor.connect(access(array.name), origin="recover")
+    assert array.active == 1 and array.logouts == 2
+    array.release("list_volumes")
+    join(call)
+    join(swap)
+
+
+def test_an_orphan_the_array_cannot_take_now_is_ended_later(array):
+    left = killed(array, [])
+    published: list = []
+    core = handoff_core(published)
+    core.adopt_orphans(left)
+    array.down = True
+    with pytest.raises(InvalidIpOrPort):
+        core.connect(access(array.name), origin="recover")
+    assert core.snapshot()["orphans"] == 1 and published[-1] == left    # still kept for a restart
+    array.down = False
+    wait_until(lambda: core.state == SessionState.READY)     # the prober's login ends it first
+    assert core.state == SessionState.READY
+    assert (array.active, array.logouts, core.snapshot()["orphans"]) == (1, 1, 0)
+    assert published[-1] == [core._slot.driver.token]
+
+
+def test_a_driver_without_handles_publishes_nothing(array):
+    class NoHandle(ScriptedDriver):
+        def session_handle(self):
+            return None
+    published: list = []
+    core = make_core(NoHandle, on_sessions=published.append)
+    core.connect(access(array.name), origin="register")
+    core.call("list_volumes")
+    core.close()
+    assert all(p == [] for p in published)
+
+
+def test_a_restart_during_an_outage_logs_in_once_the_array_is_back(array):
+    """A restarted actor has no session yet: its failed first login must still leave the
+    prober the access info to log in with (it used to stay unreachable for good)."""
+    core = make_core()
+    array.down = True
+    with pytest.raises(InvalidIpOrPort):
+        core.connect(access(array.name), origin="recover")
+    array.down = False
+    wait_until(lambda: core.state == SessionState.READY)
+    assert core.state == SessionState.READY and (array.logins, array.active) == (1, 1)
