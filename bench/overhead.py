@@ -10,7 +10,11 @@ the layers' own cost. Contenders, interleaved round by round (A B C ... A B C ..
 - ``client``: ``DriverManagerClient.get_capabilities`` (actor handle, control lane, gate);
 - ``serve_noop``: a Serve deployment answering ``{}``: Serve's own HTTP floor;
 - ``serve_fastapi_noop``: the same as a FastAPI ingress with one route;
-- ``http``: our ``GET /v1/storages/{id}/capabilities``.
+- ``http_health``: our app's ``GET /health`` (its middleware and routing, no actor call);
+- ``http_registry``: our ``GET /v1/storages/{id}`` (one awaited supervisor call);
+- ``http``: our ``GET /v1/storages/{id}/capabilities`` (one awaited storage-actor call).
+
+The last three split ``http`` into our app's own layers and the awaited actor call.
 
 Targets: client <= bare_actor + 0.3 ms p50; http <= serve_noop + 3 ms p50.
 """
@@ -100,6 +104,8 @@ def main(argv: list[str] | None = None) -> dict:
             "client": lambda: client.get_capabilities(None, sid),
             "serve_noop": lambda: http.get(noops["serve_noop"], timeout=30).json(),
             "serve_fastapi_noop": lambda: http.get(noops["serve_fastapi_noop"], timeout=30).json(),
+            "http_health": lambda: http.get(f"{url}/health", timeout=30).json(),
+            "http_registry": lambda: http.get(f"{url}/v1/storages/{sid}", timeout=30).json(),
             "http": lambda: http.get(f"{url}/v1/storages/{sid}/capabilities", timeout=30).json()}
         for fn in calls.values():
             for _ in range(50):
@@ -117,9 +123,13 @@ def main(argv: list[str] | None = None) -> dict:
             print(f"{k:>18}: p50 {out[k]['p50_ms']:.3f} ms  p99 {out[k]['p99_ms']:.3f} ms")
         out["client_over_bare_p50_ms"] = out["client"]["p50_ms"] - out["bare_actor"]["p50_ms"]
         out["http_over_serve_p50_ms"] = out["http"]["p50_ms"] - out["serve_noop"]["p50_ms"]
+        out["app_layers_over_serve_p50_ms"] = out["http_health"]["p50_ms"] - out["serve_noop"]["p50_ms"]
+        out["awaited_actor_call_p50_ms"] = out["http"]["p50_ms"] - out["http_health"]["p50_ms"]
         out["targets"] = {"client_over_bare_p50_ms": 0.3, "http_over_serve_p50_ms": 3.0}
         print(f"client over a bare actor call: +{out['client_over_bare_p50_ms']:.3f} ms p50 (target +0.3); "
-              f"HTTP over Serve's no-op: +{out['http_over_serve_p50_ms']:.3f} ms p50 (target +3)")
+              f"HTTP over Serve's no-op: +{out['http_over_serve_p50_ms']:.3f} ms p50 (target +3): our app's "
+              f"layers +{out['app_layers_over_serve_p50_ms']:.3f}, the awaited actor call "
+              f"+{out['awaited_actor_call_p50_ms']:.3f}")
         client.remove_storage(None, sid)
         print("wrote", write_result("overhead", {"rounds": args.rounds, **out}))
         return out

@@ -147,6 +147,7 @@ async def delete_storage(storage_id: str = id_path(), drop_metrics: bool = Query
         False, description="beyond Delfin: also delete the storage's metrics")) -> Response:
     await ac().supervisor("remove_storage", storage_id, drop_metrics)
     ac().forget(storage_id)
+    _METADATA.pop(storage_id, None)
     return Response(status_code=202)
 
 
@@ -158,13 +159,24 @@ async def sync_one(storage_id: str = id_path()) -> Response:
 
 @v1.get("/storages/{storage_id}/capabilities")
 async def capabilities(storage_id: str = id_path()) -> dict:
-    """Delfin's shape: ``{"metadata": {"vendor", "model"}, "spec": <the driver's capabilities>}``."""
-    storage, spec = await asyncio.gather(            # both at once: the registry and the array
-        ac().supervisor("storage_view", storage_id),
-        on_storage(storage_id, "control", ac().driver(storage_id, "get_capabilities")))
+    """Delfin's shape: ``{"metadata": {"vendor", "model"}, "spec": <the driver's capabilities>}``.
+    Vendor and model never change for a storage id (an update must keep the serial number), so
+    the replica asks the registry once per storage; the array is asked every time."""
+    spec = await on_storage(storage_id, "control", ac().driver(storage_id, "get_capabilities"))
     if not spec:
         raise StorageCapabilityNotSupported()
-    return {"metadata": {"vendor": storage.get("vendor"), "model": storage.get("model")}, "spec": spec}
+    metadata = _METADATA.get(storage_id)
+    if metadata is None:
+        storage = await ac().supervisor("storage_view", storage_id)
+        if len(_METADATA) >= METADATA_CACHE_SIZE:
+            _METADATA.clear()
+        metadata = _METADATA[storage_id] = {"vendor": storage.get("vendor"), "model": storage.get("model")}
+    return {"metadata": dict(metadata), "spec": spec}
+
+
+#: storage id -> the vendor and model its capabilities answer shows (see ``capabilities``)
+_METADATA: dict[str, dict] = {}
+METADATA_CACHE_SIZE = 10_000
 
 
 @v1.get("/storages/{storage_id}/access-info")
