@@ -21,6 +21,10 @@ imports Delfin's config plus the one driver module its storage uses. What the ho
   with a token refreshed in place, or a paramiko pool, and are not written for concurrent use.
   ``close()`` ends the session where the driver can: ``close_connection()`` if it has one, else
   ``logout()`` of its REST handlers, and every pooled SSH connection is closed.
+- **Sessions a killed actor leaves.** For the drivers in ``SESSION_HANDOFF`` the session's
+  cookies are its handle; a restarted actor ends it with the driver's own handler and
+  ``logout()``, without logging in. Other REST drivers' sessions lapse at the array's idle
+  timeout; SSH sessions end with the process.
 - **No monkey-patching.** Delfin imports eventlet (its SSH pool); importing it patches nothing,
   and ``assert_unpatched()`` checks that no Delfin import did.
 """
@@ -28,6 +32,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import importlib
+import json
 import logging
 import os
 import threading
@@ -52,6 +58,11 @@ FORWARDED = (*LIST_METHODS, "get_storage", "list_alerts", "clear_alert", "add_tr
 #: directories some Delfin drivers write to, relative to the working directory (Delfin runs from
 #: its source tree, where they exist). The storage actor runs in a scratch directory of its own.
 WORKDIR_FILES = {"ibm storwize_svc": "delfin/drivers/utils/performance_file/svc"}
+
+#: Delfin drivers whose session a restarted actor can end (see ``DelfinDriverHost.session_handle``):
+#: the attribute of the driver holding the REST handler whose cookies are the session. Only the
+#: ones checked at a simulated array (tests/rayactors/test_delfin_drivers.py).
+SESSION_HANDOFF = {"pure flasharray": "rest_handler"}
 
 _init_lock = threading.Lock()
 _initialised = False
@@ -144,19 +155,7 @@ class DelfinDriverHost(StorageDriver):
         self._closed = False
 
     def _delfin_kwargs(self) -> dict[str, Any]:
-        from delfin import cryptor
-        access: AccessInfo = self.access_info
-        kwargs = access.reveal()
-        for name in ("rest", "ssh", "cli", "smis"):
-            block = kwargs.get(name)
-            if isinstance(block, dict) and block.get("password") is not None:
-                block["password"] = cryptor.encode(block["password"])
-        if access.rest is not None:
-            kwargs["verify"] = access.tls_verify()
-        if access.ssh is not None and access.ssh.pub_key:
-            kwargs["ssh"]["pub_key_type"], kwargs["ssh"]["pub_key"] = access.ssh.host_key()
-        kwargs["storage_id"] = self.storage_id
-        return kwargs
+        return delfin_kwargs(self.access_info, self.storage_id)
 
     # -- the one dispatch path ------------------------------------------------------------
     def _forward(self, method: str, *args: Any, **kwargs: Any) -> Any:
@@ -196,9 +195,62 @@ class DelfinDriverHost(StorageDriver):
             except Exception as exc:  # best effort: the array expires it anyway
                 log.warning("%s: %s failed: %s", self.entry_point.name, how, type(exc).__name__)
 
+    def session_handle(self) -> Optional[str]:
+        """The REST handler's class and session cookies, for the drivers in SESSION_HANDOFF."""
+        attr = SESSION_HANDOFF.get(self.entry_point.name)
+        handler = getattr(self.inner, attr, None) if attr and not self._closed else None
+        session = getattr(handler, "session", None)
+        if session is None:
+            return None
+        cookies = {c.name: c.value for c in session.cookies}
+        if not cookies:
+            return None
+        return json.dumps({"handler": f"{type(handler).__module__}:{type(handler).__qualname__}",
+                           "cookies": cookies}, sort_keys=True)
+
+    @classmethod
+    def release_session(cls, access_info: AccessInfo, handle: str) -> None:
+        """A fresh handler of the driver's own class, given the dead session's cookies, logs out
+        with the driver's own ``logout()``: no login."""
+        if cls.entry_point.name not in SESSION_HANDOFF:
+            raise NotSupported("release_session")
+        try:
+            saved = json.loads(handle)
+            module, _, name = saved["handler"].partition(":")
+            cookies = dict(saved["cookies"])
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise NotSupported("release_session: not a handle of this driver") from None
+        if not module.startswith("delfin.drivers."):
+            raise NotSupported("release_session: not a Delfin handler")
+        init_delfin()
+        with translated("release session"):
+            handler = getattr(importlib.import_module(module), name)(**delfin_kwargs(AccessInfo.parse(access_info)))
+            handler.init_http_head()
+            handler.session.cookies.update(cookies)
+            try:
+                handler.logout()
+            finally:
+                handler.session.close()
+
     @staticmethod
     def parse_alert(context: Any, alert: dict) -> dict:
         raise NotSupported("parse_alert")   # replaced per class by host_class
+
+
+def delfin_kwargs(access: AccessInfo, storage_id: Optional[str] = None) -> dict[str, Any]:
+    """The keyword arguments a Delfin driver (or one of its handlers) is built with."""
+    from delfin import cryptor
+    kwargs = access.reveal()
+    for name in ("rest", "ssh", "cli", "smis"):
+        block = kwargs.get(name)
+        if isinstance(block, dict) and block.get("password") is not None:
+            block["password"] = cryptor.encode(block["password"])
+    if access.rest is not None:
+        kwargs["verify"] = access.tls_verify()
+    if access.ssh is not None and access.ssh.pub_key:
+        kwargs["ssh"]["pub_key_type"], kwargs["ssh"]["pub_key"] = access.ssh.host_key()
+    kwargs["storage_id"] = storage_id
+    return kwargs
 
 
 def session_enders(inner: Any) -> list[tuple[str, Any]]:

@@ -148,6 +148,12 @@ class StorageSessionActor:
         self.core.release_orphans(access)      # ending a session needs no login
         return self.core.snapshot()
 
+    @ray.method(concurrency_group="admin")
+    def republish_sessions(self) -> None:
+        """Report the open sessions again: the supervisor dropped the reports sent while the
+        storage was being registered (it had no row for them yet)."""
+        self.core.republish_sessions()
+
     @ray.method(concurrency_group="session")
     def adopt_sessions(self, handles: list[SecretStr]) -> int:
         """Recreated after the cluster lost its actors: the sessions the last actor left open,

@@ -453,6 +453,13 @@ class SessionCore:
             if self._on_sessions is not None:
                 self._on_sessions(list(current))
 
+    def republish_sessions(self) -> None:
+        """Publish the current set again, after everything published before it (the supervisor
+        drops reports of a storage it has not recorded yet: registration asks for this)."""
+        with self._lock:
+            self._published = ()
+            self._publish_locked()
+
     def adopt_orphans(self, handles: Any) -> None:
         """Sessions a killed predecessor left open: ended before this core's next login."""
         with self._lock:

@@ -167,6 +167,7 @@ class Supervisor:
                 self.balancer.forget(storage_id)
                 raise
         self.registry.start_sync(storage_id, self.cfg.sync_expiration_s)
+        actor.republish_sessions.remote()   # its session reports before the row above were dropped
         actor.sync.remote()        # first inventory, as Delfin syncs after registering
         log.info("storage %s registered (%s)", storage_id, endpoint)
         return self.storage_view(storage_id)

@@ -1,6 +1,9 @@
 """Test helpers: a manager (supervisor + client) in its own namespace, and wait_for."""
 from __future__ import annotations
 
+import os
+import signal
+import sqlite3
 import time
 import uuid
 
@@ -63,3 +66,30 @@ def wait_for(cond, timeout: float = 30.0, interval: float = 0.1, what: str = "co
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(interval)
+
+
+def kill_9_and_wait(manager, sid, handles: bool = True):
+    """kill -9 a storage actor once its reports reached the supervisor (so the session handles
+    are kept, for a driver that has ``handles``); return its state once Ray restarted it and it
+    is ready again."""
+    c = manager.client
+    if handles:
+        wait_for(lambda: sealed_sessions(manager, sid), 30, what="session handle recorded")
+    wait_for(lambda: c.storage_state(sid)["reports_pending"] == 0 or None, 30, what="reports")
+    pid = c.storage_state(sid)["pid"]
+    os.kill(pid, signal.SIGKILL)
+
+    def ready_again():
+        try:
+            state = c.storage_state(sid)
+        except Exception:  # restarting
+            return None
+        return state if state["pid"] != pid and state["state"] == "ready" else None
+    return wait_for(ready_again, 60, what="restart")
+
+
+def sealed_sessions(manager, sid) -> str:
+    """The registry's sealed session handles of a storage ('' when none are recorded)."""
+    with sqlite3.connect(manager.cfg.registry_path) as db:
+        row = db.execute("SELECT sessions FROM storages WHERE id=?", (sid,)).fetchone()
+    return (row[0] if row else "") or ""

@@ -18,7 +18,7 @@ from drivers.errors import InvalidUsernameOrPassword, NotSupported, StorageNotFo
 from drivers.simulator.control import pure_access, storwize_access
 from rayactors import metrics
 
-from ..helpers import wait_for
+from ..helpers import kill_9_and_wait, wait_for
 
 pytest.importorskip("delfin")
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -66,6 +66,20 @@ def test_nine_callers_one_session_then_remove_logs_out(manager, simulator, kind,
     assert simulator.stats(arr["name"])["logouts"] == 1
     with pytest.raises(StorageNotFound):
         manager.client.get_storage(None, sid)
+
+
+@pytest.mark.parametrize("kind", ["pure", "storwize"])
+def test_kill_9_leaves_one_session_at_the_array(manager, simulator, kind):
+    """Pure: the restarted actor ends the dead one's session with Delfin's own handler and
+    logout, given the session cookie it kept (no login); Storwize: SSH ends with the process."""
+    arr = add(simulator, kind)
+    sid = manager.client.discover_storage(None, access(kind, arr))["id"]
+    state = kill_9_and_wait(manager, sid, handles=kind == "pure")
+    assert len(manager.client.list_volumes(None, sid)) == SIZES["volumes"]
+    wait_for(lambda: simulator.stats(arr["name"])["active_sessions"] == 1 or None, 10, what="one session")
+    stats = simulator.stats(arr["name"])
+    assert (stats["logins"], stats["active_sessions"], stats["failed_logins"]) == (2, 1, 0)
+    assert state["released"] == (1 if kind == "pure" else 0)
 
 
 @pytest.mark.parametrize("kind", ["pure", "storwize"])

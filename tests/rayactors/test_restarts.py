@@ -1,14 +1,13 @@
 """Crash restarts of storage actors and of the supervisor; reconcile."""
 import os
 import signal
-import sqlite3
 
 import ray
 
 from drivers.simulator.control import rest_access
 from rayactors.session_actor import actor_class
 
-from ..helpers import wait_for
+from ..helpers import kill_9_and_wait, sealed_sessions, wait_for
 
 
 def test_kill_9_storage_actor_restarts_and_logs_in_once_more(manager, simulator):
@@ -16,6 +15,7 @@ def test_kill_9_storage_actor_restarts_and_logs_in_once_more(manager, simulator)
     c = manager.client
     sid = c.discover_storage(None, rest_access(arr))["id"]
     assert len(c.list_volumes(None, sid)) == 50
+    wait_for(lambda: sealed_sessions(manager, sid), 30, what="handle recorded")
     pid = c.storage_state(sid)["pid"]
     os.kill(pid, signal.SIGKILL)
     assert len(c.list_volumes(None, sid)) == 50          # rides over the restart
@@ -27,23 +27,6 @@ def test_kill_9_storage_actor_restarts_and_logs_in_once_more(manager, simulator)
     assert state["released"] == 1
 
 
-def _killed_and_back(manager, sid):
-    """kill -9 the storage actor once its reports reached the supervisor; wait for its restart."""
-    c = manager.client
-    wait_for(lambda: c.storage_state(sid)["reports_pending"] == 0 or None, 30, what="reports")
-    pid = c.storage_state(sid)["pid"]
-    os.kill(pid, signal.SIGKILL)
-    return wait_for(lambda: _ready_again(c, sid, pid), 60, what="restart")
-
-
-def _ready_again(c, sid, pid):
-    try:
-        state = c.storage_state(sid)
-    except Exception:
-        return None
-    return state if state["pid"] != pid and state["state"] == "ready" else None
-
-
 def test_kill_9_mid_call_leaves_one_session_at_the_array(manager, simulator):
     """Killed while its call waits on a slow array: the session that call used is ended by the
     restart, and the token was never stored in clear."""
@@ -53,13 +36,27 @@ def test_kill_9_mid_call_leaves_one_session_at_the_array(manager, simulator):
     simulator.faults(arr["name"], latency_ms=3000)
     pending = manager.actor(sid).call_bulk.remote("list_volumes")
     wait_for(lambda: simulator.stats(arr["name"])["inflight"] >= 1 or None, 30, what="call at the array")
-    sealed = wait_for(lambda: _sealed_sessions(manager, sid), 30, what="handle recorded")
+    sealed = wait_for(lambda: sealed_sessions(manager, sid), 30, what="handle recorded")
     assert sealed.startswith("gAAAA")                       # Fernet, not the token
-    _killed_and_back(manager, sid)
+    kill_9_and_wait(manager, sid)
     simulator.faults(arr["name"], latency_ms=0)
     del pending
     stats = simulator.stats(arr["name"])
     assert (stats["logins"], stats["active_sessions"], stats["peak_sessions"]) == (2, 1, 1)
+
+
+def test_a_session_reported_while_registering_is_kept(manager, simulator):
+    """The login's report reaches the supervisor while the array still answers get_storage
+    (slow array), before the registry has a row for the storage: it is dropped there, so the
+    registration asks the actor to report again. A kill right after still leaves one session."""
+    arr = simulator.add_array()
+    simulator.faults(arr["name"], latency_ms=800)
+    sid = manager.client.discover_storage(None, rest_access(arr))["id"]
+    simulator.faults(arr["name"], latency_ms=0)
+    assert wait_for(lambda: sealed_sessions(manager, sid), 30, what="handle recorded").startswith("gAAAA")
+    kill_9_and_wait(manager, sid)
+    stats = simulator.stats(arr["name"])
+    assert (stats["logins"], stats["active_sessions"]) == (2, 1)
 
 
 def test_kill_9_after_the_driver_logged_in_again(manager, simulator):
@@ -69,18 +66,14 @@ def test_kill_9_after_the_driver_logged_in_again(manager, simulator):
     c = manager.client
     sid = c.discover_storage(None, rest_access(arr))["id"]
     wait_for(lambda: c.storage_state(sid)["reports_pending"] == 0 or None, 30, what="reports")
-    before = _sealed_sessions(manager, sid)
+    before = sealed_sessions(manager, sid)
     simulator.expire_sessions(arr["name"])
     assert len(c.list_volumes(None, sid)) == 50               # a re-login inside the call
-    wait_for(lambda: _sealed_sessions(manager, sid) != before or None, 30, what="new handle recorded")
-    _killed_and_back(manager, sid)
+    wait_for(lambda: sealed_sessions(manager, sid) != before or None, 30, what="new handle recorded")
+    kill_9_and_wait(manager, sid)
     stats = simulator.stats(arr["name"])
     assert (stats["logins"], stats["active_sessions"]) == (3, 1)
 
-
-def _sealed_sessions(manager, sid):
-    with sqlite3.connect(manager.cfg.registry_path) as db:
-        return db.execute("SELECT sessions FROM storages WHERE id=?", (sid,)).fetchone()[0] or ""
 
 
 def test_supervisor_restart_reconciles(manager, simulator):
@@ -88,7 +81,7 @@ def test_supervisor_restart_reconciles(manager, simulator):
     a1, a2 = simulator.add_array(), simulator.add_array()
     keep = c.discover_storage(None, rest_access(a1))["id"]
     missing = c.discover_storage(None, rest_access(a2))["id"]
-    wait_for(lambda: c.storage_state(missing)["reports_pending"] == 0 or None, 30, what="reports")
+    wait_for(lambda: sealed_sessions(manager, missing), 30, what="handle recorded")
     ray.kill(manager.actor(missing), no_restart=True)      # a registered storage lost its actor
     orphan = actor_class(manager.cfg).options(
         name="storage:orphan-1", namespace=manager.cfg.namespace, lifetime="detached"
