@@ -126,7 +126,9 @@ def rows() -> list[tuple[str, str, str, str]]:
                     f"{o['bare_actor_groups']['p50_ms']:.2f} ms p50)", _met(o["client_over_bare_p50_ms"] <= 0.3)))
         out.append(("HTTP control route over Serve's own no-op route", "<= +3 ms p50",
                     f"{o['http_over_serve_p50_ms']:+.2f} ms (ours {o['http']['p50_ms']:.2f}, Serve no-op "
-                    f"{o['serve_noop']['p50_ms']:.2f}, Serve + FastAPI no-op {o['serve_fastapi_noop']['p50_ms']:.2f} ms p50)",
+                    f"{o['serve_noop']['p50_ms']:.2f}, Serve + FastAPI no-op {o['serve_fastapi_noop']['p50_ms']:.2f} ms p50"
+                    + (f"; our app's layers {o['app_layers_over_serve_p50_ms']:+.2f}, the one awaited actor call "
+                       f"{o['awaited_actor_call_p50_ms']:+.2f})" if "awaited_actor_call_p50_ms" in o else ")"),
                     _met(o["http_over_serve_p50_ms"] <= 3)))
     tr = _load("transport")
     if tr and "50000" in tr["results"]:
