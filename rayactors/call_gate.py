@@ -8,8 +8,8 @@ Plain Python (threads), no Ray. One gate per driver instance:
   round trip of a bulk call (with ``capacity == 1`` it waits for at most the one in flight);
 - a waiting control call goes ahead of every waiting bulk call; bulk calls go in arrival order;
 - ``drain()`` retires the gate: waiters and newcomers are turned away (``acquire`` answers
-  False, the caller goes to the new session) and it returns once the calls in flight are done,
-  so the driver can be logged out with nobody using it.
+  False, the caller goes to the new session) and it returns once the calls in flight are done
+  (of both lanes, or of the ones asked for), so the driver can be logged out with nobody using it.
 """
 from __future__ import annotations
 
@@ -110,13 +110,14 @@ class CallGate:
             self._retired = True
             self._cond.notify_all()
 
-    def drain(self, timeout: Optional[float] = None) -> bool:
-        """Retire the gate and wait until no call runs; True if it emptied within ``timeout``."""
+    def drain(self, timeout: Optional[float] = None, lanes: tuple[Lane, ...] = ("control", "bulk")) -> bool:
+        """Retire the gate and wait until no call of ``lanes`` runs; True if they emptied within
+        ``timeout``."""
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
             self._retired = True
             self._cond.notify_all()
-            while self._active["control"] + self._active["bulk"]:
+            while any(self._active[lane] for lane in lanes):
                 if not self._wait(deadline):
                     return False
             return True

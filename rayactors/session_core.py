@@ -10,8 +10,12 @@ interleaving can be forced in a test with events. The rules it keeps:
   (``CallGate``).
 - **Make before break.** ``connect`` logs in on a new driver and checks the serial number; only
   then the new session replaces the old one, whose gate is drained (calls in flight finish,
-  queued calls move to the new session) before it is logged out. A swapped-out or closed
-  driver is never called again, so it never logs in again.
+  queued calls move to the new session) before it is logged out. ``connect`` waits for the
+  control calls in flight on the old session (one round trip each), never for its bulk calls (a
+  sync or a collection: many round trips): those finish undisturbed and a thread logs the old
+  session out right after them. A later login (another update) or ``close`` first waits for
+  that, up to ``close_timeout_s``, so the array never sees more than two sessions of a storage.
+  A swapped-out or closed driver is never called again, so it never logs in again.
 - **Single flight.** Identical connects in flight share one login; a connect that finishes
   after a newer one was installed, or after ``close``/fencing, is refused and its fresh session
   logged out.
@@ -48,7 +52,7 @@ import logging
 import threading
 import time
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Literal, Optional
 
 from drivers import DRIVER_METHODS, AccessInfo
@@ -89,6 +93,8 @@ class _Slot:
     driver: Any
     gate: CallGate
     fingerprint: str
+    logging_out: bool = False          # set once, under the core's lock: one logout per session
+    logged_out: threading.Event = field(default_factory=threading.Event)
 
 
 class SessionCore:
@@ -122,7 +128,8 @@ class SessionCore:
         self._closed = False
         self._stop = threading.Event()
         self._prober: Optional[threading.Thread] = None
-        self._retiring = 0                 # old sessions being drained before their logout
+        self._retiring: set[_Slot] = set()   # old sessions being drained before their logout
+        self._handed_over: set[_Slot] = set()  # of those, the ones a thread logs out after bulk calls
         #: the session dropped by a connection error, kept for the prober to try again; while the
         #: prober tries it, it is ``_reviving`` (owned by the prober thread alone)
         self._parked: Optional[_Slot] = None
@@ -163,7 +170,7 @@ class SessionCore:
                     "probes": self.counters["probes"], "revivals": self.counters["revivals"],
                     "released": self.counters["released"], "orphans": len(self._orphans),
                     "epoch": self._epoch, "serial_number": (self._storage or {}).get("serial_number"),
-                    "sessions": sum(1 for s in (slot, self._parked, self._reviving) if s) + self._retiring,
+                    "sessions": sum(1 for s in (slot, self._parked, self._reviving) if s) + len(self._retiring),
                     "calls_in_flight": slot.gate.active if slot else 0,
                     "max_concurrent_calls": slot.gate.capacity if slot else None}
 
@@ -218,6 +225,10 @@ class SessionCore:
         if self._orphans:
             self.release_orphans(access)      # end what a killed predecessor left, before logging in
         with self._lock:
+            lingering = list(self._handed_over)
+        for slot in lingering:                # at most two sessions: the old one is done first
+            self._drain_and_logout(slot, self.close_timeout_s)
+        with self._lock:
             self.counters["logins"] += 1
         try:
             driver = self._build(access)
@@ -258,7 +269,7 @@ class SessionCore:
             raise StorageBackendException(f"storage {self.storage_id}: newer access info was installed meanwhile")
         for stale in (old, parked):
             if stale is not None:
-                self._retire(stale)
+                self._retire(stale, bulk_in_background=True)
         return storage
 
     def _connect_failed(self, err: DelfinError, fp: str, origin: Origin,
@@ -388,9 +399,10 @@ class SessionCore:
             self._closed = True
             slot, self._slot = self._slot, None
             parked, self._parked = self._parked, None
+            lingering = list(self._handed_over)   # old sessions still finishing bulk calls
             self._set_state(SessionState.CLOSED)
         self._stop.set()
-        for stale in (slot, parked):          # a session being revived is logged out by the prober
+        for stale in (slot, parked, *lingering):  # a session being revived is logged out by the prober
             if stale is not None:
                 self._retire(stale)
 
@@ -407,18 +419,42 @@ class SessionCore:
             self.close()
         return stale
 
-    def _retire(self, slot: _Slot) -> None:
-        """Drain the slot's gate (nobody calls the driver any more), then log it out."""
+    def _retire(self, slot: _Slot, bulk_in_background: bool = False) -> None:
+        """Drain the slot's gate (nobody calls the driver any more), then log it out.
+
+        ``bulk_in_background`` (after a swap): wait only for the control calls in flight; when
+        bulk calls still run on it, a thread logs it out once they are done (within the call
+        timeout), so an update never waits for a sync or a collection, nor cuts one short."""
         with self._lock:
-            self._retiring += 1
+            self._retiring.add(slot)
+        if bulk_in_background:
+            slot.gate.drain(self.close_timeout_s, lanes=("control",))
+            if slot.gate.active:
+                with self._lock:
+                    self._handed_over.add(slot)
+                threading.Thread(target=self._drain_and_logout,
+                                 args=(slot, max(self.close_timeout_s, self.call_timeout_s)),
+                                 daemon=True, name="retire").start()
+                return
+        self._drain_and_logout(slot, self.close_timeout_s)
+
+    def _drain_and_logout(self, slot: _Slot, timeout: float) -> None:
+        if not slot.gate.drain(timeout):
+            log.warning("storage %s: logging out with a call still in flight after %.0f s",
+                        self.storage_id, timeout)
+        with self._lock:
+            first = not slot.logging_out       # a login, close() and the hand-over thread may all get here
+            slot.logging_out = True
+        if not first:
+            slot.logged_out.wait(timeout)
+            return
         try:
-            if not slot.gate.drain(self.close_timeout_s):
-                log.warning("storage %s: logging out with a call still in flight after %.0f s",
-                            self.storage_id, self.close_timeout_s)
             self._logout(slot.driver)
         finally:
             with self._lock:
-                self._retiring -= 1
+                self._retiring.discard(slot)
+                self._handed_over.discard(slot)
+            slot.logged_out.set()
 
     def _logout(self, driver: Any) -> None:
         try:

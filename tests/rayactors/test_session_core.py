@@ -68,20 +68,74 @@ def test_a_call_in_flight_on_swapped_driver_leaves_no_session(array):
     old_token = core._slot.driver.token
     array.expire()                              # the in-flight call will find its token expired
     swap, swap_out = run(core.connect, access(array.name))
-    time.sleep(0.3)
-    # the swap waits for the call in flight before logging the old driver out
-    assert swap.is_alive() and array.logins == 2
+    # the swap does not wait for a bulk call in flight (a sync, a collection: many round trips),
+    # and does not cut it short: the old session stays until that call is done
+    join(swap)
+    assert "error" not in swap_out and array.logins == 2 and array.logouts == 0
+    assert core.snapshot()["sessions"] == 2
     array.release("list_volumes")
     join(call)
-    join(swap)
-    assert "error" not in swap_out and "error" not in call_out
+    assert "error" not in call_out
+    wait_until(lambda: array.logouts == 1)
     # the call re-logged in on its own driver before it was retired; the retire logged that out
     assert array.active == 1 and array.logins == 3 and array.logouts == 1
-    assert old_token not in array._tokens
+    assert old_token not in array._tokens and core.snapshot()["sessions"] == 1
     # the old driver is closed and never called again: nothing reaches the array on its tokens
     assert all(v == 0 for v in array.after_logout.values())
     core.call("list_volumes")
     assert array.logins == 3 and array.active == 1
+
+
+def test_a_swap_waits_for_a_control_call_in_flight_then_logs_out(array):
+    """A control call is one round trip: the update waits for it, and has logged the old session
+    out when it returns (the array sees one session)."""
+    core = make_core()
+    core.connect(access(array.name), origin="register")
+    entered = array.hold("get_capabilities")
+    call, call_out = run(core.call, "get_capabilities")
+    assert entered.wait(T)
+    swap, swap_out = run(core.connect, access(array.name))
+    wait_until(lambda: array.logins == 2)
+    time.sleep(0.3)
+    assert swap.is_alive() and array.logouts == 0
+    array.release("get_capabilities")
+    join(swap)
+    assert "error" not in swap_out and array.active == 1 and array.logouts == 1
+    join(call)
+    assert "error" not in call_out
+
+
+def test_a_second_update_during_a_hand_over_waits_for_it_two_sessions_at_most(array):
+    core = make_core()
+    core.connect(access(array.name), origin="register")
+    entered = array.hold("list_volumes")
+    call, call_out = run(core.call, "list_volumes")
+    assert entered.wait(T)
+    core.connect(access(array.name))            # returns; the first session finishes the call
+    second, second_out = run(core.connect, access(array.name))
+    time.sleep(0.3)
+    assert second.is_alive() and array.logins == 2 and array.active == 2
+    array.release("list_volumes")
+    join(second)
+    join(call)
+    assert "error" not in second_out and "error" not in call_out
+    assert array.peak_sessions == 2 and array.logins == 3 and array.active == 1
+
+
+def test_close_during_a_hand_over_logs_out_the_old_session_too(array):
+    """Removing a storage while its old session still finishes a bulk call: both sessions are
+    logged out within the close timeout (the actor is killed right after)."""
+    core = make_core(close_timeout_s=0.5)
+    core.connect(access(array.name), origin="register")
+    entered = array.hold("list_volumes")
+    call, _ = run(core.call, "list_volumes")
+    assert entered.wait(T)
+    core.connect(access(array.name))
+    assert array.active == 2
+    core.close()
+    assert array.active == 0 and array.logouts == 2 and core.snapshot()["sessions"] == 0
+    array.release("list_volumes")
+    join(call)
 
 
 def test_a_calls_queued_during_a_swap_run_on_the_new_session(array):
@@ -102,6 +156,7 @@ def test_a_calls_queued_during_a_swap_run_on_the_new_session(array):
     join(first)
     join(swap)
     new = core._slot.driver
+    wait_until(lambda: old.closed)             # the first call was bulk: logged out right after it
     assert old is not new and old.closed
     assert array._tokens == {new.token: 5 + 1}    # get_storage of the swap + the 5 queued calls
     assert array.active == 1 and array.peak_sessions == 2
