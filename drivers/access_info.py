@@ -264,6 +264,11 @@ class AccessInfo(BaseModel):
                 if getattr(self, name) is not None and getattr(self, name).password is not None}
 
 
+def reveal_secret(value: Any) -> Any:
+    """A ``SecretStr``'s text, any other value as it is (session handles travel either way)."""
+    return value.get_secret_value() if isinstance(value, SecretStr) else value
+
+
 def _as_text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"

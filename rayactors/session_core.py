@@ -56,6 +56,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Literal, Optional
 
 from drivers import DRIVER_METHODS, AccessInfo
+from drivers.access_info import reveal_secret
 from drivers.errors import (DelfinError, InvalidInput, InvalidUsernameOrPassword, NotSupported,
                             StorageBackendException, StorageNotFound, StorageSerialNumberMismatch)
 from drivers.models import validate_storage
@@ -501,7 +502,7 @@ class SessionCore:
         with self._lock:
             mine = set(self._handles.values())
             for handle in handles or ():
-                handle = getattr(handle, "get_secret_value", lambda h=handle: h)()
+                handle = reveal_secret(handle)
                 if handle and str(handle) not in mine:
                     self._orphans.setdefault(str(handle), 0)
             self._publish_locked()

@@ -19,6 +19,7 @@ from pydantic import SecretStr
 from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError
 
 from drivers import AccessInfo, load_driver_class
+from drivers.access_info import reveal_secret
 from drivers.models import KINDS_BY_METHOD, KINDS_BY_NAME
 from drivers.errors import (ALL_ERRORS, AccessInfoNotFound, DelfinError, InvalidInput, StorageAlreadyExists,
                             StorageBackendException, StorageIsSyncing, StorageNotFound)
@@ -326,8 +327,7 @@ class Supervisor:
         """A storage actor's open sessions (tokens), sealed in the registry: a restart after
         kill -9 ends them. Reported in order and at least once; the last report wins."""
         if isinstance(storage_id, str) and self.registry.get(storage_id) is not None:
-            self.registry.set_sessions(storage_id, [getattr(h, "get_secret_value", lambda h=h: h)()
-                                                    for h in handles or ()])
+            self.registry.set_sessions(storage_id, [reveal_secret(h) for h in handles or ()])
 
     def current_epoch(self, storage_id: str) -> Optional[int]:
         return self.registry.epoch(storage_id) if isinstance(storage_id, str) else None
