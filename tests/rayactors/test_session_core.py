@@ -58,13 +58,19 @@ def join(t: threading.Thread) -> None:
     assert not t.is_alive(), "thread did not finish"
 
 
+def hold_one_call(core: SessionCore, array, point: str = "list_volumes") -> tuple[threading.Thread, dict]:
+    """Connect ``core``, then start one call that the array holds at ``point`` until released."""
+    core.connect(access(array.name), origin="register")
+    entered = array.hold(point)
+    call = run(core.call, point)
+    assert entered.wait(T)
+    return call
+
+
 # -- a. a swapped-out driver never logs in again ---------------------------------------------
 def test_a_call_in_flight_on_swapped_driver_leaves_no_session(array):
     core = make_core()
-    core.connect(access(array.name), origin="register")
-    entered = array.hold("list_volumes")
-    call, call_out = run(core.call, "list_volumes")
-    assert entered.wait(T)
+    call, call_out = hold_one_call(core, array)
     old_token = core._slot.driver.token
     array.expire()                              # the in-flight call will find its token expired
     swap, swap_out = run(core.connect, access(array.name))
@@ -90,10 +96,7 @@ def test_a_swap_waits_for_a_control_call_in_flight_then_logs_out(array):
     """A control call is one round trip: the update waits for it, and has logged the old session
     out when it returns (the array sees one session)."""
     core = make_core()
-    core.connect(access(array.name), origin="register")
-    entered = array.hold("get_capabilities")
-    call, call_out = run(core.call, "get_capabilities")
-    assert entered.wait(T)
+    call, call_out = hold_one_call(core, array, "get_capabilities")
     swap, swap_out = run(core.connect, access(array.name))
     wait_until(lambda: array.logins == 2)
     time.sleep(0.3)
@@ -107,10 +110,7 @@ def test_a_swap_waits_for_a_control_call_in_flight_then_logs_out(array):
 
 def test_a_second_update_during_a_hand_over_waits_for_it_two_sessions_at_most(array):
     core = make_core()
-    core.connect(access(array.name), origin="register")
-    entered = array.hold("list_volumes")
-    call, call_out = run(core.call, "list_volumes")
-    assert entered.wait(T)
+    call, call_out = hold_one_call(core, array)
     core.connect(access(array.name))            # returns; the first session finishes the call
     second, second_out = run(core.connect, access(array.name))
     time.sleep(0.3)
@@ -126,10 +126,7 @@ def test_close_during_a_hand_over_logs_out_the_old_session_too(array):
     """Removing a storage while its old session still finishes a bulk call: both sessions are
     logged out within the close timeout (the actor is killed right after)."""
     core = make_core(close_timeout_s=0.5)
-    core.connect(access(array.name), origin="register")
-    entered = array.hold("list_volumes")
-    call, _ = run(core.call, "list_volumes")
-    assert entered.wait(T)
+    call, _ = hold_one_call(core, array)
     core.connect(access(array.name))
     assert array.active == 2
     core.close()
@@ -140,10 +137,7 @@ def test_close_during_a_hand_over_logs_out_the_old_session_too(array):
 
 def test_a_calls_queued_during_a_swap_run_on_the_new_session(array):
     core = make_core()
-    core.connect(access(array.name), origin="register")
-    entered = array.hold("list_volumes")
-    first, _ = run(core.call, "list_volumes")
-    assert entered.wait(T)
+    first, _ = hold_one_call(core, array)
     queued = [run(core.call, "list_volumes") for _ in range(5)]
     time.sleep(0.2)
     old = core._slot.driver
@@ -448,10 +442,7 @@ def test_calls_queued_behind_a_rejected_one_never_reach_the_array(array):
     """The call that meets the rejection drops the session before the next queued call can take
     the gate: the array sees exactly one failed login, however many calls were waiting."""
     core = make_core()
-    core.connect(access(array.name), origin="register")
-    entered = array.hold("list_volumes")
-    first, first_out = run(core.call, "list_volumes")
-    assert entered.wait(T)
+    first, first_out = hold_one_call(core, array)
     queued = [run(core.call, "list_volumes") for _ in range(6)]
     time.sleep(0.2)
     array.password = "rotated"
@@ -514,10 +505,7 @@ def test_a_kill_during_a_swap_leaves_neither_session(array):
     """Make before break: while the old session drains, both are open and both are published."""
     published: list = []
     core = handoff_core(published)
-    core.connect(access(array.name), origin="register")
-    entered = array.hold("list_volumes")
-    call, _ = run(core.call, "list_volumes")
-    assert entered.wait(T)
+    call, _ = hold_one_call(core, array)
     swap, _ = run(core.connect, access(array.name))
     wait_until(lambda: array.logins == 2 and len(published[-1]) == 2)
     both = published[-1]
