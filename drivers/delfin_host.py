@@ -151,11 +151,8 @@ class DelfinDriverHost(StorageDriver):
         if relative:
             os.makedirs(os.path.join(os.getcwd(), relative), exist_ok=True)
         with translated("login"):
-            self.inner = cls(**self._delfin_kwargs())
+            self.inner = cls(**delfin_kwargs(self.access_info, self.storage_id))
         self._closed = False
-
-    def _delfin_kwargs(self) -> dict[str, Any]:
-        return delfin_kwargs(self.access_info, self.storage_id)
 
     # -- the one dispatch path ------------------------------------------------------------
     def _forward(self, method: str, *args: Any, **kwargs: Any) -> Any:
@@ -182,7 +179,7 @@ class DelfinDriverHost(StorageDriver):
         if self._closed:
             raise StorageBackendException("the session was closed")
         with translated("reset_connection"):
-            self.inner.reset_connection(None, **self._delfin_kwargs())
+            self.inner.reset_connection(None, **delfin_kwargs(self.access_info, self.storage_id))
 
     def close(self) -> None:
         """End the session where the driver can (see the README's table); idempotent."""
