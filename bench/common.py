@@ -17,6 +17,12 @@ def stats(samples: list[float]) -> dict[str, float]:
     return {"n": len(s), "median": statistics.median(s), "p99": p99, "min": s[0], "max": s[-1]}
 
 
+def cpu_between(before: dict[int, float], after: dict[int, float], pids: Any = None) -> float:
+    """CPU seconds spent between two ``{pid: CPU seconds so far}`` readings, by the processes in
+    ``pids`` (all when None); a process that exited in between is left out, not counted negative."""
+    return sum(after[p] - before.get(p, 0.0) for p in after if pids is None or p in pids)
+
+
 def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
     t0 = time.perf_counter()
     out = fn()

@@ -25,29 +25,22 @@ from typing import Any
 import rayactors  # noqa: F401
 import ray
 
-from .common import stats, write_result
+from .common import cpu_between, stats, write_result
 
 
-def cpu_by_process() -> dict[int, tuple[float, bool]]:
-    """pid -> (CPU seconds so far, is a storage actor process) for every process on the node."""
+def cpu_by_process() -> tuple[dict[int, float], set[int]]:
+    """CPU seconds so far of every process on the node, and the pids of storage actor processes."""
     import psutil
-    out: dict[int, tuple[float, bool]] = {}
+    cpu: dict[int, float] = {}
+    actors: set[int] = set()
     for p in psutil.process_iter(["cmdline", "cpu_times"]):
         t = p.info["cpu_times"]
         if t is None:
             continue
-        out[p.pid] = (t.user + t.system, "StorageSessionActor" in " ".join(p.info["cmdline"] or []))
-    return out
-
-
-def cpu_spent(before: dict[int, tuple[float, bool]], after: dict[int, tuple[float, bool]]) -> tuple[float, float]:
-    """(CPU seconds of every process, of storage actor processes) between two snapshots."""
-    total = actors = 0.0
-    for pid, (cpu, is_actor) in after.items():
-        spent = cpu - before.get(pid, (0.0, False))[0]
-        total += spent
-        actors += spent if is_actor else 0.0
-    return total, actors
+        cpu[p.pid] = t.user + t.system
+        if "StorageSessionActor" in " ".join(p.info["cmdline"] or []):
+            actors.add(p.pid)
+    return cpu, actors
 
 
 def register_and_call(client: Any, access: dict) -> tuple[float, float, str]:
@@ -81,7 +74,7 @@ def main(argv: list[str] | None = None) -> dict:
             client.remove_storage(None, sid)
         busy, busy_registered, rounds = [], [], []
         for _ in range(args.samples):
-            cpu_before, wall0 = cpu_by_process(), time.perf_counter()
+            cpu_before, wall0 = cpu_by_process()[0], time.perf_counter()
             others: list[str] = []
             lock = threading.Lock()
 
@@ -99,8 +92,9 @@ def main(argv: list[str] | None = None) -> dict:
             for t in threads:
                 t.join()
             wall = time.perf_counter() - wall0
-            total, actors = cpu_spent(cpu_before, cpu_by_process())
-            rounds.append({"wall_s": wall, "cpu_s": total, "storage_actor_cpu_s": actors})
+            cpu_after, actors = cpu_by_process()
+            rounds.append({"wall_s": wall, "cpu_s": cpu_between(cpu_before, cpu_after),
+                           "storage_actor_cpu_s": cpu_between(cpu_before, cpu_after, actors)})
             for s in [sid, *others]:
                 client.remove_storage(None, s)
         for name, firsts, regs in (("idle", idle, idle_registered), ("busy", busy, busy_registered)):

@@ -23,7 +23,7 @@ import ray
 from drivers.errors import DelfinError
 from rayactors import DriverManagerClient
 
-from .common import write_result
+from .common import cpu_between, write_result
 
 METRICS10 = ["iops", "readIops", "writeIops", "throughput", "readThroughput", "writeThroughput",
              "responseTime", "readResponseTime", "writeResponseTime", "ioSize"]
@@ -66,10 +66,6 @@ def runtime_cpu_seconds(exclude: set[int]) -> dict[int, float]:
         except psutil.NoSuchProcess:
             continue
     return out
-
-
-def cpu_between(before: dict[int, float], after: dict[int, float]) -> float:
-    return sum(after[p] - before.get(p, 0.0) for p in after)
 
 
 def register(client: DriverManagerClient, access: dict) -> str | None:
