@@ -19,7 +19,7 @@ from drivers import DRIVER_METHODS, IDEMPOTENT_METHODS
 from drivers.errors import InvalidInput, StorageBackendException, StorageNotFound
 
 from .client import (ACTOR_GONE, RESTART_DEADLINE_S, RETRY_PAUSE_S, _check_id, after_storage_failure,
-                     after_supervisor_failure)
+                     after_supervisor_failure, driver_call)
 from .config import Config
 from .naming import get_storage_actor, get_supervisor
 from .supervisor import unwrap
@@ -89,7 +89,8 @@ class AsyncClient:
         if lane is None:
             raise InvalidInput(f"unknown driver method {method!r}")
         return await self.actor(storage_id, "call_control" if lane == "control" else "call_bulk",
-                                method, args, kwargs, lane=lane, retry_on_restart=method in IDEMPOTENT_METHODS)
+                                *driver_call(method, args, kwargs), lane=lane,
+                                retry_on_restart=method in IDEMPOTENT_METHODS)
 
     def forget(self, storage_id: str) -> None:
         self._handles.pop(storage_id, None)

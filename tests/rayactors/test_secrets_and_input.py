@@ -7,9 +7,10 @@ import pytest
 import ray
 from ray.util import state as ray_state
 
-from drivers.errors import (DelfinError, InvalidInput, InvalidIpOrPort, InvalidUsernameOrPassword,
+from drivers.errors import (DelfinError, InvalidInput, InvalidIpOrPort, InvalidUsernameOrPassword, NotSupported,
                             StorageDriverNotFound, StorageNotFound)
 from drivers.simulator.control import rest_access, ssh_access
+from rayactors.client import driver_call
 
 PASSWORD = "Sup3r-Secret-Pa55"
 
@@ -67,12 +68,22 @@ def test_bad_input_gives_delfin_errors(manager, call, error):
     assert type(info.value).__module__ == "drivers.errors"
 
 
+def test_driver_call_sends_no_empty_arguments():
+    assert driver_call("get_storage", (), {}) == ("get_storage",)
+    assert driver_call("collect_perf_metrics", ["s", None, 1, 2], {}) == ("collect_perf_metrics", ("s", None, 1, 2))
+    assert driver_call("list_alerts", (), {"query_para": {}}) == ("list_alerts", (), {"query_para": {}})
+
+
 def test_bad_arguments_to_a_live_storage(manager, simulator):
     arr = simulator.add_array()
     c = manager.client
     sid = c.discover_storage(None, rest_access(arr))["id"]
     with pytest.raises(InvalidInput):
         c.list_volumes(None, sid, "unexpected")
+    with pytest.raises(InvalidInput):
+        c.list_volumes(None, sid, unexpected=1)
+    with pytest.raises(NotSupported):                  # keywords reach the driver: it has no alerts
+        c.list_alerts(None, sid, query_para={"begin_time": 1})
     with pytest.raises(InvalidInput):
         c.collect_perf_metrics(None, sid, None, "yesterday", 5)
     with pytest.raises(InvalidInput):
