@@ -58,9 +58,12 @@ def window_table(points: int, per: int, storage_id: str = "bench") -> pa.Table:
 
 @ray.remote(num_cpus=0)
 class Holder:
-    """Holds the window like a storage actor does after collecting it."""
+    """Holds the window like a storage actor does after collecting it, and sends tables the
+    way a storage actor does (``rayactors.metrics.transfer``)."""
 
     def __init__(self, points: int, per: int) -> None:
+        from rayactors.metrics import transfer
+        transfer.install()
         self.table = window_table(points, per)
 
     def get(self) -> pa.Table:

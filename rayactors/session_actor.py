@@ -31,6 +31,7 @@ from drivers.perf_catalog import parse_resource_metrics
 
 from . import lean
 from .config import Config
+from .metrics import transfer
 from .metrics.sink import ParquetSink
 from .scheduler import CollectionScheduler
 from .session_core import Origin, SessionCore
@@ -54,6 +55,7 @@ class _Proxy:
 class StorageSessionActor:
     def __init__(self, storage_id: str, config: dict[str, Any]) -> None:
         lean.block_unused()             # before any Arrow call: pyarrow would load pandas (+25 MB)
+        transfer.install()              # windows leave as pyarrow pickles them, not Ray's way
         self.storage_id = storage_id
         self.cfg = Config.model_validate(config)
         # a working directory of its own: some vendor drivers write files relative to it
