@@ -56,6 +56,14 @@ class Probe:
         gc.collect()
         return {"pid": os.getpid()}
 
+    def allocator(self) -> dict:
+        """The malloc this worker runs on and its settings (``RAY_LD_PRELOAD_ON_WORKERS=1``
+        gives workers the jemalloc Ray starts its own processes with)."""
+        with open("/proc/self/maps") as fh:
+            jemalloc = "libjemalloc" in fh.read()
+        return {"malloc": "jemalloc" if jemalloc else "glibc",
+                **{k: os.environ[k] for k in ("MALLOC_ARENA_MAX", "MALLOC_CONF") if k in os.environ}}
+
 
 def import_profile() -> list[dict]:
     rows, loaded = [], []
@@ -135,12 +143,16 @@ def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser()
     ap.add_argument("--windows", type=int, default=6, help="windows collected before the figure")
     ap.add_argument("--interval", type=int, default=20, help="seconds per 50k-point window (target: 60)")
+    ap.add_argument("--out", default="actor_memory", help="results/<out>.json (another name keeps make bench's)")
     args = ap.parse_args(argv)
     started = not ray.is_initialized()
     if started:
         apply_node_env()
         ray.init(_node_ip_address="127.0.0.1", include_dashboard=False, log_to_driver=False)
     try:
+        probe = Probe.remote()
+        allocator = ray.get(probe.allocator.remote())
+        ray.kill(probe)
         imports, pandas_mb = import_profile()
         storage_rows, storage = storage_profile(args.windows, args.interval)
         rows = imports + storage_rows
@@ -157,8 +169,10 @@ def main(argv: list[str] | None = None) -> dict:
         extra = f"  (+{r['over_ours_mb']:.1f} over ours)" if "over_ours_mb" in r else ""
         print(f"{r['stage']:<50} USS {r['uss_mb']:6.1f} MB  PSS {r['pss_mb']:6.1f} MB{extra}")
     print(f"{PANDAS[0]:<50} would add {pandas_mb:+.1f} MB USS")
-    result = {"stages": rows, "delfin": delfin, "storage": storage, "bare": rows[0], "pandas_would_add_mb": pandas_mb}
-    print("wrote", write_result("actor_memory", result))
+    print(f"allocator of the workers: {allocator}")
+    result = {"allocator": allocator, "stages": rows, "delfin": delfin, "storage": storage, "bare": rows[0],
+              "pandas_would_add_mb": pandas_mb}
+    print("wrote", write_result(args.out, result))
     return result
 
 
