@@ -27,6 +27,8 @@ import requests
 
 import rayactors  # noqa: F401
 import ray
+from rayactors.config import Config
+from rayactors.session_actor import concurrency_groups
 
 from .common import stats, write_result
 
@@ -56,25 +58,30 @@ def window_table(points: int, per: int, storage_id: str = "bench") -> pa.Table:
     ], schema=METRIC_SCHEMA)
 
 
-@ray.remote(num_cpus=0)
 class Holder:
     """Holds the window like a storage actor does after collecting it, and sends tables the
-    way a storage actor does (``rayactors.metrics.transfer``)."""
+    way a storage actor does (``rayactors.metrics.transfer``), from its bulk lane's thread pool
+    (where ``collect_perf_metrics`` runs)."""
 
     def __init__(self, points: int, per: int) -> None:
         from rayactors.metrics import transfer
         transfer.install()
         self.table = window_table(points, per)
 
+    @ray.method(concurrency_group="bulk")
     def get(self) -> pa.Table:
         return self.table
 
+    @ray.method(concurrency_group="bulk")
     def published(self) -> list:
         """The window put in the object store once, handed out by reference (in a list, so Ray
         returns the ref, not its value): what (a) would cost served the way the peers are."""
         if not hasattr(self, "ref"):
             self.ref = ray.put(self.table)
         return [self.ref]
+
+
+Holder = ray.remote(num_cpus=0, concurrency_groups=concurrency_groups(Config()))(Holder)
 
 
 def generate_grpc(out: str) -> None:

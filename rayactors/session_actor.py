@@ -367,9 +367,12 @@ def collection_options(access: AccessInfo) -> dict[str, Any]:
             "resource_metrics": metrics}
 
 
+def concurrency_groups(cfg: Config) -> dict[str, int]:
+    """Ray's thread pool per lane of a storage actor (see the module docstring)."""
+    return {"admin": 2, "session": 2, "control": 4, "bulk": max(16, cfg.bulk_inflight * 4)}
+
+
 def actor_class(cfg: Config) -> Any:
     """The remote class with this config's concurrency groups."""
     return ray.remote(num_cpus=cfg.actor_num_cpus, max_restarts=-1, max_task_retries=0,
-                      concurrency_groups={"admin": 2, "session": 2, "control": 4,
-                                          "bulk": max(16, cfg.bulk_inflight * 4)}
-                      )(StorageSessionActor)
+                      concurrency_groups=concurrency_groups(cfg))(StorageSessionActor)
