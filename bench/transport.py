@@ -58,6 +58,7 @@ def window_table(points: int, per: int, storage_id: str = "bench") -> pa.Table:
     ], schema=METRIC_SCHEMA)
 
 
+@ray.remote(num_cpus=0, concurrency_groups=concurrency_groups(Config()))
 class Holder:
     """Holds the window like a storage actor does after collecting it, and sends tables the
     way a storage actor does (``rayactors.metrics.transfer``), from its bulk lane's thread pool
@@ -79,9 +80,6 @@ class Holder:
         if not hasattr(self, "ref"):
             self.ref = ray.put(self.table)
         return [self.ref]
-
-
-Holder = ray.remote(num_cpus=0, concurrency_groups=concurrency_groups(Config()))(Holder)
 
 
 def generate_grpc(out: str) -> None:
