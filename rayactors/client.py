@@ -13,12 +13,13 @@ from typing import Any, Optional
 
 import pyarrow as pa
 import ray
-from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError
+from ray.exceptions import GetTimeoutError, ObjectLostError, RayActorError, RayTaskError
 
 from drivers import DRIVER_METHODS, IDEMPOTENT_METHODS, load_driver_class
 from drivers.errors import DelfinError, InvalidInput, StorageBackendException, StorageNotFound
 
 from .config import Config
+from .metrics import transfer
 from .naming import get_storage_actor, get_supervisor
 from .runtime import init_ray
 from .supervisor import unwrap
@@ -195,8 +196,21 @@ class DriverManagerClient:
         return self._actor_call(storage_id, "collection_stats", "control")
 
     def recent_metrics(self, storage_id: str, windows: int = 1) -> pa.Table:
-        """The newest collected windows from the actor's memory (no disk, no array call)."""
-        return self._actor_call(storage_id, "recent_metrics", "control", windows)
+        """The newest collected windows as one table, without an array call: the ones the actor
+        keeps (``recent_windows``) mapped from the object store, where they were put once when
+        collected; else read back from the storage's Parquet files. If the actor restarts
+        between its answer and the read, its objects are gone with it: asked again."""
+        deadline = time.monotonic() + RESTART_DEADLINE_S
+        while True:
+            answer = self._actor_call(storage_id, "recent_metrics", "control", windows)
+            try:
+                return transfer.resolve(answer, self.cfg.control_timeout_s)
+            except ObjectLostError:
+                if time.monotonic() > deadline:
+                    raise StorageBackendException(f"the windows of {storage_id} were lost with its actor") from None
+            except GetTimeoutError:
+                raise StorageBackendException(f"windows of {storage_id} not read within "
+                                              f"{self.cfg.control_timeout_s:.0f} s") from None
 
     def placements(self) -> dict:
         """Storage actors per alive node, as the supervisor balances new ones."""

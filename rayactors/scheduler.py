@@ -39,7 +39,8 @@ class CollectionScheduler:
                  historic: bool, retention_s: int, resource_metrics: Optional[dict],
                  collect: Callable[[int, int], pa.Table], is_ready: Callable[[], bool],
                  sync: Callable[[], Any], supervisor: Callable[[], Any], sink: ParquetSink,
-                 recent_windows: int = 0, perf: bool = True,
+                 recent_windows: int = 0, keep: Callable[[pa.Table], Any] = lambda table: table,
+                 perf: bool = True,
                  synced_at: Callable[[], Optional[float]] = lambda: None) -> None:
         self.storage_id = storage_id
         self.interval_ms = int(interval_s) * 1000
@@ -50,6 +51,7 @@ class CollectionScheduler:
         self._collect, self._is_ready, self._sync, self._synced_at = collect, is_ready, sync, synced_at
         self._supervisor, self.sink = supervisor, sink
         self.recent: collections.deque = collections.deque(maxlen=recent_windows)
+        self._keep = keep                      # what ``recent`` holds of a window (the actor: a reference)
         self.jitter_s = random.uniform(0, min(interval_s / 2.0, 10.0))
         self.last_end: Optional[int] = None
         self.pending: list[Window] = []
@@ -171,7 +173,7 @@ class CollectionScheduler:
         table = table.filter(mask)                    # overlap rows were written with their window
         self.sink.write_window(self.storage_id, start, end, table)
         if self.recent.maxlen:
-            self.recent.append({"start": start, "end": end, "table": table})
+            self.recent.append({"start": start, "end": end, "window": self._keep(table)})
         self.stats["windows_collected"] += 1
         self.stats["points_collected"] += table.num_rows
         del table

@@ -19,7 +19,6 @@ import time
 from typing import Any, Optional
 
 import psutil
-import pyarrow as pa
 import ray
 from pydantic import SecretStr
 
@@ -94,8 +93,9 @@ class StorageSessionActor:
 
     @ray.method(concurrency_group="admin")
     def recent_metrics(self, windows: int = 1) -> Any:
-        """The newest ``windows`` collected windows as one Arrow table: from memory when the
-        actor keeps them (``recent_windows``), else read back from its Parquet files."""
+        """The newest ``windows`` collected windows: the kept ones (``recent_windows``) as
+        references to the objects they were published as when collected (``transfer.Published``,
+        nothing serialized per call), else one table read back from the storage's Parquet files."""
         scheduler, windows = self._scheduler, max(1, int(windows))
         if not scheduler or scheduler.last_end is None:
             return empty_table()
@@ -106,8 +106,7 @@ class StorageSessionActor:
                          start=scheduler.last_end - windows * scheduler.interval_ms, end=scheduler.last_end)
             lean.release_memory()
             return table
-        tables = [w["table"] for w in kept]
-        return pa.concat_tables(tables).unify_dictionaries() if len(tables) > 1 else tables[0]
+        return transfer.Published(tuple(w["window"] for w in kept))
 
     @ray.method(concurrency_group="admin")
     def close(self) -> bool:
@@ -243,7 +242,7 @@ class StorageSessionActor:
             collect=lambda s, e: self._call("collect_perf_metrics", (self.storage_id, rm, s, e), {}, "bulk"),
             is_ready=lambda: self.core.state == SessionState.READY,
             sync=self._sync_now, supervisor=self._supervisor,
-            sink=ParquetSink(self.cfg.metrics_root), recent_windows=self.cfg.recent_windows,
+            sink=ParquetSink(self.cfg.metrics_root), recent_windows=self.cfg.recent_windows, keep=transfer.publish,
             perf=bool(caps), synced_at=lambda: self._synced_at)
         with self._lock:
             if self._scheduler is not None or self.core.stopped.is_set():

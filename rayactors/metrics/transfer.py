@@ -16,8 +16,17 @@ is kept out: a table that references much more than it holds (a slice) is compac
 through Arrow IPC, which truncates buffers to the slice, and columns whose chunks do not line up
 (record batches would be slices of them) are combined first. Not set cluster-wide: Ray Data,
 which a notebook may run on the same cluster, slices tables all the time.
+
+Windows a storage actor keeps (``recent_windows``) are **published**: put in the object store
+once when collected (``publish``) and handed out by reference (``Published``), so every reader
+maps the same object and the actor serializes nothing per call; ``resolve`` is the reader's
+side. The objects belong to the actor: if it dies between its answer and the read, ``ray.get``
+raises ``ObjectLostError`` and the caller asks again (the client does).
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional
 
 import pyarrow as pa
 
@@ -48,3 +57,25 @@ def install() -> None:
     """Send ``pa.Table`` from this process as record batches (see the module's docstring)."""
     import ray.util
     ray.util.register_serializer(pa.Table, serializer=table_batches, deserializer=pa.Table.from_batches)
+
+
+@dataclass(frozen=True)
+class Published:
+    """References to windows in the object store, oldest first (``ray.ObjectRef`` each)."""
+    refs: tuple
+
+
+def publish(table: pa.Table) -> Any:
+    """Put a window in the object store once; the caller keeps the reference."""
+    import ray
+    return ray.put(table)
+
+
+def resolve(value: Any, timeout: Optional[float] = None) -> Any:
+    """A table from what ``recent_metrics`` answered: published windows are fetched (mapped on
+    the same node) and concatenated; anything else is returned as it is."""
+    if not isinstance(value, Published):
+        return value
+    import ray
+    tables = ray.get(list(value.refs), timeout=timeout)
+    return tables[0] if len(tables) == 1 else pa.concat_tables(tables).unify_dictionaries()
