@@ -99,7 +99,9 @@ def rows() -> list[tuple[str, str, str, str]]:
     if am and am.get("storage"):
         idle, busy = am["storage"]["idle"], am["storage"]["collecting"]
         out.append(("storage actor memory (PSS)", "<= 80 MB idle, <= 90 MB collecting 50k points per minute",
-                    f"{idle['pss_mb']:.0f} MB idle, {busy['pss_mb']:.0f} MB collecting "
+                    f"{idle['pss_mb']:.0f} MB idle"
+                    + (f" (after {idle['syncs']} syncs of 5k volumes)" if "syncs" in idle else "")
+                    + f", {busy['pss_mb']:.0f} MB collecting "
                     f"(USS {idle['uss_mb']:.0f} / {busy['uss_mb']:.0f}; a bare Ray actor: PSS "
                     f"{am['bare']['pss_mb']:.0f}, USS {am['bare']['uss_mb']:.0f})" + _at_scale(),
                     _met(idle["pss_mb"] <= 80 and busy["pss_mb"] <= 90)))
