@@ -5,9 +5,10 @@ Two habits, both measured in ``bench/actor_memory.py``:
 - **No pandas.** pyarrow imports pandas on its first ``pa.array()``/``pa.table()`` whenever it
   is installed (about 25-33 MB), though an actor never converts to pandas. ``block_unused``
   makes ``import pandas`` fail in this process only, so pyarrow takes it as not installed.
-- **Give freed memory back.** A collection window is parsed, filtered and written as Parquet;
-  afterwards Arrow's allocator and glibc's arenas keep the pages for reuse. ``release_memory``
-  after each window returns them (Arrow's ``release_unused`` and glibc's ``malloc_trim``).
+- **Give freed memory back.** A collection window is parsed, filtered and written as Parquet, a
+  sync parses every resource list; afterwards Arrow's allocator and glibc's arenas keep the pages
+  for reuse. ``release_memory`` after each window and each sync returns them (Arrow's
+  ``release_unused`` and glibc's ``malloc_trim``).
 """
 from __future__ import annotations
 

@@ -196,6 +196,8 @@ class StorageSessionActor:
             self._supervisor().save_snapshot.remote(self.storage_id, snapshot, support)
         except Exception as exc:  # the next sync persists again
             log.warning("storage %s: cannot persist snapshot: %s", self.storage_id, type(exc).__name__)
+        del snapshot
+        lean.release_memory()               # like after a window: the parsed lists go back to the OS
         return support
 
     # -- dispatch -----------------------------------------------------------------------------
