@@ -114,8 +114,12 @@ def rows() -> list[tuple[str, str, str, str]]:
                     ">= 200, 0 windows missed, runtime CPU <= 50% of the node, all registered within 5 min",
                     f"N={last['n']}: {last['windows_missed']} of {last['n'] * last['windows_watched']} windows missed, "
                     f"runtime CPU {last['runtime_cpu_percent_of_node']:.0f}% of the node, registered in "
-                    f"{sc['register_total_s']:.0f} s, PSS {last['pss_mb']:.0f} MB/actor; largest N on time: "
-                    f"{sc['largest_n_keeping_up']}", _met(ok)))
+                    f"{sc['register_total_s']:.0f} s"
+                    + (f" (the last {last['n'] - sc['steps'][-2]['n'] if len(sc['steps']) > 1 else last['n']} in "
+                       f"{last['register_s']:.0f} s, the node {last['register_node_busy']:.0%} busy: ours "
+                       f"{last['register_runtime_cores']:.2f} cores, the simulator {last['register_simulator_cores']:.2f})"
+                       if "register_node_busy" in last else "")
+                    + f", PSS {last['pss_mb']:.0f} MB/actor; largest N on time: {sc['largest_n_keeping_up']}", _met(ok)))
     ic = _load("idle_cpu")
     if ic:
         d, t = ic["defaults"], ic["tuned"]

@@ -15,6 +15,7 @@ import os
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import psutil
 
@@ -68,6 +69,21 @@ def runtime_cpu_seconds(exclude: set[int]) -> dict[int, float]:
     return out
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds so far of one process and its children (the simulator)."""
+    p = psutil.Process(pid)
+    t = p.cpu_times()
+    return t.user + t.system + t.children_user + t.children_system + sum(
+        sum(c.cpu_times()[:2]) for c in p.children(recursive=True))
+
+
+def node_busy(before: Any, after: Any) -> float:
+    """The node's CPUs busy between two ``psutil.cpu_times()`` readings (0-1)."""
+    total = sum(after) - sum(before)
+    idle = (after.idle + after.iowait) - (before.idle + before.iowait)
+    return 1 - idle / total if total > 0 else 0.0
+
+
 def register(client: DriverManagerClient, access: dict) -> str | None:
     try:
         return client.discover_storage(None, access)["id"]
@@ -104,14 +120,21 @@ def main(argv: list[str] | None = None) -> dict:
             accesses = [rest_access(sim.add_array(perf_interval=args.interval,
                                                   sizes={"volumes": 5000, "disks": 0, "ports": 0}),
                                     resource_metrics={"volume": METRICS10}) for _ in range(n - len(ids))]
+            # what the registrations compete with: the node's CPU, ours and the simulator's
+            reg_cpu0, reg_sim0, reg_node0 = runtime_cpu_seconds(exclude), tree_cpu_seconds(sim.proc.pid), psutil.cpu_times()
+            t_reg = time.perf_counter()
             with ThreadPoolExecutor(args.parallel) as pool:
                 added = [sid for sid in pool.map(lambda a: register(client, a), accesses) if sid]
             ids += added
             register_s = time.perf_counter() - t0
+            reg_wall = time.perf_counter() - t_reg
+            registering = {"register_node_busy": node_busy(reg_node0, psutil.cpu_times()),
+                           "register_runtime_cores": cpu_between(reg_cpu0, runtime_cpu_seconds(exclude)) / reg_wall,
+                           "register_simulator_cores": (tree_cpu_seconds(sim.proc.pid) - reg_sim0) / reg_wall}
             before = {sid: client.collection_stats(sid).get("windows_collected", 0) for sid in ids}
-            cpu0, w0 = runtime_cpu_seconds(exclude), time.perf_counter()
+            cpu0, w0, sim0 = runtime_cpu_seconds(exclude), time.perf_counter(), tree_cpu_seconds(sim.proc.pid)
             time.sleep(args.interval * windows + args.interval * 0.6)
-            cpu1, w1 = runtime_cpu_seconds(exclude), time.perf_counter()
+            cpu1, w1, sim1 = runtime_cpu_seconds(exclude), time.perf_counter(), tree_cpu_seconds(sim.proc.pid)
             after = {sid: client.collection_stats(sid) for sid in ids}
             got = [after[s].get("windows_collected", 0) - before[s] for s in ids]
             pending = sum(after[s].get("windows_pending", 0) for s in ids)
@@ -121,15 +144,17 @@ def main(argv: list[str] | None = None) -> dict:
             mem = actor_memory(pids)
             on_time = sum(1 for g in got if g >= windows) / len(ids)
             row = {"n": n, "register_s": register_s, "register_per_storage_s": register_s / max(1, len(added)),
-                   "register_failures": len(accesses) - len(added),
+                   "register_failures": len(accesses) - len(added), **registering,
                    **mem, "runtime_cpu_cores": cpu_between(cpu0, cpu1) / (w1 - w0), "on_time_fraction": on_time,
                    "runtime_cpu_percent_of_node": 100 * cpu_between(cpu0, cpu1) / (w1 - w0) / psutil.cpu_count(),
                    "windows_watched": windows, "windows_missed": sum(max(0, windows - g) for g in got),
                    "windows_pending": pending, "windows_lost": lost, "max_collection_s": max(durations),
                    "node_mem_percent": psutil.virtual_memory().percent,
+                   "simulator_cpu_cores": (sim1 - sim0) / (w1 - w0),
                    "points_per_min": len(ids) * 50_000 * 60 / args.interval}
             rows.append(row)
-            print(f"N={n:4d} register {register_s:6.1f} s  actor USS {mem['uss_mb']:.0f} MB PSS {mem['pss_mb']:.0f} MB  "
+            print(f"N={n:4d} register {register_s:6.1f} s (node {registering['register_node_busy']:.0%} busy: ours "
+                  f"{registering['register_runtime_cores']:.2f} cores, simulator {registering['register_simulator_cores']:.2f})  actor USS {mem['uss_mb']:.0f} MB PSS {mem['pss_mb']:.0f} MB  "
                   f"runtime CPU {row['runtime_cpu_cores']:.2f} cores  on time {on_time:.0%}  pending {pending}  "
                   f"max window {max(durations):.2f} s  node mem {row['node_mem_percent']:.0f}%")
             if on_time < 0.95:
