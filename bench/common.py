@@ -17,6 +17,20 @@ def stats(samples: list[float]) -> dict[str, float]:
     return {"n": len(s), "median": statistics.median(s), "p99": p99, "min": s[0], "max": s[-1]}
 
 
+def cpu_seconds(processes: Any, children: bool = False) -> dict[int, float]:
+    """``{pid: CPU seconds so far}`` (user + system) of ``processes`` (``psutil.Process``es);
+    with ``children``, also what their exited children spent; a process gone meanwhile is left out."""
+    import psutil
+    out = {}
+    for p in processes:
+        try:
+            t = p.cpu_times()
+        except psutil.Error:
+            continue
+        out[p.pid] = t.user + t.system + ((t.children_user + t.children_system) if children else 0.0)
+    return out
+
+
 def cpu_between(before: dict[int, float], after: dict[int, float], pids: Any = None) -> float:
     """CPU seconds spent between two ``{pid: CPU seconds so far}`` readings, by the processes in
     ``pids`` (all when None); a process that exited in between is left out, not counted negative."""

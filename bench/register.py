@@ -25,22 +25,15 @@ from typing import Any
 import rayactors  # noqa: F401
 import ray
 
-from .common import cpu_between, stats, write_result
+from .common import cpu_between, cpu_seconds, stats, write_result
 
 
 def cpu_by_process() -> tuple[dict[int, float], set[int]]:
     """CPU seconds so far of every process on the node, and the pids of storage actor processes."""
     import psutil
-    cpu: dict[int, float] = {}
-    actors: set[int] = set()
-    for p in psutil.process_iter(["cmdline", "cpu_times"]):
-        t = p.info["cpu_times"]
-        if t is None:
-            continue
-        cpu[p.pid] = t.user + t.system
-        if "StorageSessionActor" in " ".join(p.info["cmdline"] or []):
-            actors.add(p.pid)
-    return cpu, actors
+    procs = list(psutil.process_iter(["cmdline"]))
+    actors = {p.pid for p in procs if "StorageSessionActor" in " ".join(p.info["cmdline"] or [])}
+    return cpu_seconds(procs), actors
 
 
 def register_and_call(client: Any, access: dict) -> tuple[float, float, str]:

@@ -24,7 +24,7 @@ import ray
 from drivers.errors import DelfinError
 from rayactors import DriverManagerClient
 
-from .common import cpu_between, write_result
+from .common import cpu_between, cpu_seconds, write_result
 
 METRICS10 = ["iops", "readIops", "writeIops", "throughput", "readThroughput", "writeThroughput",
              "responseTime", "readResponseTime", "writeResponseTime", "ioSize"]
@@ -57,24 +57,14 @@ def runtime_processes(exclude: set[int]) -> list[psutil.Process]:
 
 
 def runtime_cpu_seconds(exclude: set[int]) -> dict[int, float]:
-    """CPU seconds so far per runtime process (a process that exits between two readings is
-    left out of the difference rather than counted negative)."""
-    out = {}
-    for p in runtime_processes(exclude):
-        try:
-            t = p.cpu_times()
-            out[p.pid] = t.user + t.system + t.children_user + t.children_system
-        except psutil.NoSuchProcess:
-            continue
-    return out
+    """CPU seconds so far per runtime process, their exited children's included."""
+    return cpu_seconds(runtime_processes(exclude), children=True)
 
 
 def tree_cpu_seconds(pid: int) -> float:
     """CPU seconds so far of one process and its children (the simulator)."""
-    p = psutil.Process(pid)
-    t = p.cpu_times()
-    return t.user + t.system + t.children_user + t.children_system + sum(
-        sum(c.cpu_times()[:2]) for c in p.children(recursive=True))
+    root = psutil.Process(pid)
+    return sum(cpu_seconds([root, *root.children(recursive=True)], children=True).values())
 
 
 def node_busy(before: Any, after: Any) -> float:
