@@ -208,6 +208,7 @@ class DriverManagerClient:
             except ObjectLostError:
                 if time.monotonic() > deadline:
                     raise StorageBackendException(f"the windows of {storage_id} were lost with its actor") from None
+                time.sleep(RETRY_PAUSE_S)
             except GetTimeoutError:
                 raise StorageBackendException(f"windows of {storage_id} not read within "
                                               f"{self.cfg.control_timeout_s:.0f} s") from None

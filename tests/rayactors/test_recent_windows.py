@@ -8,6 +8,7 @@ from ray.exceptions import ObjectLostError
 from drivers.arrow_schema import METRIC_SCHEMA
 from drivers.simulator.control import rest_access
 from rayactors import metrics
+from rayactors.client import DriverManagerClient
 from rayactors.metrics import transfer
 from rayactors.naming import get_storage_actor
 
@@ -58,3 +59,25 @@ def test_a_reader_whose_actor_died_gets_the_windows_again(keeping):
         transfer.resolve(answer, timeout=30)
     again = m.client.recent_metrics(sid, 1)       # the restarted actor answers (from Parquet, then memory)
     assert again.schema.equals(METRIC_SCHEMA) and again.num_rows == PER_WINDOW
+
+
+def test_the_client_asks_again_when_the_actor_dies_between_its_answer_and_the_read(keeping):
+    """The interleaving forced: the answer arrives, then the actor is killed and restarted, then
+    the client reads the references it was given."""
+    m, sid = keeping
+
+    class KilledAfterAnswer(DriverManagerClient):
+        asked = 0
+
+        def _actor_call(self, storage_id, name, *args, **kwargs):
+            answer = super()._actor_call(storage_id, name, *args, **kwargs)
+            if name == "recent_metrics":
+                self.asked += 1
+                if self.asked == 1:
+                    kill_9_and_wait(m, sid, handles=False)
+            return answer
+
+    client = KilledAfterAnswer(config=m.cfg)
+    table = client.recent_metrics(sid, 1)
+    assert client.asked == 2                      # the lost answer, then the restarted actor's
+    assert table.schema.equals(METRIC_SCHEMA) and table.num_rows == PER_WINDOW
