@@ -3,12 +3,12 @@
 Ours: (a) a kept window as ``recent_metrics`` hands it out (put in the object store once when
 collected, a reference per call, read with the client's ``transfer.resolve``), (d) our Serve
 route streaming Arrow IPC (it reads the window back from Parquet, as it serves it), (i) a table
-returned per call (serialized on every call, as ``collect_perf_metrics`` answers). Peers, each in its best
-shape (window serialized once at server start, so a request costs only the transport), each in
+returned per call (serialized on every call, as ``collect_perf_metrics`` answers). Peers, each
+in its best shape (window serialized once at server start, so a request costs only the transport), each in
 its own process: (b) REST with Delfin's Metric JSON, (c) gRPC with a message per metric, (e)
 REST with columnar JSON, (f) gRPC with columnar packed protobuf, (g) Arrow IPC in a gRPC bytes
-field, (h) Arrow IPC over plain HTTP (uvicorn). Every consumer reads every value (their sum, checked equal). Rounds
-interleave all contenders; medians and p99. 5M points: (a), (d), (g), (h), (i); the row-per-metric shapes would need ~1 GB of Python objects, and the same-node ``ray.get``
+field, (h) Arrow IPC over plain HTTP (uvicorn). Every consumer reads every value (their sum,
+checked equal). Rounds interleave all contenders; medians and p99. 5M points: (a), (d), (g), (h), (i); the row-per-metric shapes would need ~1 GB of Python objects, and the same-node ``ray.get``
 is checked to be zero-copy (Arrow's allocator does not grow).
 """
 from __future__ import annotations
@@ -66,7 +66,6 @@ class Holder:
     does (``transfer.install``); each answer from the lane the storage actor answers it on."""
 
     def __init__(self, points: int, per: int) -> None:
-        from rayactors.metrics import transfer
         transfer.install()
         self.table = window_table(points, per)
         self.kept = transfer.Published((transfer.publish(self.table),))
@@ -80,6 +79,16 @@ class Holder:
     def get(self) -> pa.Table:
         """A table per call, as ``collect_perf_metrics`` answers from the bulk lane."""
         return self.table
+
+
+def kept_window(holder) -> pa.Table:
+    """(a): what a client's ``recent_metrics`` does with a kept window's answer."""
+    return transfer.resolve(ray.get(holder.recent.remote()))
+
+
+def table_per_call(holder) -> pa.Table:
+    """(i): a table serialized for this call."""
+    return ray.get(holder.get.remote())
 
 
 def generate_grpc(out: str) -> None:
@@ -130,7 +139,7 @@ def contenders_for(holder, http, rest_port, stub, metrics_url, window_pb2) -> di
     req = lambda: window_pb2.WindowRequest(start=0, end=1)  # noqa: E731
     rest = f"http://127.0.0.1:{rest_port}" if rest_port else None
     return {
-        "a": lambda: value_sum_arrow(transfer.resolve(ray.get(holder.recent.remote()))),
+        "a": lambda: value_sum_arrow(kept_window(holder)),
         "b": lambda: sum(v for m in http.get(f"{rest}/metrics", timeout=300).json() for v in m["values"].values()),
         "c": lambda: sum(v for m in stub.Collect(req(), timeout=300).metrics for v in m.values.values()),
         "d": lambda: value_sum_arrow(read_ipc(http.get(metrics_url, timeout=300).content)),
@@ -140,7 +149,7 @@ def contenders_for(holder, http, rest_port, stub, metrics_url, window_pb2) -> di
                                        len(w.values)).sum()),
         "g": lambda: value_sum_arrow(read_ipc(stub.CollectArrow(req(), timeout=300).ipc_stream)),
         "h": lambda: value_sum_arrow(read_ipc(http.get(f"{rest}/arrow", timeout=300).content)),
-        "i": lambda: value_sum_arrow(ray.get(holder.get.remote())),
+        "i": lambda: value_sum_arrow(table_per_call(holder)),
     }
 
 
@@ -192,7 +201,7 @@ def main(argv: list[str] | None = None) -> dict:
             ParquetSink(client.cfg.metrics_root).write_window(sid, 1_800_000_000_000 - 60_000,
                                                               1_800_000_000_000 + 60_000, table)
             holder = Holder.remote(points, per)
-            ray.get(holder.get.remote())
+            table_per_call(holder)
             http = requests.Session()
             rest, rport = start_server("rest", points, per, stub_dir)
             grpc_proc, gport = start_server("grpc", points, per, stub_dir)
@@ -225,8 +234,8 @@ def main(argv: list[str] | None = None) -> dict:
             block["a_over_best_peer"] = block[best]["median_ms"] / block["a"]["median_ms"]
             block["i_over_best_peer"] = block[best]["median_ms"] / block["i"]["median_ms"]
             if points >= 5_000_000:
-                block["zero_copy"] = zero_copy_get(lambda: transfer.resolve(ray.get(holder.recent.remote())))
-                block["zero_copy_per_call"] = zero_copy_get(lambda: ray.get(holder.get.remote()))
+                block["zero_copy"] = zero_copy_get(lambda: kept_window(holder))
+                block["zero_copy_per_call"] = zero_copy_get(lambda: table_per_call(holder))
             results[str(points)] = block
             for p in procs:
                 p.kill()
