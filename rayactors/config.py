@@ -54,7 +54,9 @@ class Config(BaseModel):
     # that asks for no resource on a random node, whatever its scheduling strategy says
     actor_num_cpus: float = Field(0.001, ge=0.0001, le=1)
     supervisor_resource: Optional[str] = None  # custom resource of the head node: pins the supervisor
-    fence_interval_s: float = Field(5.0, gt=0)  # how often an actor checks it still owns its session
+    # an actor asks the supervisor who owns its storage whenever the supervisor commits a change
+    # (pushed, ownership.py) and at least this often
+    fence_interval_s: float = Field(60.0, gt=0)
 
     @classmethod
     def load(cls, **overrides: Any) -> "Config":

@@ -32,6 +32,7 @@ from . import lean
 from .config import Config
 from .metrics import transfer
 from .metrics.sink import ParquetSink
+from .ownership import follow
 from .scheduler import CollectionScheduler
 from .session_core import Origin, SessionCore
 from .session_state import Backoff, SessionState
@@ -62,6 +63,8 @@ class StorageSessionActor:
         os.makedirs(workdir, mode=0o700, exist_ok=True)
         os.chdir(workdir)
         self._supervisor_handle: Any = None
+        self._board_handle: Any = None
+        self.ownership_checks = 0           # questions to the supervisor: who owns this storage?
         self.core = SessionCore(
             storage_id, self._build, bulk_inflight=self.cfg.bulk_inflight,
             call_timeout_s=self.cfg.control_timeout_s, close_timeout_s=self.cfg.close_timeout_s,
@@ -84,6 +87,7 @@ class StorageSessionActor:
         return {**self.core.snapshot(), "restarted": self.restarted,
                 "node_id": ray.get_runtime_context().get_node_id(), "pid": os.getpid(),
                 "threads": threading.active_count(), "reports_pending": self.reporter.pending(),
+                "ownership_checks": self.ownership_checks,
                 "rss_mb": psutil.Process().memory_info().rss / 1e6}
 
     @ray.method(concurrency_group="admin")
@@ -317,23 +321,39 @@ class StorageSessionActor:
     def _fence_loop(self) -> None:
         """Stop and log out when the supervisor committed a newer owner (higher epoch) or the
         storage is gone. After a partition heals two actors could briefly hold one array's
-        session; the stale one finds out here within ``fence_interval_s``."""
-        while not self.core.stopped.wait(self.cfg.fence_interval_s):
-            try:
-                current = ray.get(self._supervisor().current_epoch.remote(self.storage_id), timeout=30)
-            except Exception:  # supervisor busy or restarting: try again later
-                self._supervisor_handle = None
-                continue
-            if current is None:
-                if self._registered:          # removed: nobody owns it any more
-                    self._shutdown()
-                    return
-                continue                      # registration still in progress
-            self._registered = True
-            if self.core.fence(current):
-                if self._scheduler:
-                    self._scheduler.stop()
-                return
+        session; the stale one finds out as soon as the supervisor commits (its board wakes
+        every actor of that storage, ``ownership.py``) and at least every ``fence_interval_s``."""
+        follow(self._watch_ownership, self._check_ownership, self.core.stopped, self.cfg.fence_interval_s)
+
+    def _watch_ownership(self, seen: Optional[int]) -> int:
+        try:
+            if self._board_handle is None:
+                self._board_handle = ray.get(self._supervisor().ownership_board.remote(), timeout=30)
+            return ray.get(self._board_handle.watch.remote(self.storage_id, seen, self.cfg.fence_interval_s),
+                           timeout=self.cfg.fence_interval_s + 30)
+        except Exception:
+            self._board_handle = self._supervisor_handle = None
+            raise
+
+    def _check_ownership(self) -> bool:
+        """Ask the supervisor who owns the storage; True once this actor no longer does."""
+        self.ownership_checks += 1
+        try:
+            current = ray.get(self._supervisor().current_epoch.remote(self.storage_id), timeout=30)
+        except Exception:  # supervisor busy or restarting: the next wake-up asks again
+            self._supervisor_handle = None
+            return False
+        if current is None:
+            if self._registered:          # removed: nobody owns it any more
+                self._shutdown()
+                return True
+            return False                  # registration still in progress
+        self._registered = True
+        if self.core.fence(current):
+            if self._scheduler:
+                self._scheduler.stop()
+            return True
+        return False
 
     # -- helpers ------------------------------------------------------------------------------
     def _start_once(self, name: str, target: Any) -> None:

@@ -30,6 +30,7 @@ from .config import Config
 from .crypto import SecretBox, load_key
 from .metrics.sink import ParquetSink
 from .naming import get_storage_actor, live_storage_actor_ids, storage_actor_name
+from .ownership import board_class
 from .placement import NodeBalancer
 from .registry import Query, Registry
 from .session_actor import actor_class, collection_options
@@ -97,6 +98,9 @@ class Supervisor:
         self.last_reconcile: dict[str, Any] = {}
         self.balancer = NodeBalancer(min_cpus=self.cfg.actor_num_cpus)
         self.restarted = bool(ray.get_runtime_context().was_current_actor_reconstructed)
+        # owned by this process (not detached): it dies with it, and the next incarnation makes
+        # a new one, which the storage actors ask for when their watch fails (ownership.py)
+        self._board = board_class(self.cfg.actor_num_cpus).remote()
         threading.Thread(target=self._safe_reconcile, daemon=True, name="reconcile").start()
         threading.Thread(target=self._retention_loop, daemon=True, name="retention").start()
 
@@ -135,6 +139,22 @@ class Supervisor:
         except Exception:  # already dead
             pass
 
+    def _owners_changed(self, storage_id: str) -> None:
+        """After a commit about ``storage_id`` (epoch, registration, removal): wake its actors'
+        watches, so a stale owner asks at once instead of polling."""
+        try:
+            self._board.changed.remote(storage_id)
+        except Exception as exc:   # the actors still ask every fence_interval_s
+            log.warning("ownership board not reachable: %s", type(exc).__name__)
+
+    def _commit_epoch(self, storage_id: str, epoch: int) -> None:
+        self.registry.raise_epoch(storage_id, epoch)
+        self._owners_changed(storage_id)
+
+    def ownership_board(self) -> Any:
+        """The board storage actors wait on for ownership changes."""
+        return self._board
+
     def _alert(self, name: str, storage_id: str, detail: str = "") -> dict[str, Any]:
         row = self.registry.get(storage_id)
         storage = Registry.storage_dict(row) if row else None
@@ -163,6 +183,7 @@ class Supervisor:
                     self._close_actor(actor)
                     raise StorageAlreadyExists(serial)
                 self.registry.add(storage_id, access, {**storage, "id": storage_id}, display_name=access.storage_name)
+                self._owners_changed(storage_id)
             except BaseException:
                 self._kill(actor)
                 self.balancer.forget(storage_id)
@@ -233,7 +254,7 @@ class Supervisor:
             actor = self._new_actor(storage_id)
         epoch = (self.registry.epoch(storage_id) or 0) + 1
         storage = self._get(actor.connect.remote(access, serial, epoch, origin))
-        self.registry.raise_epoch(storage_id, epoch)
+        self._commit_epoch(storage_id, epoch)
         return storage
 
     # -- delete -------------------------------------------------------------------------------
@@ -248,6 +269,7 @@ class Supervisor:
             except StorageNotFound:
                 pass
             self.registry.delete(storage_id)
+            self._owners_changed(storage_id)
             self.balancer.forget(storage_id)
         if drop_metrics or self.cfg.drop_metrics_on_remove:
             try:
@@ -335,7 +357,7 @@ class Supervisor:
     def confirm_epoch(self, storage_id: str, epoch: int) -> None:
         """A storage actor holds a session at ``epoch``: commit it (idempotent, never lowers)."""
         if isinstance(storage_id, str) and self.registry.get(storage_id) is not None:
-            self.registry.raise_epoch(storage_id, int(epoch))
+            self._commit_epoch(storage_id, int(epoch))
 
     def alerts(self, storage_id: Optional[str] = None, begin_time: Optional[int] = None,
                end_time: Optional[int] = None, open_only: bool = False) -> list[dict[str, Any]]:
@@ -523,7 +545,7 @@ class Supervisor:
         if row["session_state"] == "auth_failed":
             epoch = int(row["epoch"]) + 1
             self._get(actor.hold_rejected.remote(access, epoch))
-            self.registry.raise_epoch(storage_id, epoch)
+            self._commit_epoch(storage_id, epoch)
             return
         try:
             self._reconnect(storage_id, access, "recover")

@@ -1,0 +1,107 @@
+"""Ownership changes are pushed: the supervisor's board wakes a stale owner at once, with no
+polling in between (fence_interval_s is an hour here), counted at the simulated array."""
+import time
+
+import ray
+
+from drivers.simulator.control import rest_access
+from rayactors.ownership import board_class
+from rayactors.session_actor import actor_class
+
+from ..helpers import wait_for
+
+HOUR = 3600.0
+
+
+def test_board_answers_a_change_at_once_and_holds_otherwise(ray_cluster):
+    board = board_class(0.001).remote()
+    try:
+        assert ray.get(board.watch.remote("s1", None, 30), timeout=5) == 0      # first look: at once
+        pending = board.watch.remote("s1", 0, 30)
+        ready, _ = ray.wait([pending], timeout=0.5)
+        assert not ready and ray.get(board.watchers.remote()) == 1              # held, nothing changed
+        board.changed.remote("s1")
+        assert ray.get(pending, timeout=5) == 1
+        t0 = time.monotonic()
+        assert ray.get(board.watch.remote("s1", 1, 0.3), timeout=5) == 1        # no change: after hold_s
+        assert time.monotonic() - t0 >= 0.3
+        # the interleaving the order guards: a commit after the actor read the version (1) and
+        # before its question reached the supervisor; its next watch answers at once
+        board.changed.remote("s1")
+        t0 = time.monotonic()
+        assert ray.get(board.watch.remote("s1", 1, 30), timeout=5) == 2
+        assert time.monotonic() - t0 < 5
+        assert ray.get(board.watch.remote("other", None, 30), timeout=5) == 0   # per storage
+        assert ray.get(board.watchers.remote()) == 0
+    finally:
+        ray.kill(board, no_restart=True)
+
+
+def _twin(m, sid, arr, epoch):
+    """What a healed partition can leave behind: a second actor for the same storage."""
+    twin = actor_class(m.cfg).options(name=f"storage:{sid}-twin", namespace=m.cfg.namespace,
+                                      lifetime="detached").remote(sid, m.cfg.model_dump())
+    ray.get(twin.connect.remote(rest_access(arr), None, epoch), timeout=30)
+    return twin
+
+
+def _checks(actor) -> int:
+    return ray.get(actor.state.remote(), timeout=10)["ownership_checks"]
+
+
+def test_a_commit_wakes_a_stale_twin_at_once(manager_factory, simulator):
+    m = manager_factory(fence_interval_s=HOUR)
+    arr = simulator.add_array()
+    sid = m.client.discover_storage(None, rest_access(arr))["id"]
+    twin = _twin(m, sid, arr, epoch=1)          # the committed epoch: not stale yet
+    try:
+        assert simulator.stats(arr["name"])["active_sessions"] == 2
+        wait_for(lambda: _checks(twin) >= 1, 10, what="the twin's first check")
+        before = _checks(twin)
+        time.sleep(2)
+        assert _checks(twin) == before                                  # no polling
+        assert ray.get(twin.state.remote())["state"] == "ready"
+        m.client.update_access_info(None, {"storage_id": sid, "rest": {"password": arr["users"]["admin"]}})
+        assert m.client.storage_state(sid)["epoch"] == 2
+        wait_for(lambda: ray.get(twin.state.remote())["state"] == "closed", 10, what="the twin to stop")
+        wait_for(lambda: simulator.stats(arr["name"])["active_sessions"] == 1, 10, what="the twin's logout")
+        assert _checks(twin) <= before + 2
+        assert m.client.storage_state(sid)["state"] == "ready"
+        assert len(m.client.list_volumes(None, sid)) == 50
+    finally:
+        ray.kill(twin, no_restart=True)
+
+
+def test_a_removal_wakes_a_twin_and_it_logs_out(manager_factory, simulator):
+    m = manager_factory(fence_interval_s=HOUR)
+    arr = simulator.add_array()
+    sid = m.client.discover_storage(None, rest_access(arr))["id"]
+    twin = _twin(m, sid, arr, epoch=1)
+    try:
+        wait_for(lambda: _checks(twin) >= 1, 10, what="the twin's first check")
+        m.client.remove_storage(None, sid)
+        wait_for(lambda: ray.get(twin.state.remote())["state"] == "closed", 10, what="the twin to stop")
+        wait_for(lambda: simulator.stats(arr["name"])["active_sessions"] == 0, 10, what="no session left")
+    finally:
+        ray.kill(twin, no_restart=True)
+
+
+def test_a_restarted_board_still_wakes_the_twin(manager_factory, simulator):
+    """The board lost its counters (restart): the twin's watch fails, it checks and waits on
+    the new board, and the next commit still reaches it."""
+    m = manager_factory(fence_interval_s=HOUR)
+    arr = simulator.add_array()
+    sid = m.client.discover_storage(None, rest_access(arr))["id"]
+    twin = _twin(m, sid, arr, epoch=1)
+    try:
+        wait_for(lambda: _checks(twin) >= 1, 10, what="the twin's first check")
+        board = ray.get(m.supervisor.ownership_board.remote())
+        before = _checks(twin)
+        ray.kill(board, no_restart=False)
+        wait_for(lambda: _checks(twin) > before, 20, what="a check after the board's restart")
+        wait_for(lambda: ray.get(board.watchers.remote()) >= 1, 20, what="the twin waiting on the new board")
+        m.client.update_access_info(None, {"storage_id": sid, "rest": {"password": arr["users"]["admin"]}})
+        wait_for(lambda: ray.get(twin.state.remote())["state"] == "closed", 10, what="the twin to stop")
+        wait_for(lambda: simulator.stats(arr["name"])["active_sessions"] == 1, 10, what="the twin's logout")
+    finally:
+        ray.kill(twin, no_restart=True)
