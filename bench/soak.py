@@ -149,6 +149,15 @@ def window_check(table: pa.Table, step_ms: int) -> dict[str, int]:
     return {"windows": len(stamps), "missing": expected - len(stamps), "doubled": doubled}
 
 
+
+def last_fault(events: list[dict], t: float) -> dict:
+    """The fault that started last before ``t`` (a slow call's suspect) and how long before."""
+    before = [e for e in events if e["t"] <= t]
+    if not before:
+        return {"after_fault": None}
+    e = max(before, key=lambda e: e["t"])
+    return {"after_fault": e["fault"], "fault_storage": e.get("storage"), "fault_age_s": round(t - e["t"], 1)}
+
 def main(argv: Optional[list[str]] = None) -> dict:
     ap = argparse.ArgumentParser(prog="python -m bench.soak", description=__doc__.split("\n")[0])
     ap.add_argument("--minutes", type=float, default=30.0, help="how long faults are injected")
@@ -233,6 +242,9 @@ def main(argv: Optional[list[str]] = None) -> dict:
             after = [d for t, d in samples if fault_start <= t <= fault_end]
             baseline[sid[:8]], during[sid[:8]] = stats(before), stats(after)
             slow[sid[:8]] = sum(d > 2 * baseline[sid[:8]]["p99"] for d in after)
+        slow_list = [{"t": round(t, 1), "storage": sid[:8], "ms": round(d * 1000, 1), **last_fault(soak.events, t)}
+                     for sid, samples in latencies.items() for t, d in samples
+                     if fault_start <= t <= fault_end and d > 2 * baseline[sid[:8]]["p99"]]
         kinds = {k: sum(e["fault"] == k for e in soak.events) for k in KINDS + ["kill_supervisor"]}
         out = {
             "minutes": args.minutes, "seed": args.seed, "storages": len(sids), "control_group": CONTROL,
@@ -247,7 +259,8 @@ def main(argv: Optional[list[str]] = None) -> dict:
             "sessions_open_after_remove_without_kill": sum(
                 left_open[soak.arrays[s]["name"]] for s in sids
                 if not any(e["fault"] == "kill_actor" and e["storage"] == s[:8] for e in soak.events)),
-            "slow_calls": sum(slow.values()), "probe_calls": sum(len(v) for v in latencies.values()),
+            "slow_calls": sum(slow.values()), "slow_call_list": sorted(slow_list, key=lambda c: c["t"]),
+            "probe_calls": sum(len(v) for v in latencies.values()),
             "probe_failures": probe_failures[:20], "probe_failure_count": len(probe_failures),
             "baseline_ms": {k: {"p50": v["median"] * 1e3, "p99": v["p99"] * 1e3} for k, v in baseline.items()},
             "during_ms": {k: {"p50": v["median"] * 1e3, "p99": v["p99"] * 1e3, "max": v["max"] * 1e3}
@@ -269,6 +282,8 @@ def main(argv: Optional[list[str]] = None) -> dict:
               f"{kinds['kill_actor']} kill -9 of a storage actor)")
         print(f"control group: {out['slow_calls']} of {out['probe_calls']} calls over 2x baseline p99, "
               f"{len(probe_failures)} failed")
+        for call in out["slow_call_list"]:
+            print(f"  slow: {call}")
         print(f"storage actors (mean): threads {mean(start_figures, 'threads'):.1f} -> {mean(end_figures, 'threads'):.1f}, "
               f"USS {mean(start_figures, 'uss_mb'):.0f} -> {mean(end_figures, 'uss_mb'):.0f} MB; supervisor USS "
               f"{start_figures['supervisor']['uss_mb']:.0f} -> {end_figures['supervisor']['uss_mb']:.0f} MB")
