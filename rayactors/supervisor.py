@@ -148,8 +148,12 @@ class Supervisor:
             log.warning("ownership board not reachable: %s", type(exc).__name__)
 
     def _commit_epoch(self, storage_id: str, epoch: int) -> None:
+        """Raise the committed epoch; wake the storage's actors only when it did rise (an owner
+        confirming the epoch it already holds changes nothing for anybody)."""
+        before = self.registry.epoch(storage_id) or 0
         self.registry.raise_epoch(storage_id, epoch)
-        self._owners_changed(storage_id)
+        if epoch > before:
+            self._owners_changed(storage_id)
 
     def ownership_board(self) -> Any:
         """The board storage actors wait on for ownership changes."""

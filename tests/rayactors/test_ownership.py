@@ -3,6 +3,7 @@ polling in between (fence_interval_s is an hour here), counted at the simulated 
 import time
 
 import ray
+from ray.exceptions import ActorUnavailableError, RayActorError
 
 from drivers.simulator.control import rest_access
 from rayactors.ownership import board_class
@@ -47,6 +48,14 @@ def _twin(m, sid, arr, epoch):
 
 def _checks(actor) -> int:
     return ray.get(actor.state.remote(), timeout=10)["ownership_checks"]
+
+
+def _watchers(board) -> int:
+    """Watches the board holds; 0 while it is still restarting."""
+    try:
+        return ray.get(board.watchers.remote(), timeout=10)
+    except (ActorUnavailableError, RayActorError):
+        return 0
 
 
 def test_a_commit_wakes_a_stale_twin_at_once(manager_factory, simulator):
@@ -99,7 +108,7 @@ def test_a_restarted_board_still_wakes_the_twin(manager_factory, simulator):
         before = _checks(twin)
         ray.kill(board, no_restart=False)
         wait_for(lambda: _checks(twin) > before, 20, what="a check after the board's restart")
-        wait_for(lambda: ray.get(board.watchers.remote()) >= 1, 20, what="the twin waiting on the new board")
+        wait_for(lambda: _watchers(board) >= 1, 20, what="the twin waiting on the new board")
         m.client.update_access_info(None, {"storage_id": sid, "rest": {"password": arr["users"]["admin"]}})
         wait_for(lambda: ray.get(twin.state.remote())["state"] == "closed", 10, what="the twin to stop")
         wait_for(lambda: simulator.stats(arr["name"])["active_sessions"] == 1, 10, what="the twin's logout")
