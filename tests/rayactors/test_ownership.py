@@ -1,5 +1,6 @@
 """Ownership changes are pushed: the supervisor's board wakes a stale owner at once, with no
 polling in between (fence_interval_s is an hour here), counted at the simulated array."""
+import contextlib
 import time
 
 import ray
@@ -58,59 +59,60 @@ def _watchers(board) -> int:
         return 0
 
 
-def test_a_commit_wakes_a_stale_twin_at_once(manager_factory, simulator):
-    m = manager_factory(fence_interval_s=HOUR)
-    arr = simulator.add_array()
-    sid = m.client.discover_storage(None, rest_access(arr))["id"]
-    twin = _twin(m, sid, arr, epoch=1)          # the committed epoch: not stale yet
-    try:
-        assert simulator.stats(arr["name"])["active_sessions"] == 2
-        wait_for(lambda: _checks(twin) >= 1, 10, what="the twin's first check")
-        before = _checks(twin)
-        time.sleep(2)
-        assert _checks(twin) == before                                  # no polling
-        assert ray.get(twin.state.remote())["state"] == "ready"
-        m.client.update_access_info(None, {"storage_id": sid, "rest": {"password": arr["users"]["admin"]}})
-        assert m.client.storage_state(sid)["epoch"] == 2
-        wait_for(lambda: ray.get(twin.state.remote())["state"] == "closed", 10, what="the twin to stop")
-        wait_for(lambda: simulator.stats(arr["name"])["active_sessions"] == 1, 10, what="the twin's logout")
-        assert _checks(twin) <= before + 2
-        assert m.client.storage_state(sid)["state"] == "ready"
-        assert len(m.client.list_volumes(None, sid)) == 50
-    finally:
-        ray.kill(twin, no_restart=True)
-
-
-def test_a_removal_wakes_a_twin_and_it_logs_out(manager_factory, simulator):
+@contextlib.contextmanager
+def _owner_and_twin(manager_factory, simulator):
+    """A registered storage (epoch 1, no polling) and a twin at the same epoch that made its
+    first check: not stale yet."""
     m = manager_factory(fence_interval_s=HOUR)
     arr = simulator.add_array()
     sid = m.client.discover_storage(None, rest_access(arr))["id"]
     twin = _twin(m, sid, arr, epoch=1)
     try:
         wait_for(lambda: _checks(twin) >= 1, 10, what="the twin's first check")
-        m.client.remove_storage(None, sid)
-        wait_for(lambda: ray.get(twin.state.remote())["state"] == "closed", 10, what="the twin to stop")
-        wait_for(lambda: simulator.stats(arr["name"])["active_sessions"] == 0, 10, what="no session left")
+        yield m, arr, sid, twin
     finally:
         ray.kill(twin, no_restart=True)
+
+
+def _update_password(m, sid, arr) -> None:
+    m.client.update_access_info(None, {"storage_id": sid, "rest": {"password": arr["users"]["admin"]}})
+
+
+def _twin_stopped(twin, simulator, arr, sessions_left: int) -> None:
+    wait_for(lambda: ray.get(twin.state.remote())["state"] == "closed", 10, what="the twin to stop")
+    wait_for(lambda: simulator.stats(arr["name"])["active_sessions"] == sessions_left, 10,
+             what="the twin's logout")
+
+
+def test_a_commit_wakes_a_stale_twin_at_once(manager_factory, simulator):
+    with _owner_and_twin(manager_factory, simulator) as (m, arr, sid, twin):
+        assert simulator.stats(arr["name"])["active_sessions"] == 2
+        before = _checks(twin)
+        time.sleep(2)
+        assert _checks(twin) == before                                  # no polling
+        assert ray.get(twin.state.remote())["state"] == "ready"
+        _update_password(m, sid, arr)
+        assert m.client.storage_state(sid)["epoch"] == 2
+        _twin_stopped(twin, simulator, arr, sessions_left=1)
+        assert _checks(twin) <= before + 2
+        assert m.client.storage_state(sid)["state"] == "ready"
+        assert len(m.client.list_volumes(None, sid)) == 50
+
+
+def test_a_removal_wakes_a_twin_and_it_logs_out(manager_factory, simulator):
+    with _owner_and_twin(manager_factory, simulator) as (m, arr, sid, twin):
+        m.client.remove_storage(None, sid)
+        _twin_stopped(twin, simulator, arr, sessions_left=0)
 
 
 def test_a_restarted_board_still_wakes_the_twin(manager_factory, simulator):
     """The board lost its counters (restart): the twin's watch fails, it checks and waits on
     the new board, and the next commit still reaches it."""
-    m = manager_factory(fence_interval_s=HOUR)
-    arr = simulator.add_array()
-    sid = m.client.discover_storage(None, rest_access(arr))["id"]
-    twin = _twin(m, sid, arr, epoch=1)
-    try:
-        wait_for(lambda: _checks(twin) >= 1, 10, what="the twin's first check")
+    with _owner_and_twin(manager_factory, simulator) as (m, arr, sid, twin):
         board = ray.get(m.supervisor.ownership_board.remote())
         before = _checks(twin)
         ray.kill(board, no_restart=False)
         wait_for(lambda: _checks(twin) > before, 20, what="a check after the board's restart")
         wait_for(lambda: _watchers(board) >= 1, 20, what="the twin waiting on the new board")
-        m.client.update_access_info(None, {"storage_id": sid, "rest": {"password": arr["users"]["admin"]}})
-        wait_for(lambda: ray.get(twin.state.remote())["state"] == "closed", 10, what="the twin to stop")
-        wait_for(lambda: simulator.stats(arr["name"])["active_sessions"] == 1, 10, what="the twin's logout")
-    finally:
-        ray.kill(twin, no_restart=True)
+        _update_password(m, sid, arr)
+        _twin_stopped(twin, simulator, arr, sessions_left=1)
