@@ -137,9 +137,13 @@ class StorageSessionActor:
 
         ``epoch`` is the supervisor's proposal: it commits it only after this returns, and the
         core counts it as ours while the connect is in flight, so fencing never stops us here.
+        The fence starts once the connect has answered (its first check runs at once), so a
+        connect always ends as a login or a named error, never as a fence half-way through.
         """
-        self._start_fence()
-        storage = self.core.connect(access, expected_serial, epoch, origin)
+        try:
+            storage = self.core.connect(access, expected_serial, epoch, origin)
+        finally:
+            self._start_fence()
         self._start_scheduler()
         return storage
 

@@ -18,6 +18,7 @@ HOUR = 3600.0
 def test_board_answers_a_change_at_once_and_holds_otherwise(ray_cluster):
     board = board_class(0.001).remote()
     try:
+        assert ray.get(board.watchers.remote(), timeout=120) == 0               # started (slow when loaded)
         assert ray.get(board.watch.remote("s1", None, 30), timeout=5) == 0      # first look: at once
         pending = board.watch.remote("s1", 0, 30)
         ready, _ = ray.wait([pending], timeout=0.5)
