@@ -110,7 +110,7 @@ def storage_profile(windows: int, interval: int, syncs: int) -> tuple[list[dict]
     times more, its first window an hour away) and collecting (50k points a window every
     ``interval`` s), USS and PSS."""
     from drivers.simulator.control import SimulatorProcess, rest_access
-    from rayactors import start
+    from rayactors import start, stop_supervisor
     sim = SimulatorProcess()
     client = start(namespace=f"bench-mem-{os.getpid()}", data_dir=tempfile.mkdtemp(prefix="bench-mem-"),
                    sync_interval_s=3600, perf_overlap_s=0)
@@ -140,7 +140,7 @@ def storage_profile(windows: int, interval: int, syncs: int) -> tuple[list[dict]
         for sid in (idle, busy):
             client.remove_storage(None, sid)
     finally:
-        ray.kill(ray.get_actor(client.cfg.supervisor_name, namespace=client.cfg.namespace), no_restart=True)
+        stop_supervisor(client.cfg, timeout_s=0)
         sim.stop()
     return rows, figures
 

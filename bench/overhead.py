@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> dict:
     args = ap.parse_args(argv)
     from drivers.fake_driver import FakeStorageDriver
     from ray import serve
-    from rayactors import start
+    from rayactors import start, stop_supervisor
     from serve_app import deploy, shutdown
     client = start(namespace=f"bench-overhead-{os.getpid()}", data_dir=tempfile.mkdtemp(prefix="bench-"),
                    scheduler_enabled=False)
@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> dict:
             except Exception:
                 pass
         shutdown()
-        ray.kill(ray.get_actor("driver-manager", namespace=client.cfg.namespace), no_restart=True)
+        stop_supervisor(client.cfg, timeout_s=0)
 
 
 if __name__ == "__main__":

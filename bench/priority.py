@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--fifo-samples", type=int, default=30, help="control calls timed on the FIFO")
     args = ap.parse_args(argv)
     from drivers.simulator.control import SimulatorProcess, rest_access
-    from rayactors import start
+    from rayactors import start, stop_supervisor
     sim = SimulatorProcess()
     client = start(namespace=f"bench-priority-{os.getpid()}", data_dir=tempfile.mkdtemp(prefix="bench-"),
                    scheduler_enabled=False)
@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> dict:
         return out
     finally:
         sim.stop()
-        ray.kill(ray.get_actor("driver-manager", namespace=client.cfg.namespace), no_restart=True)
+        stop_supervisor(client.cfg, timeout_s=0)
 
 
 if __name__ == "__main__":

@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--out", default="register", help="results/<out>.json (another name keeps make bench's)")
     args = ap.parse_args(argv)
     from drivers.simulator.control import SimulatorProcess, rest_access
-    from rayactors import start
+    from rayactors import start, stop_supervisor
     sim = SimulatorProcess()
     client = start(namespace=f"bench-register-{os.getpid()}", data_dir=tempfile.mkdtemp(prefix="bench-"),
                    sync_interval_s=3600)
@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> dict:
         return out
     finally:
         sim.stop()
-        ray.kill(ray.get_actor(client.cfg.supervisor_name, namespace=client.cfg.namespace), no_restart=True)
+        stop_supervisor(client.cfg, timeout_s=0)
 
 
 if __name__ == "__main__":

@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--parallel", type=int, default=8, help="registrations in flight")
     args = ap.parse_args(argv)
     from drivers.simulator.control import SimulatorProcess, rest_access
-    from rayactors import start
+    from rayactors import start, stop_supervisor
     steps = [int(s) for s in args.steps.split(",")]
     sim = SimulatorProcess()
     client = start(namespace=f"bench-scale-{os.getpid()}", data_dir=tempfile.mkdtemp(prefix="bench-scale-"),
@@ -159,7 +159,7 @@ def main(argv: list[str] | None = None) -> dict:
         # a bench's teardown: the arrays go with the simulator, so the actors are killed rather
         # than removed one by one (removing 200 storages of an overloaded node took ~15 min)
         from rayactors.naming import get_storage_actor
-        ray.kill(ray.get_actor("driver-manager", namespace=client.cfg.namespace), no_restart=True)
+        stop_supervisor(client.cfg, timeout_s=0)
         for sid in ids:
             try:
                 ray.kill(get_storage_actor(sid, client.cfg.namespace), no_restart=True)

@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> dict:
     import rayactors  # noqa: F401
     import ray
     from drivers.simulator.control import SimulatorProcess, rest_access
-    from rayactors import start
+    from rayactors import start, stop_supervisor
 
     from .common import write_result
     sim = SimulatorProcess()
@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> dict:
             print(f"{r['mode']:>7}: logins/array {r['logins_per_array']}  peak sessions/array "
                   f"{r['peak_active_sessions_per_array']}  calls {r['calls']} (failed {r['errors']})")
         print("wrote", write_result("sessions", result))
-        ray.kill(ray.get_actor("driver-manager", namespace=ns), no_restart=True)
+        stop_supervisor(client.cfg, timeout_s=0)
         return result
     finally:
         sim.stop()

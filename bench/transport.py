@@ -174,7 +174,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--rounds", type=int, default=20)
     ap.add_argument("--big-rounds", type=int, default=3)
     args = ap.parse_args(argv)
-    from rayactors import start
+    from rayactors import start, stop_supervisor
     from rayactors.metrics.sink import ParquetSink
     from serve_app import deploy, shutdown
 
@@ -255,7 +255,7 @@ def main(argv: list[str] | None = None) -> dict:
         for p in procs:
             p.kill()
         shutdown()
-        ray.kill(ray.get_actor("driver-manager", namespace=client.cfg.namespace), no_restart=True)
+        stop_supervisor(client.cfg, timeout_s=0)
     print("wrote", write_result("transport", {"results": results}))
     return results
 

@@ -17,7 +17,7 @@ from typing import Any as _Any
 _os.environ.setdefault("RAY_AUTH_MODE", _os.environ.get("DELFIN_DM_RAY_AUTH_MODE", "token"))
 
 _EXPORTS = {"DriverManagerClient": ".client", "Config": ".config", "start": ".runtime", "init_ray": ".runtime",
-            "ensure_supervisor": ".runtime"}
+            "ensure_supervisor": ".runtime", "stop_supervisor": ".runtime"}
 __all__ = list(_EXPORTS)
 
 

@@ -13,6 +13,8 @@ registration, removal). ``watch(storage_id, seen)`` answers at once when the ver
 from ``seen``, else when it changes or after ``hold_s``. The board only says *when* to look:
 what the owner is, the actor then asks the supervisor (the registry is the truth), so a board
 that restarted and lost its counters can delay a check by at most ``hold_s``, never falsify one.
+The board is a detached named actor beside the supervisor (``ensure_board``): it outlives the
+supervisor's restarts and is stopped with it (``runtime.stop_supervisor``).
 
 Order makes it exact: the actor reads the version *before* it asks the supervisor, and the
 supervisor bumps it *after* it commits. A commit the actor's question missed therefore bumped
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import threading
 from typing import Any, Callable, Optional
 
@@ -79,22 +82,36 @@ def board_class(num_cpus: float) -> Any:
                       max_concurrency=MAX_WATCHERS)(OwnershipBoard)
 
 
+def board_name(supervisor_name: str) -> str:
+    return f"{supervisor_name}:ownership"
+
+
+def ensure_board(supervisor_name: str, namespace: str, num_cpus: float) -> Any:
+    """The board of the supervisor named ``supervisor_name``, created by its first incarnation.
+
+    Detached and named, so it outlives a supervisor restart: the actors' watches go on, and a
+    restarted supervisor is not met by every storage actor's check at once (with a board that
+    died with it, N actors asked it, and looked the new board up, within the same 2 s)."""
+    return board_class(num_cpus).options(name=board_name(supervisor_name), namespace=namespace,
+                                         lifetime="detached", get_if_exists=True).remote()
+
+
 def follow(watch: Callable[[Optional[int]], int], check: Callable[[], bool], stopped: threading.Event,
            interval_s: float) -> None:
     """The storage actor's fence loop: wait for a change (``watch``, the board), then ``check``
     with the supervisor; ``check`` returns True when the actor stopped being an owner.
 
     ``watch(seen)`` blocks until the board's version differs from ``seen`` or ``interval_s``
-    passed; it raises when the board cannot be reached, and the loop checks every ``RETRY_S``
-    (at most ``interval_s``) until it can again."""
+    passed; it raises when the board cannot be reached, and the loop checks about every
+    ``RETRY_S`` (at most ``interval_s``) until it can again."""
     seen: Optional[int] = None
     while not stopped.is_set():
         try:
             seen = watch(seen)
         except Exception as exc:  # board restarting with the supervisor: check, then try again
             log.debug("ownership board not reachable: %s", type(exc).__name__)
-            seen = None
-            if stopped.wait(min(RETRY_S, interval_s)):
+            seen = None           # jittered: a board restart fails every actor's watch at once
+            if stopped.wait(min(RETRY_S * random.uniform(0.5, 1.5), interval_s)):
                 return
         if stopped.is_set() or check():
             return

@@ -85,6 +85,23 @@ def start(address: Optional[str] = None, config: Optional[Config] = None, **over
     return DriverManagerClient(config=cfg)
 
 
+def stop_supervisor(cfg: Config, timeout_s: float = 60) -> None:
+    """Stop the supervisor and its ownership board for good (both detached). ``timeout_s``:
+    how long its storage actors get to log out first (0: kill without closing them)."""
+    from .ownership import board_name
+    for name in (cfg.supervisor_name, board_name(cfg.supervisor_name)):
+        try:
+            actor = ray.get_actor(name, namespace=cfg.namespace)
+        except ValueError:            # not running
+            continue
+        if timeout_s and name == cfg.supervisor_name:
+            try:
+                ray.get(actor.shutdown_all.remote(), timeout=timeout_s)
+            except Exception as exc:  # closing is best effort; the kill below is not
+                log.warning("closing storage actors: %s", type(exc).__name__)
+        ray.kill(actor, no_restart=True)
+
+
 def supervisor_running(cfg: Config) -> bool:
     try:
         get_supervisor(cfg.supervisor_name, cfg.namespace)

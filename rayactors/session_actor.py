@@ -32,7 +32,7 @@ from . import lean
 from .config import Config
 from .metrics import transfer
 from .metrics.sink import ParquetSink
-from .ownership import follow
+from .ownership import board_name, follow
 from .scheduler import CollectionScheduler
 from .session_core import Origin, SessionCore
 from .session_state import Backoff, SessionState
@@ -332,11 +332,11 @@ class StorageSessionActor:
     def _watch_ownership(self, seen: Optional[int]) -> int:
         try:
             if self._board_handle is None:
-                self._board_handle = ray.get(self._supervisor().ownership_board.remote(), timeout=30)
+                self._board_handle = ray.get_actor(board_name(self.cfg.supervisor_name), namespace=self.cfg.namespace)
             return ray.get(self._board_handle.watch.remote(self.storage_id, seen, self.cfg.fence_interval_s),
                            timeout=self.cfg.fence_interval_s + 30)
         except Exception:
-            self._board_handle = self._supervisor_handle = None
+            self._board_handle = None
             raise
 
     def _check_ownership(self) -> bool:

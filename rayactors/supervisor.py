@@ -30,7 +30,7 @@ from .config import Config
 from .crypto import SecretBox, load_key
 from .metrics.sink import ParquetSink
 from .naming import get_storage_actor, live_storage_actor_ids, storage_actor_name
-from .ownership import board_class
+from .ownership import ensure_board
 from .placement import NodeBalancer
 from .registry import Query, Registry
 from .session_actor import actor_class, collection_options
@@ -98,9 +98,7 @@ class Supervisor:
         self.last_reconcile: dict[str, Any] = {}
         self.balancer = NodeBalancer(min_cpus=self.cfg.actor_num_cpus)
         self.restarted = bool(ray.get_runtime_context().was_current_actor_reconstructed)
-        # owned by this process (not detached): it dies with it, and the next incarnation makes
-        # a new one, which the storage actors ask for when their watch fails (ownership.py)
-        self._board = board_class(self.cfg.actor_num_cpus).remote()
+        self._board = ensure_board(self.cfg.supervisor_name, self.cfg.namespace, self.cfg.actor_num_cpus)
         threading.Thread(target=self._safe_reconcile, daemon=True, name="reconcile").start()
         threading.Thread(target=self._retention_loop, daemon=True, name="retention").start()
 
@@ -154,10 +152,6 @@ class Supervisor:
         self.registry.raise_epoch(storage_id, epoch)
         if epoch > before:
             self._owners_changed(storage_id)
-
-    def ownership_board(self) -> Any:
-        """The board storage actors wait on for ownership changes."""
-        return self._board
 
     def _alert(self, name: str, storage_id: str, detail: str = "") -> dict[str, Any]:
         row = self.registry.get(storage_id)

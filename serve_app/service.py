@@ -140,6 +140,7 @@ def _teardown(cfg: Any, client: Any, demo_ids: list[str], simulator_pid: Optiona
     import ray
 
     from drivers.errors import DelfinError
+    from rayactors.runtime import stop_supervisor
     for sid in demo_ids:                       # demo arrays stop with the simulator: forget them
         try:
             client.remove_storage(None, sid)
@@ -149,7 +150,7 @@ def _teardown(cfg: Any, client: Any, demo_ids: list[str], simulator_pid: Optiona
         shutdown()
     except Exception as exc:  # the app may be gone already
         log.warning("HTTP app: %s", type(exc).__name__)
-    _stop_supervisor(cfg)
+    stop_supervisor(cfg)
     ray.shutdown()
     if own_cluster:
         local_cluster.stop(cfg.data_dir)
@@ -159,14 +160,6 @@ def _teardown(cfg: Any, client: Any, demo_ids: list[str], simulator_pid: Optiona
     (Path(cfg.data_dir) / SERVICE_FILE).unlink(missing_ok=True)
 
 
-def _stop_supervisor(cfg: Any) -> None:
-    import ray
-    try:
-        sup = ray.get_actor(cfg.supervisor_name, namespace=cfg.namespace)
-        ray.get(sup.shutdown_all.remote(), timeout=60)
-        ray.kill(sup, no_restart=True)
-    except Exception:  # not running: nothing to stop
-        pass
 
 
 def status(cfg: Any, args: Any) -> dict[str, Any]:

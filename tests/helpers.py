@@ -13,7 +13,7 @@ import ray
 
 from rayactors import Config, DriverManagerClient
 from rayactors.naming import live_storage_actor_ids, storage_actor_name
-from rayactors.runtime import ensure_supervisor
+from rayactors.runtime import ensure_supervisor, stop_supervisor, supervisor_running
 
 
 def make_config(tmp_path, **overrides) -> Config:
@@ -40,7 +40,7 @@ class Manager:
 
     def teardown(self) -> None:
         try:
-            for s in self.client.list_storages():
+            for s in self.client.list_storages() if supervisor_running(self.cfg) else []:
                 try:
                     self.client.remove_storage(None, s["id"])
                 except Exception:
@@ -51,10 +51,7 @@ class Manager:
                     ray.kill(self.actor(sid), no_restart=True)
                 except ValueError:
                     pass
-            try:
-                ray.kill(self.supervisor, no_restart=True)
-            except Exception:
-                pass
+            stop_supervisor(self.cfg, timeout_s=0)
 
 
 def wait_for(cond, timeout: float = 30.0, interval: float = 0.1, what: str = "condition"):

@@ -4,9 +4,9 @@ import subprocess
 import sys
 import uuid
 
-import ray
-
+from rayactors import Config
 from rayactors.naming import live_storage_actor_ids
+from rayactors.runtime import stop_supervisor
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -24,7 +24,4 @@ def test_metrics_notebook_runs(ray_cluster, tmp_path):
         assert plot.stat().st_size > 10_000
         assert live_storage_actor_ids(ns) == set()
     finally:
-        try:
-            ray.kill(ray.get_actor("driver-manager", namespace=ns), no_restart=True)
-        except ValueError:
-            pass
+        stop_supervisor(Config(namespace=ns), timeout_s=0)

@@ -7,7 +7,8 @@ import ray
 from ray.exceptions import ActorUnavailableError, RayActorError
 
 from drivers.simulator.control import rest_access
-from rayactors.ownership import board_class
+from rayactors.ownership import board_class, board_name
+from rayactors.runtime import stop_supervisor
 from rayactors.session_actor import actor_class
 
 from ..helpers import wait_for
@@ -50,6 +51,10 @@ def _twin(m, sid, arr, epoch):
 
 def _checks(actor) -> int:
     return ray.get(actor.state.remote(), timeout=10)["ownership_checks"]
+
+
+def _board(m):
+    return ray.get_actor(board_name(m.cfg.supervisor_name), namespace=m.cfg.namespace)
 
 
 def _watchers(board) -> int:
@@ -110,10 +115,59 @@ def test_a_restarted_board_still_wakes_the_twin(manager_factory, simulator):
     """The board lost its counters (restart): the twin's watch fails, it checks and waits on
     the new board, and the next commit still reaches it."""
     with _owner_and_twin(manager_factory, simulator) as (m, arr, sid, twin):
-        board = ray.get(m.supervisor.ownership_board.remote())
+        board = _board(m)
         before = _checks(twin)
         ray.kill(board, no_restart=False)
         wait_for(lambda: _checks(twin) > before, 20, what="a check after the board's restart")
         wait_for(lambda: _watchers(board) >= 1, 20, what="the twin waiting on the new board")
         _update_password(m, sid, arr)
         _twin_stopped(twin, simulator, arr, sessions_left=1)
+
+
+def test_a_supervisor_restart_keeps_the_board_and_the_watches(manager_factory, simulator):
+    """The board is detached beside the supervisor: a supervisor restart neither restarts it
+    nor sends every storage actor to the restarted supervisor; its next commit still wakes."""
+    m = manager_factory(fence_interval_s=HOUR)
+    arr = simulator.add_array()
+    sid = m.client.discover_storage(None, rest_access(arr))["id"]
+    owner = m.actor(sid)
+    board_id = _board(m)._actor_id.hex()
+    wait_for(lambda: _watchers(_board(m)) == 1, 10, what="the owner watching")
+    before = _checks(owner)
+    ray.kill(m.supervisor, no_restart=False)
+    wait_for(lambda: _restarted(m.supervisor), 60, what="the supervisor's restart")
+    wait_for(lambda: ray.get(m.supervisor.reconcile_report.remote()), 30, what="its reconcile")
+    time.sleep(3)                                                       # > RETRY_S: a failed watch would show
+    assert _checks(owner) == before                                     # the watch went on, no check
+    assert _board(m)._actor_id.hex() == board_id and _watchers(_board(m)) == 1
+    twin = _twin(m, sid, arr, epoch=1)                                  # after the reconcile, which kills strays
+    try:
+        wait_for(lambda: _checks(twin) >= 1, 10, what="the twin's first check")
+        _update_password(m, sid, arr)                                   # the restarted supervisor commits
+        _twin_stopped(twin, simulator, arr, sessions_left=1)
+        assert m.client.storage_state(sid)["state"] == "ready"
+    finally:
+        ray.kill(twin, no_restart=True)
+
+
+def test_stop_supervisor_stops_its_board(manager_factory):
+    m = manager_factory(fence_interval_s=HOUR)
+    assert _watchers(_board(m)) == 0
+    stop_supervisor(m.cfg, timeout_s=0)
+    for name in (m.cfg.supervisor_name, board_name(m.cfg.supervisor_name)):
+        wait_for(lambda: not _named(m, name), 20, what=f"{name} gone")
+
+
+def _restarted(supervisor) -> bool:
+    try:
+        return ray.get(supervisor.ping.remote(), timeout=30)["restarted"]
+    except (ActorUnavailableError, RayActorError):
+        return False
+
+
+def _named(m, name: str) -> bool:
+    try:
+        ray.get_actor(name, namespace=m.cfg.namespace)
+        return True
+    except ValueError:
+        return False
