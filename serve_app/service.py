@@ -150,7 +150,10 @@ def _teardown(cfg: Any, client: Any, demo_ids: list[str], simulator_pid: Optiona
         shutdown()
     except Exception as exc:  # the app may be gone already
         log.warning("HTTP app: %s", type(exc).__name__)
-    stop_supervisor(cfg)
+    try:
+        stop_supervisor(cfg)
+    except Exception as exc:  # Ray itself may be gone: the steps below still run
+        log.warning("driver manager: %s", type(exc).__name__)
     ray.shutdown()
     if own_cluster:
         local_cluster.stop(cfg.data_dir)
@@ -158,8 +161,6 @@ def _teardown(cfg: Any, client: Any, demo_ids: list[str], simulator_pid: Optiona
         from drivers.simulator.control import stop_pid
         stop_pid(simulator_pid)
     (Path(cfg.data_dir) / SERVICE_FILE).unlink(missing_ok=True)
-
-
 
 
 def status(cfg: Any, args: Any) -> dict[str, Any]:
