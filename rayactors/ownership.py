@@ -96,22 +96,36 @@ def ensure_board(supervisor_name: str, namespace: str, num_cpus: float) -> Any:
                                          lifetime="detached", get_if_exists=True).remote()
 
 
-def follow(watch: Callable[[Optional[int]], int], check: Callable[[], bool], stopped: threading.Event,
+def follow(watch: Callable[[Optional[int]], int], check: Callable[[], Optional[bool]], stopped: threading.Event,
            interval_s: float) -> None:
     """The storage actor's fence loop: wait for a change (``watch``, the board), then ``check``
-    with the supervisor; ``check`` returns True when the actor stopped being an owner.
+    with the supervisor; ``check`` returns True when the actor stopped being an owner, False
+    when it still is, None when it could not ask.
 
     ``watch(seen)`` blocks until the board's version differs from ``seen`` or ``interval_s``
-    passed; it raises when the board cannot be reached, and the loop checks about every
-    ``RETRY_S`` (at most ``interval_s``) until it can again."""
+    passed. When the board cannot be reached (``watch`` raises) or the supervisor could not be
+    asked, the loop checks again about every ``RETRY_S`` (at most ``interval_s``) until both
+    answer: a wake-up whose check failed is not waited out for ``interval_s``."""
     seen: Optional[int] = None
     while not stopped.is_set():
         try:
             seen = watch(seen)
-        except Exception as exc:  # board restarting with the supervisor: check, then try again
+        except Exception as exc:  # board restarting: check, then try again
             log.debug("ownership board not reachable: %s", type(exc).__name__)
-            seen = None           # jittered: a board restart fails every actor's watch at once
-            if stopped.wait(min(RETRY_S * random.uniform(0.5, 1.5), interval_s)):
+            seen = None
+            if _pause(stopped, interval_s):
                 return
-        if stopped.is_set() or check():
+        while True:
+            owner_gone = check()
+            if owner_gone is not None:
+                break
+            if _pause(stopped, interval_s):
+                return
+        if stopped.is_set() or owner_gone:
             return
+
+
+def _pause(stopped: threading.Event, interval_s: float) -> bool:
+    """Wait about ``RETRY_S`` (jittered: a restart fails every actor's call at once); True if
+    the actor stopped meanwhile."""
+    return stopped.wait(min(RETRY_S * random.uniform(0.5, 1.5), interval_s))

@@ -339,14 +339,15 @@ class StorageSessionActor:
             self._board_handle = None
             raise
 
-    def _check_ownership(self) -> bool:
-        """Ask the supervisor who owns the storage; True once this actor no longer does."""
+    def _check_ownership(self) -> Optional[bool]:
+        """Ask the supervisor who owns the storage; True once this actor no longer does, None
+        when the supervisor did not answer (busy or restarting: ``follow`` asks again soon)."""
         self.ownership_checks += 1
         try:
             current = ray.get(self._supervisor().current_epoch.remote(self.storage_id), timeout=30)
-        except Exception:  # supervisor busy or restarting: the next wake-up asks again
+        except Exception:
             self._supervisor_handle = None
-            return False
+            return None
         if current is None:
             if self._registered:          # removed: nobody owns it any more
                 self._shutdown()

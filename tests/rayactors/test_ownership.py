@@ -1,13 +1,14 @@
 """Ownership changes are pushed: the supervisor's board wakes a stale owner at once, with no
 polling in between (fence_interval_s is an hour here), counted at the simulated array."""
 import contextlib
+import threading
 import time
 
 import ray
 from ray.exceptions import ActorUnavailableError, RayActorError
 
 from drivers.simulator.control import rest_access
-from rayactors.ownership import board_class, board_name
+from rayactors.ownership import RETRY_S, board_class, board_name, follow
 from rayactors.runtime import stop_supervisor
 from rayactors.session_actor import actor_class
 
@@ -171,3 +172,43 @@ def _named(m, name: str) -> bool:
         return True
     except ValueError:
         return False
+
+
+def _follow_in_thread(watch, answers):
+    """Run ``follow`` (interval an hour) with ``check`` answering ``answers`` in turn; returns
+    the times of the checks once it stopped."""
+    checks: list[float] = []
+
+    def check():
+        checks.append(time.monotonic())
+        return answers[len(checks) - 1]
+    stopped = threading.Event()
+    loop = threading.Thread(target=follow, args=(watch, check, stopped, HOUR), daemon=True)
+    loop.start()
+    loop.join(8 * RETRY_S)
+    stopped.set()
+    assert not loop.is_alive(), f"follow still waiting after {len(checks)} checks"
+    return checks
+
+
+def test_a_check_the_supervisor_did_not_answer_is_asked_again_soon():
+    """A wake-up whose check failed (supervisor restarting) is retried after about RETRY_S, not
+    after the hold (an hour here); plain Python, the loop every storage actor runs."""
+    looked = threading.Event()
+
+    def watch(seen):
+        if looked.is_set():                                  # nothing changes any more
+            time.sleep(HOUR)
+        looked.set()
+        return 1
+    checks = _follow_in_thread(watch, [None, None, True])
+    assert len(checks) == 3
+    gaps = [b - a for a, b in zip(checks, checks[1:])]
+    assert all(0.5 * RETRY_S - 0.05 <= g <= 1.5 * RETRY_S + 0.5 for g in gaps), gaps
+
+
+def test_an_unreachable_board_still_leads_to_a_check():
+    def watch(seen):
+        raise ConnectionError("board restarting")
+    checks = _follow_in_thread(watch, [False, True])
+    assert len(checks) == 2
