@@ -158,6 +158,14 @@ def last_fault(events: list[dict], t: float) -> dict:
     e = max(before, key=lambda e: e["t"])
     return {"after_fault": e["fault"], "fault_storage": e.get("storage"), "fault_age_s": round(t - e["t"], 1)}
 
+def at_array(slow_requests: list[dict], t_end: float, ms: float) -> dict:
+    """What the array itself took of a slow call that ended at ``t_end``: the slowest request
+    it served over its injected latency within the call (None: none was slow there)."""
+    t_start = t_end - ms / 1000 - 0.005
+    inside = [r for r in slow_requests if t_start <= r["t"] <= t_end]
+    return {"array_over_ms": max((r["over_ms"] for r in inside), default=None)}
+
+
 def main(argv: Optional[list[str]] = None) -> dict:
     ap = argparse.ArgumentParser(prog="python -m bench.soak", description=__doc__.split("\n")[0])
     ap.add_argument("--minutes", type=float, default=30.0, help="how long faults are injected")
@@ -231,6 +239,7 @@ def main(argv: Optional[list[str]] = None) -> dict:
         peaks = {soak.arrays[s]["name"]: sim.stats(soak.arrays[s]["name"])["peak_sessions"] for s in sids}
         windows = {s[:8]: window_check(metrics.read(storage_ids=[s], root=client.cfg.metrics_root),
                                        PERF_INTERVAL_S * 1000) for s in sids}
+        array_slow = {s: sim.slow_requests(soak.arrays[s]["name"]) for s in control}
         for s in sids:
             soak.retry("remove", lambda s=s: client.remove_storage(None, s))
         time.sleep(5)
@@ -242,7 +251,8 @@ def main(argv: Optional[list[str]] = None) -> dict:
             after = [d for t, d in samples if fault_start <= t <= fault_end]
             baseline[sid[:8]], during[sid[:8]] = stats(before), stats(after)
             slow[sid[:8]] = sum(d > 2 * baseline[sid[:8]]["p99"] for d in after)
-        slow_list = [{"t": round(t, 1), "storage": sid[:8], "ms": round(d * 1000, 1), **last_fault(soak.events, t)}
+        slow_list = [{"t": round(t, 1), "storage": sid[:8], "ms": round(d * 1000, 1), **last_fault(soak.events, t),
+                      **at_array(array_slow[sid], t, d * 1000)}
                      for sid, samples in latencies.items() for t, d in samples
                      if fault_start <= t <= fault_end and d > 2 * baseline[sid[:8]]["p99"]]
         kinds = {k: sum(e["fault"] == k for e in soak.events) for k in KINDS + ["kill_supervisor"]}
@@ -260,6 +270,8 @@ def main(argv: Optional[list[str]] = None) -> dict:
                 left_open[soak.arrays[s]["name"]] for s in sids
                 if not any(e["fault"] == "kill_actor" and e["storage"] == s[:8] for e in soak.events)),
             "slow_calls": sum(slow.values()), "slow_call_list": sorted(slow_list, key=lambda c: c["t"]),
+            # of those, the ones during which the array served a request 10+ ms over its latency
+            "slow_calls_slow_at_array": sum(c["array_over_ms"] is not None for c in slow_list),
             "probe_calls": sum(len(v) for v in latencies.values()),
             "probe_failures": probe_failures[:20], "probe_failure_count": len(probe_failures),
             "baseline_ms": {k: {"p50": v["median"] * 1e3, "p99": v["p99"] * 1e3} for k, v in baseline.items()},
@@ -280,8 +292,8 @@ def main(argv: Optional[list[str]] = None) -> dict:
         print(f"sessions: peak per array {out['peak_sessions_max']}, open after remove {out['sessions_open_after_remove']} "
               f"({out['sessions_open_after_remove_without_kill']} on arrays whose actor was never killed; "
               f"{kinds['kill_actor']} kill -9 of a storage actor)")
-        print(f"control group: {out['slow_calls']} of {out['probe_calls']} calls over 2x baseline p99, "
-              f"{len(probe_failures)} failed")
+        print(f"control group: {out['slow_calls']} of {out['probe_calls']} calls over 2x baseline p99 "
+              f"({out['slow_calls_slow_at_array']} slow at the array too), {len(probe_failures)} failed")
         for call in out["slow_call_list"]:
             print(f"  slow: {call}")
         print(f"storage actors (mean): threads {mean(start_figures, 'threads'):.1f} -> {mean(end_figures, 'threads'):.1f}, "

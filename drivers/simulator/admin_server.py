@@ -3,6 +3,7 @@
     GET  /arrays                         every array, ports and counters
     POST /arrays                         add an array at run time (ArrayConfig fields)
     GET  /arrays/{name}/stats            logins, failed_logins, logouts, active_sessions, ...
+    GET  /arrays/{name}/slow-requests    requests served 10+ ms over the injected latency
     POST /arrays/{name}/password         {"username","password"}: rotate
     POST /arrays/{name}/expire-sessions  invalidate every token now
     POST /arrays/{name}/faults           {"latency_ms","down","malformed","throttle"}
@@ -36,6 +37,8 @@ class AdminHandler(JsonHandler):
         try:
             if action == "stats" and method == "GET":
                 return 200, array.stats()
+            if action == "slow-requests" and method == "GET":
+                return 200, {"slow_requests": array.slow_requests()}
             if method != "POST":
                 raise HttpError(405, "method not allowed")
             if action == "password":

@@ -4,6 +4,7 @@ Pure state with a lock; the REST, SSH and admin servers call into it.
 """
 from __future__ import annotations
 
+import collections
 import contextlib
 import random
 import secrets
@@ -18,6 +19,9 @@ from .. import inventory, perfgen
 from ..perf_catalog import METRICS_BY_RESOURCE, normalise_request
 
 PERF_TYPES = ["storage", "storagePool", "volume", "port", "disk", "controller"]
+#: a request the array served this much slower than its injected latency is kept in
+#: ``slow_requests`` (so a benchmark can tell a slow call's time at the array from ours)
+SLOW_MARGIN_MS = 10.0
 KINDS = {"sim", "pure", "storwize"}
 
 
@@ -103,6 +107,7 @@ class SimArray:
                          "peak_session_inflight": 0}
         self._inflight = 0
         self._inflight_by: dict[Any, int] = {}
+        self._slow: collections.deque[dict[str, float]] = collections.deque(maxlen=1000)
         self.on_fault_change = lambda: None               # set by the servers (down/up)
         self.on_expire = lambda: None                     # set by the servers: drop SSH connections
         self.started_at = time.time()
@@ -211,15 +216,27 @@ class SimArray:
             if session is not None:
                 n = self._inflight_by[session] = self._inflight_by.get(session, 0) + 1
                 self.counters["peak_session_inflight"] = max(self.counters["peak_session_inflight"], n)
+        started, t0 = time.time(), time.perf_counter()
         try:
             yield
         finally:
+            took_ms = (time.perf_counter() - t0) * 1000
+            injected_ms = self.faults.latency_ms + self.faults.latency_jitter_ms
             with self._lock:
+                if took_ms > injected_ms + SLOW_MARGIN_MS:
+                    self._slow.append({"t": round(started, 3), "ms": round(took_ms, 1),
+                                       "over_ms": round(took_ms - injected_ms, 1)})
                 self._inflight -= 1
                 if session is not None:
                     self._inflight_by[session] -= 1
                     if not self._inflight_by[session]:
                         del self._inflight_by[session]
+
+    def slow_requests(self) -> list[dict[str, float]]:
+        """The last 1000 requests served over ``SLOW_MARGIN_MS`` above the injected latency:
+        start (wall time), duration and the excess, in ms."""
+        with self._lock:
+            return list(self._slow)
 
     def delay(self) -> None:
         """The injected latency of one request."""
@@ -244,6 +261,7 @@ class SimArray:
         with self._lock:
             for k in self.counters:
                 self.counters[k] = 0
+            self._slow.clear()
 
     def set_password(self, user: str, password: str) -> None:
         if not password:

@@ -67,6 +67,9 @@ class SimulatorProcess:
     def stats(self, name: str) -> dict:
         return self._call("GET", f"/arrays/{name}/stats")
 
+    def slow_requests(self, name: str) -> list[dict]:
+        return self._call("GET", f"/arrays/{name}/slow-requests")["slow_requests"]
+
     def rotate_password(self, name: str, password: str, username: str = "admin") -> None:
         self._call("POST", f"/arrays/{name}/password", {"username": username, "password": password})
 
