@@ -20,10 +20,10 @@ def test_only_requests_over_the_injected_latency_are_kept():
     t0 = time.time()
     _served(array, (SLOW_MARGIN_MS + 40) / 1000)
     [slow] = array.slow_requests()
-    assert t0 <= slow["t"] <= t0 + 0.01 and slow["ms"] >= SLOW_MARGIN_MS + 40
+    assert t0 - 0.001 <= slow["t"] <= t0 + 0.01 and slow["ms"] >= SLOW_MARGIN_MS + 40
     assert slow["over_ms"] == slow["ms"]
     array.set_faults({"latency_ms": 200})               # injected latency is the array's own answer
-    _served(array, 0.2)
+    _served(array, 0.15)                               # within it, whatever the load
     assert len(array.slow_requests()) == 1
     array.reset_stats()
     assert array.slow_requests() == []
@@ -43,8 +43,10 @@ def test_the_admin_api_lists_them(simulator):
     slow = threading.Thread(target=requests.post, args=(f"http://{arr['host']}:{arr['rest_port']}/api/v1/sessions",),
                             kwargs={"json": {"username": "admin", "password": "wrong"}, "timeout": 10})
     slow.start()
-    time.sleep(0.1)
+    while simulator.stats(arr["name"])["inflight"] == 0:   # it is waiting out the 300 ms
+        assert slow.is_alive()
+        time.sleep(0.005)
     simulator.faults(arr["name"], latency_ms=0)
     slow.join()
     [listed] = simulator.slow_requests(arr["name"])
-    assert listed["ms"] >= 300 and t0 <= listed["t"] <= t0 + 0.1
+    assert listed["ms"] >= 300 and t0 - 0.001 <= listed["t"] <= time.time()   # t is rounded to 1 ms
