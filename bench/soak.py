@@ -158,6 +158,7 @@ def last_fault(events: list[dict], t: float) -> dict:
     e = max(before, key=lambda e: e["t"])
     return {"after_fault": e["fault"], "fault_storage": e.get("storage"), "fault_age_s": round(t - e["t"], 1)}
 
+
 def at_array(slow_requests: list[dict], t_end: float, ms: float) -> dict:
     """What the array itself took of a slow call that ended at ``t_end``: the slowest request
     it served over its injected latency within the call (None: none was slow there)."""
