@@ -29,6 +29,8 @@ import random
 import threading
 from typing import Any, Callable, Optional
 
+from .naming import board_name
+
 log = logging.getLogger("delfin_dm.ownership")
 
 #: pending watches the board holds at once (one per storage actor); an async actor's waiting
@@ -80,10 +82,6 @@ def board_class(num_cpus: float) -> Any:
     import ray
     return ray.remote(num_cpus=num_cpus, max_restarts=-1, max_task_retries=0,
                       max_concurrency=MAX_WATCHERS)(OwnershipBoard)
-
-
-def board_name(supervisor_name: str) -> str:
-    return f"{supervisor_name}:ownership"
 
 
 def ensure_board(supervisor_name: str, namespace: str, num_cpus: float) -> Any:

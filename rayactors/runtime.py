@@ -8,7 +8,7 @@ from typing import Any, Optional
 import ray
 
 from .config import Config
-from .naming import get_supervisor
+from .naming import board_name, lookup
 from .ray_env import apply_node_env
 from .supervisor import supervisor_class
 
@@ -88,23 +88,18 @@ def start(address: Optional[str] = None, config: Optional[Config] = None, **over
 def stop_supervisor(cfg: Config, timeout_s: float = 60) -> None:
     """Stop the supervisor and its ownership board for good (both detached). ``timeout_s``:
     how long its storage actors get to log out first (0: kill without closing them)."""
-    from .ownership import board_name
-    for name in (cfg.supervisor_name, board_name(cfg.supervisor_name)):
-        try:
-            actor = ray.get_actor(name, namespace=cfg.namespace)
-        except ValueError:            # not running
-            continue
-        if timeout_s and name == cfg.supervisor_name:
+    supervisor = lookup(cfg.supervisor_name, cfg.namespace)
+    if supervisor is not None:
+        if timeout_s:
             try:
-                ray.get(actor.shutdown_all.remote(), timeout=timeout_s)
-            except Exception as exc:  # closing is best effort; the kill below is not
+                ray.get(supervisor.shutdown_all.remote(), timeout=timeout_s)
+            except Exception as exc:  # closing is best effort; the kills below are not
                 log.warning("closing storage actors: %s", type(exc).__name__)
-        ray.kill(actor, no_restart=True)
+        ray.kill(supervisor, no_restart=True)
+    board = lookup(board_name(cfg.supervisor_name), cfg.namespace)
+    if board is not None:
+        ray.kill(board, no_restart=True)
 
 
 def supervisor_running(cfg: Config) -> bool:
-    try:
-        get_supervisor(cfg.supervisor_name, cfg.namespace)
-        return True
-    except ValueError:
-        return False
+    return lookup(cfg.supervisor_name, cfg.namespace) is not None

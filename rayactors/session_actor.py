@@ -32,7 +32,8 @@ from . import lean
 from .config import Config
 from .metrics import transfer
 from .metrics.sink import ParquetSink
-from .ownership import board_name, follow
+from .naming import get_board
+from .ownership import follow
 from .scheduler import CollectionScheduler
 from .session_core import Origin, SessionCore
 from .session_state import Backoff, SessionState
@@ -332,7 +333,7 @@ class StorageSessionActor:
     def _watch_ownership(self, seen: Optional[int]) -> int:
         try:
             if self._board_handle is None:
-                self._board_handle = ray.get_actor(board_name(self.cfg.supervisor_name), namespace=self.cfg.namespace)
+                self._board_handle = get_board(self.cfg.supervisor_name, self.cfg.namespace)
             return ray.get(self._board_handle.watch.remote(self.storage_id, seen, self.cfg.fence_interval_s),
                            timeout=self.cfg.fence_interval_s + 30)
         except Exception:

@@ -8,7 +8,8 @@ import ray
 from ray.exceptions import ActorUnavailableError, RayActorError
 
 from drivers.simulator.control import rest_access
-from rayactors.ownership import RETRY_S, board_class, board_name, follow
+from rayactors.naming import board_name, get_board, lookup
+from rayactors.ownership import RETRY_S, board_class, follow
 from rayactors.runtime import stop_supervisor
 from rayactors.session_actor import actor_class
 
@@ -55,7 +56,7 @@ def _checks(actor) -> int:
 
 
 def _board(m):
-    return ray.get_actor(board_name(m.cfg.supervisor_name), namespace=m.cfg.namespace)
+    return get_board(m.cfg.supervisor_name, m.cfg.namespace)
 
 
 def _watchers(board) -> int:
@@ -156,7 +157,7 @@ def test_stop_supervisor_stops_its_board(manager_factory):
     assert _watchers(_board(m)) == 0
     stop_supervisor(m.cfg, timeout_s=0)
     for name in (m.cfg.supervisor_name, board_name(m.cfg.supervisor_name)):
-        wait_for(lambda: not _named(m, name), 20, what=f"{name} gone")
+        wait_for(lambda: lookup(name, m.cfg.namespace) is None, 20, what=f"{name} gone")
 
 
 def _restarted(supervisor) -> bool:
@@ -165,13 +166,6 @@ def _restarted(supervisor) -> bool:
     except (ActorUnavailableError, RayActorError):
         return False
 
-
-def _named(m, name: str) -> bool:
-    try:
-        ray.get_actor(name, namespace=m.cfg.namespace)
-        return True
-    except ValueError:
-        return False
 
 
 def _follow_in_thread(watch, answers):
