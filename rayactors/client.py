@@ -129,14 +129,14 @@ class DriverManagerClient:
 
     # -- lifecycle (Delfin API names) ------------------------------------------------------------
     def discover_storage(self, context: Any, access_info: dict) -> dict:
-        return self._call_supervisor("discover_storage", access_info)
+        return self._call_supervisor("discover_storage", access_info, timeout=self.cfg.connect_deadline_s)
 
     def update_access_info(self, context: Any, access_info: dict) -> dict:
         if not isinstance(access_info, dict):
             raise InvalidInput("access_info must be an object")
         storage_id = _check_id(access_info.get("storage_id"))
         patch = {k: v for k, v in access_info.items() if k != "storage_id"}
-        return self._call_supervisor("update_access_info", storage_id, patch)
+        return self._call_supervisor("update_access_info", storage_id, patch, timeout=self.cfg.connect_deadline_s)
 
     def remove_storage(self, context: Any, storage_id: str, drop_metrics: bool = False) -> None:
         """Delfin's remove; beyond it, ``drop_metrics`` deletes the storage's metrics too."""

@@ -133,7 +133,7 @@ class StorageSessionActor:
     # -- session group: a new login never queues behind control calls waiting for the array -----
     @ray.method(concurrency_group="session")
     def connect(self, access: AccessInfo, expected_serial: Optional[str] = None, epoch: Optional[int] = None,
-                origin: Origin = "update") -> dict:
+                origin: Origin = "update", attempt: Optional[str] = None) -> dict:
         """Log in with ``access``; on success swap sessions and log the old one out.
 
         ``epoch`` is the supervisor's proposal: it commits it only after this returns, and the
@@ -142,11 +142,17 @@ class StorageSessionActor:
         connect always ends as a login or a named error, never as a fence half-way through.
         """
         try:
-            storage = self.core.connect(access, expected_serial, epoch, origin)
+            storage = self.core.connect(access, expected_serial, epoch, origin, attempt)
         finally:
             self._start_fence()
         self._start_scheduler()
         return storage
+
+    @ray.method(concurrency_group="admin")
+    def abandon_connect(self, attempt: str) -> Optional[dict]:
+        """The supervisor stopped waiting for ``connect(..., attempt=attempt)``: see
+        ``SessionCore.abandon``. Not in the session group, where that connect may still run."""
+        return self.core.abandon(attempt)
 
     @ray.method(concurrency_group="session")
     def hold_rejected(self, access: AccessInfo, epoch: int) -> dict:

@@ -68,6 +68,8 @@ log = logging.getLogger("delfin_dm.session")
 #: tries of a parked session that the array answers with an error (not a connection failure,
 #: not a rejection) before the prober gives up on it and logs in afresh
 MAX_ODD_REVIVALS = 5
+#: abandoned connect ids kept (``abandon``); each is dropped when its connect ends
+MAX_ABANDONED = 64
 #: tries to end one session a killed predecessor left, before leaving it to the array's idle timeout
 MAX_RELEASE_TRIES = 5
 
@@ -123,6 +125,10 @@ class SessionCore:
         self._rejected: set[str] = set()
         self._epoch = 0
         self._pending_epochs: collections.Counter = collections.Counter()
+        #: connects the supervisor stopped waiting for (``abandon``), by attempt id, and the
+        #: attempt that installed the current session
+        self._abandoned: dict[str, None] = {}
+        self._installed_attempt: Optional[str] = None
         self._ticket = 0
         self._installed_ticket = 0
         self._inflight: dict[tuple, Future] = {}
@@ -177,16 +183,20 @@ class SessionCore:
 
     # -- connect ------------------------------------------------------------------------------
     def connect(self, access: Any, expected_serial: Optional[str] = None, epoch: Optional[int] = None,
-                origin: Origin = "update") -> dict:
+                origin: Origin = "update", attempt: Optional[str] = None) -> dict:
         """Log in with ``access`` and make it the session; returns the array's storage dict.
 
         On failure the current session, if any, is untouched and the error is raised.
+        ``attempt`` names this connect for ``abandon``.
         """
         access = AccessInfo.parse(access)
         fp = fingerprint(access)
         key = (fp, None if expected_serial is None else str(expected_serial), origin == "update")
         with self._lock:
             self._raise_if_closed()
+            if attempt is not None and attempt in self._abandoned:
+                del self._abandoned[attempt]
+                raise _gave_up(self.storage_id)
             if origin != "update" and fp in self._rejected:
                 raise InvalidUsernameOrPassword(
                     f"storage {self.storage_id}: the array rejected these credentials; update the access info")
@@ -206,7 +216,7 @@ class SessionCore:
                         self._epoch = max(self._epoch, int(epoch))
                 return storage
             try:
-                storage = self._connect_once(access, fp, expected_serial, epoch, origin, ticket)
+                storage = self._connect_once(access, fp, expected_serial, epoch, origin, ticket, attempt)
             except BaseException as exc:
                 running.set_exception(exc)
                 raise
@@ -216,13 +226,28 @@ class SessionCore:
             with self._lock:
                 if owner:
                     self._inflight.pop(key, None)
+                    if attempt is not None:
+                        self._abandoned.pop(attempt, None)
                 if epoch is not None:
                     self._pending_epochs[int(epoch)] -= 1
                     if self._pending_epochs[int(epoch)] <= 0:
                         del self._pending_epochs[int(epoch)]
 
+    def abandon(self, attempt: str) -> Optional[dict]:
+        """The supervisor stopped waiting for the connect named ``attempt``: the storage dict when
+        that connect installed the session already (the supervisor then keeps it), else None, and
+        the connect is refused when it starts or ends (a session it made is logged out). So a
+        connect the supervisor reported as failed never changes the session later."""
+        with self._lock:
+            if attempt == self._installed_attempt and self._storage is not None:
+                return dict(self._storage)
+            self._abandoned[attempt] = None
+            while len(self._abandoned) > MAX_ABANDONED:        # ids of connects that had ended
+                del self._abandoned[next(iter(self._abandoned))]
+            return None
+
     def _connect_once(self, access: AccessInfo, fp: str, expected_serial: Optional[str],
-                      epoch: Optional[int], origin: Origin, ticket: int) -> dict:
+                      epoch: Optional[int], origin: Origin, ticket: int, attempt: Optional[str] = None) -> dict:
         if self._orphans:
             self.release_orphans(access)      # end what a killed predecessor left, before logging in
         with self._lock:
@@ -252,10 +277,11 @@ class SessionCore:
         slot = _Slot(driver, CallGate(_capacity(driver), self.bulk_inflight), fp)
         with self._lock:
             closed, superseded = self._closed, ticket < self._installed_ticket
-            if not (closed or superseded):
+            abandoned = attempt is not None and attempt in self._abandoned
+            if not (closed or superseded or abandoned):
                 old, self._slot = self._slot, slot
                 parked, self._parked = self._parked, None
-                self._installed_ticket = ticket
+                self._installed_ticket, self._installed_attempt = ticket, attempt
                 self._access, self._storage = access, storage
                 self._rejected.discard(fp)
                 if epoch is not None:
@@ -263,10 +289,12 @@ class SessionCore:
                 self._set_state(SessionState.READY)
             else:
                 self.counters["refused_connects"] += 1
-        if closed or superseded:
+        if closed or superseded or abandoned:
             self._logout(driver)              # its fresh session must not outlive the refusal
             if closed:
                 raise StorageNotFound(self.storage_id)
+            if abandoned:
+                raise _gave_up(self.storage_id)
             raise StorageBackendException(f"storage {self.storage_id}: newer access info was installed meanwhile")
         for stale in (old, parked):
             if stale is not None:
@@ -657,6 +685,10 @@ class SessionCore:
 def _capacity(driver: Any) -> int:
     value = getattr(type(driver), "max_concurrent_calls", 1)
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 1 else 1
+
+
+def _gave_up(storage_id: str) -> StorageBackendException:
+    return StorageBackendException(f"storage {storage_id}: the supervisor stopped waiting for this connect")
 
 
 def _reraise(err: DelfinError, cause: BaseException) -> None:

@@ -174,16 +174,16 @@ class Supervisor:
                 raise StorageAlreadyExists(endpoint)
             storage_id = str(uuid.uuid4())
             actor = self._new_actor(storage_id)
+            connect = actor.connect.remote(access, None, 1, "register")
             try:
-                storage = self._get(actor.connect.remote(access, None, 1, "register"))
+                storage = self._get(connect)
                 serial = str(storage["serial_number"])
                 if self.registry.find_serial(access.vendor, access.model, serial):
-                    self._close_actor(actor)
-                    raise StorageAlreadyExists(serial)
+                    raise StorageAlreadyExists(serial)          # its session is logged out below
                 self.registry.add(storage_id, access, {**storage, "id": storage_id}, display_name=access.storage_name)
                 self._owners_changed(storage_id)
             except BaseException:
-                self._kill(actor)
+                self._abandon(actor, connect)
                 self.balancer.forget(storage_id)
                 raise
         self.registry.start_sync(storage_id, self.cfg.sync_expiration_s)
@@ -251,7 +251,17 @@ class Supervisor:
         except StorageNotFound:
             actor = self._new_actor(storage_id)
         epoch = (self.registry.epoch(storage_id) or 0) + 1
-        storage = self._get(actor.connect.remote(access, serial, epoch, origin))
+        attempt = uuid.uuid4().hex
+        connect = actor.connect.remote(access, serial, epoch, origin, attempt)
+        try:
+            storage = self._get(connect)
+        except StorageBackendException:
+            if ray.wait([connect], timeout=0)[0]:
+                raise                           # the connect's own answer
+            # timed out: a connect reported as failed must not change the session afterwards
+            storage = self._get(actor.abandon_connect.remote(attempt), self.cfg.close_timeout_s)
+            if storage is None:
+                raise
         self._commit_epoch(storage_id, epoch)
         return storage
 
@@ -289,6 +299,18 @@ class Supervisor:
                 except Exception:
                     log.exception("metrics retention failed")
             time.sleep(self.cfg.retention_check_s)
+
+    def _abandon(self, actor: Any, connect: Any) -> None:
+        """A registration that failed: close its actor, let a login still under way end (the
+        session core logs out a session that arrives after close), then kill it. A kill in the
+        middle of a login (the supervisor timed out on a slow array or a starved node) left that
+        session open at the array until its idle timeout."""
+        try:
+            ray.get(actor.close.remote(), timeout=self.cfg.close_timeout_s)
+            ray.wait([connect], timeout=self.cfg.close_timeout_s)
+        except Exception as exc:  # dead or stuck: kill it anyway
+            log.warning("close before kill failed: %s", type(exc).__name__)
+        self._kill(actor)
 
     def _close_actor(self, actor: Any) -> None:
         try:

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from drivers.errors import (AccessInfoNotFound, InvalidInput, InvalidUsernameOrPassword,
+from drivers.errors import (AccessInfoNotFound, InvalidInput, InvalidUsernameOrPassword, StorageBackendException,
                             StorageSerialNumberMismatch)
 from drivers.simulator.control import rest_access, ssh_access
 
@@ -57,6 +57,29 @@ def test_update_while_ready_swaps_and_logs_old_session_out(manager, simulator):
     c.update_access_info(None, {"storage_id": sid, "rest": {"password": "pw-2"}})
     stats = simulator.stats(arr["name"])
     assert (stats["logins"], stats["logouts"], stats["active_sessions"]) == (2, 1, 1)
+    assert c.get_storage(None, sid)["serial_number"] == arr["serial_number"]
+
+
+def test_an_update_given_up_on_changes_nothing_afterwards(manager_factory, simulator):
+    """The supervisor stops waiting for a slow update (``control_timeout_s``) and reports it
+    failed: when the array answers that login later, its session is logged out and the old one
+    stays, so the actor never ends up on access info the registry does not hold."""
+    m = manager_factory(control_timeout_s=4)
+    arr = simulator.add_array()
+    c = m.client
+    sid = c.discover_storage(None, rest_access(arr))["id"]
+    simulator.rotate_password(arr["name"], "pw-2")      # the old session keeps working
+    simulator.faults(arr["name"], latency_ms=5000)      # login, then get_storage: 10 s in all
+    try:
+        with pytest.raises(StorageBackendException, match="did not answer in time"):
+            c.update_access_info(None, {"storage_id": sid, "rest": {"password": "pw-2"}})
+        wait_for(lambda: simulator.stats(arr["name"])["logouts"] == 1, 30, what="a logout")
+    finally:
+        simulator.faults(arr["name"], latency_ms=0)
+    stats = simulator.stats(arr["name"])
+    assert (stats["logins"], stats["active_sessions"]) == (2, 1), stats
+    state = c.storage_state(sid)
+    assert (state["state"], state["epoch"]) == ("ready", 1), state     # not the update's epoch 2
     assert c.get_storage(None, sid)["serial_number"] == arr["serial_number"]
 
 

@@ -9,7 +9,7 @@ import time
 import pytest
 import ray
 
-from drivers.errors import StorageAlreadyExists, StorageNotFound
+from drivers.errors import StorageAlreadyExists, StorageBackendException, StorageNotFound
 from drivers.simulator.control import rest_access, ssh_access
 
 from ..helpers import wait_for
@@ -92,6 +92,25 @@ def test_concurrent_discovers_converge_on_one_actor(manager, simulator):
     assert manager.live_ids() == {results[0]["id"]}
 
 
+def test_a_registration_given_up_on_logs_its_late_session_out(manager_factory, simulator):
+    """The supervisor stops waiting for a slow login (``control_timeout_s``) while it is still
+    under way at the array: the caller hears the supervisor's error (not its own timeout while
+    the supervisor works on), nothing is registered, and the session the array opened after
+    that is logged out, not left open until the array's idle timeout."""
+    m = manager_factory(control_timeout_s=4, close_timeout_s=20)
+    arr = simulator.add_array()
+    simulator.faults(arr["name"], latency_ms=5000)     # the login lands after the supervisor gave up
+    try:
+        with pytest.raises(StorageBackendException, match="did not answer in time"):
+            m.client.discover_storage(None, rest_access(arr))
+        wait_for(lambda: simulator.stats(arr["name"])["logins"] == 1, 15, what="the slow login")
+        stats = simulator.stats(arr["name"])
+        assert (stats["logouts"], stats["active_sessions"]) == (1, 0), stats   # ended before the answer
+    finally:
+        simulator.faults(arr["name"], latency_ms=0)
+    assert m.client.list_storages() == [] and m.live_ids() == set()
+
+
 def test_same_array_through_another_endpoint_is_refused_by_serial(manager, simulator):
     arr = simulator.add_array()
     manager.client.discover_storage(None, rest_access(arr))
@@ -103,6 +122,7 @@ def test_same_array_through_another_endpoint_is_refused_by_serial(manager, simul
         dup["rest"]["host"] = "localhost"            # same array, another name for the host
         manager.client.discover_storage(None, dup)
     assert len(manager.live_ids()) == 2
+    assert simulator.stats(arr["name"])["active_sessions"] == 2          # the refused one logged out
 
 
 def test_fake_driver_registers_twice_without_seed(manager):
