@@ -190,6 +190,39 @@ def test_b_connect_finishing_after_fencing_is_refused(array):
     assert array.active == 0 and core.state == SessionState.CLOSED
 
 
+def test_b_an_abandoned_connect_is_refused_when_its_login_lands(array):
+    """The supervisor stopped waiting for an update and reported it failed: the login it was
+    waiting for must not replace the session afterwards."""
+    core = make_core()
+    core.connect(access(array.name), epoch=1, origin="register")
+    entered = array.hold("login")
+    t, out = run(core.connect, access(array.name), None, 2, "update", "attempt-1")
+    assert entered.wait(T)
+    assert core.abandon("attempt-1") is None             # not installed: it stays failed
+    array.release("login")
+    join(t)
+    assert isinstance(out["error"], StorageBackendException)
+    assert (array.logins, array.logouts, array.active) == (2, 1, 1)      # its session logged out
+    assert core.snapshot()["epoch"] == 1 and core.state == SessionState.READY
+
+
+def test_b_a_connect_abandoned_once_installed_counts_as_done(array):
+    core = make_core()
+    core.connect(access(array.name), epoch=1, origin="register")
+    storage = core.connect(access(array.name), None, 2, "update", "attempt-2")
+    assert core.abandon("attempt-2") == storage          # the supervisor commits it after all
+    assert array.active == 1 and core.snapshot()["epoch"] == 2
+
+
+def test_b_a_connect_abandoned_before_it_starts_never_logs_in(array):
+    core = make_core()
+    core.connect(access(array.name), epoch=1, origin="register")
+    assert core.abandon("attempt-3") is None
+    with pytest.raises(StorageBackendException):
+        core.connect(access(array.name), None, 2, "update", "attempt-3")
+    assert array.logins == 1 and core.snapshot()["epoch"] == 1
+
+
 # -- c. the epoch of a connect in flight is ours: the rightful owner is never fenced ------------
 def test_c_pending_connect_epoch_protects_the_owner(array):
     core = make_core()
