@@ -183,7 +183,7 @@ class Supervisor:
                 self.registry.add(storage_id, access, {**storage, "id": storage_id}, display_name=access.storage_name)
                 self._owners_changed(storage_id)
             except BaseException:
-                self._abandon(actor, connect)
+                self._close_actor(actor, connect)
                 self.balancer.forget(storage_id)
                 raise
         self.registry.start_sync(storage_id, self.cfg.sync_expiration_s)
@@ -300,21 +300,15 @@ class Supervisor:
                     log.exception("metrics retention failed")
             time.sleep(self.cfg.retention_check_s)
 
-    def _abandon(self, actor: Any, connect: Any) -> None:
-        """A registration that failed: close its actor, let a login still under way end (the
-        session core logs out a session that arrives after close), then kill it. A kill in the
-        middle of a login (the supervisor timed out on a slow array or a starved node) left that
-        session open at the array until its idle timeout."""
+    def _close_actor(self, actor: Any, connect: Any = None) -> None:
+        """Close (log out), then kill. ``connect``: a login of a registration that failed, which
+        may still be under way: it is let end first (the session core logs out a session that
+        arrives after close), since a kill in the middle of a login left that session open at
+        the array until its idle timeout."""
         try:
             ray.get(actor.close.remote(), timeout=self.cfg.close_timeout_s)
-            ray.wait([connect], timeout=self.cfg.close_timeout_s)
-        except Exception as exc:  # dead or stuck: kill it anyway
-            log.warning("close before kill failed: %s", type(exc).__name__)
-        self._kill(actor)
-
-    def _close_actor(self, actor: Any) -> None:
-        try:
-            ray.get(actor.close.remote(), timeout=self.cfg.close_timeout_s)
+            if connect is not None:
+                ray.wait([connect], timeout=self.cfg.close_timeout_s)
         except Exception as exc:  # dead or stuck: kill it anyway
             log.warning("close before kill failed: %s", type(exc).__name__)
         self._kill(actor)
