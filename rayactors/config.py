@@ -61,10 +61,12 @@ class Config(BaseModel):
     @property
     def connect_deadline_s(self) -> float:
         """How long a caller waits for a registration or an access-info update: the supervisor's
-        own bound (the actor's start and login within ``control_timeout_s``; a registration that
-        failed then closes its actor within twice ``close_timeout_s``) and a margin, so the
-        caller hears the supervisor's outcome, never its own timeout while the supervisor works on."""
-        return self.control_timeout_s + 2 * self.close_timeout_s + 10.0
+        own bound (up to ``close_timeout_s`` waiting for another registration of the endpoint or
+        change of the storage; the actor's start and login within ``control_timeout_s``; a
+        registration that failed then closes its actor within twice ``close_timeout_s``) and a
+        margin, so the caller hears the supervisor's outcome, never its own timeout while the
+        supervisor works on."""
+        return self.control_timeout_s + 3 * self.close_timeout_s + 10.0
 
     @classmethod
     def load(cls, **overrides: Any) -> "Config":

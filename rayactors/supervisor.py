@@ -12,7 +12,8 @@ import os
 import threading
 import time
 import uuid
-from typing import Any, Optional
+from contextlib import contextmanager, nullcontext
+from typing import Any, Iterator, Optional
 
 import ray
 from pydantic import SecretStr
@@ -22,7 +23,7 @@ from drivers import AccessInfo, load_driver_class
 from drivers.access_info import reveal_secret
 from drivers.models import KINDS_BY_METHOD, KINDS_BY_NAME
 from drivers.errors import (ALL_ERRORS, AccessInfoNotFound, DelfinError, InvalidInput, StorageAlreadyExists,
-                            StorageBackendException, StorageIsSyncing, StorageNotFound)
+                            StorageBackendException, StorageBusy, StorageIsSyncing, StorageNotFound)
 
 from . import credentials
 from .alerts import FAULT_ALERTS, WebhookSender, make_alert
@@ -114,6 +115,20 @@ class Supervisor:
         with self._locks_guard:
             return table.setdefault(key, threading.Lock())
 
+    @contextmanager
+    def _exclusive(self, table: dict[str, threading.Lock], key: str, what: str) -> Iterator[None]:
+        """One registration per endpoint, one change per storage at a time. A second caller waits
+        at most ``close_timeout_s`` for the first, then hears StorageBusy (retry later): waiting for
+        the whole of the first would outlast the caller's own deadline (``connect_deadline_s``),
+        and its change would then happen after it was told it failed."""
+        lock = self._lock_for(table, key)
+        if not lock.acquire(timeout=self.cfg.close_timeout_s):
+            raise StorageBusy(key, what)
+        try:
+            yield
+        finally:
+            lock.release()
+
     def _get(self, ref: Any, timeout: Optional[float] = None) -> Any:
         try:
             return ray.get(ref, timeout=timeout or self.cfg.control_timeout_s)
@@ -167,9 +182,8 @@ class Supervisor:
         collection_options(access)
         driver_cls = load_driver_class(access.vendor, access.model)
         endpoint = access.endpoint()
-        lock = self._lock_for(self._endpoint_locks, endpoint) if driver_cls.endpoint_identifies_array \
-            else threading.Lock()
-        with lock:
+        with self._exclusive(self._endpoint_locks, endpoint, "registration") \
+                if driver_cls.endpoint_identifies_array else nullcontext():
             if driver_cls.endpoint_identifies_array and self.registry.find_endpoint(endpoint):
                 raise StorageAlreadyExists(endpoint)
             storage_id = str(uuid.uuid4())
@@ -198,7 +212,7 @@ class Supervisor:
             raise InvalidInput("storage_id must be a non-empty string")
         if not isinstance(access_info, dict):
             raise InvalidInput("access_info must be an object")
-        with self._lock_for(self._storage_locks, storage_id):
+        with self._exclusive(self._storage_locks, storage_id, "access-info update"):
             current = self.registry.access_info(storage_id)
             if current is None:
                 raise AccessInfoNotFound(storage_id)
@@ -270,7 +284,7 @@ class Supervisor:
         """Tombstone, close (logout), kill, forget; its metrics too when asked (or configured)."""
         if not isinstance(storage_id, str) or self.registry.get(storage_id, include_deleting=True) is None:
             raise StorageNotFound(storage_id)
-        with self._lock_for(self._storage_locks, storage_id):
+        with self._exclusive(self._storage_locks, storage_id, "removal"):
             self.registry.tombstone(storage_id)
             try:
                 self._close_actor(get_storage_actor(storage_id, self.cfg.namespace))

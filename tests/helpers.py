@@ -65,6 +65,14 @@ def wait_for(cond, timeout: float = 30.0, interval: float = 0.1, what: str = "co
         time.sleep(interval)
 
 
+def wait_first_sync(client, simulator, arr, sid) -> None:
+    """Until a new storage's first sync (started by its registration) is over at the array: a
+    test that counts the array's sessions after an update must not meet that sync's bulk calls
+    still running on the old session (they finish on it, which is logged out after them)."""
+    wait_for(lambda: client.storage_record(sid)["sync_status"] == "SYNCED"
+             and simulator.stats(arr["name"])["inflight"] == 0, 30, what="the first sync")
+
+
 def kill_9_and_wait(manager, sid, handles: bool = True):
     """kill -9 a storage actor once its reports reached the supervisor (so the session handles
     are kept, for a driver that has ``handles``); return its state once Ray restarted it and it

@@ -1,15 +1,16 @@
 """Defect 3: expired credentials are no dead end, and nothing hammers the array's lockout."""
 import os
 import stat
+import threading
 import time
 
 import pytest
 
 from drivers.errors import (AccessInfoNotFound, InvalidInput, InvalidUsernameOrPassword, StorageBackendException,
-                            StorageSerialNumberMismatch)
+                            StorageBusy, StorageSerialNumberMismatch)
 from drivers.simulator.control import rest_access, ssh_access
 
-from ..helpers import wait_for
+from ..helpers import wait_first_sync, wait_for
 
 
 def rotate_and_expire(simulator, arr, password):
@@ -53,6 +54,7 @@ def test_update_while_ready_swaps_and_logs_old_session_out(manager, simulator):
     arr = simulator.add_array()
     c = manager.client
     sid = c.discover_storage(None, rest_access(arr))["id"]
+    wait_first_sync(c, simulator, arr, sid)
     simulator.rotate_password(arr["name"], "pw-2")      # the old session keeps working
     c.update_access_info(None, {"storage_id": sid, "rest": {"password": "pw-2"}})
     stats = simulator.stats(arr["name"])
@@ -80,6 +82,39 @@ def test_an_update_given_up_on_changes_nothing_afterwards(manager_factory, simul
     assert (stats["logins"], stats["active_sessions"]) == (2, 1), stats
     state = c.storage_state(sid)
     assert (state["state"], state["epoch"]) == ("ready", 1), state     # not the update's epoch 2
+    assert c.get_storage(None, sid)["serial_number"] == arr["serial_number"]
+
+
+def test_a_change_while_an_update_is_under_way_is_told_to_retry(manager_factory, simulator):
+    """A second update, or a removal, does not queue behind a slow update past
+    ``close_timeout_s`` (it would outlast its caller's deadline and then happen after the caller
+    was told it failed): StorageBusy while the first is at the array, which then completes alone."""
+    m = manager_factory(close_timeout_s=1)
+    arr = simulator.add_array()
+    c = m.client
+    sid = c.discover_storage(None, rest_access(arr))["id"]
+    wait_first_sync(c, simulator, arr, sid)
+    simulator.rotate_password(arr["name"], "pw-2")
+    simulator.faults(arr["name"], latency_ms=3000)      # login, then get_storage: 6 s in all
+    done: dict = {}
+    t = threading.Thread(target=lambda: done.update(
+        c.update_access_info(None, {"storage_id": sid, "rest": {"password": "pw-2"}})))
+    try:
+        t.start()
+        wait_for(lambda: simulator.stats(arr["name"])["inflight"] == 1, 20, what="the update's login at the array")
+        with pytest.raises(StorageBusy, match="access-info update"):
+            c.update_access_info(None, {"storage_id": sid, "rest": {"password": "pw-3"}})
+        with pytest.raises(StorageBusy, match="removal"):
+            c.remove_storage(None, sid)
+        assert t.is_alive()                              # both refused while the first was under way
+        t.join(60)
+    finally:
+        simulator.faults(arr["name"], latency_ms=0)
+    assert done["storage_id"] == sid
+    stats = simulator.stats(arr["name"])
+    assert (stats["logins"], stats["logouts"], stats["active_sessions"]) == (2, 1, 1), stats
+    state = c.storage_state(sid)
+    assert (state["state"], state["epoch"]) == ("ready", 2), state
     assert c.get_storage(None, sid)["serial_number"] == arr["serial_number"]
 
 

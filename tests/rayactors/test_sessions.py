@@ -9,7 +9,7 @@ import time
 import pytest
 import ray
 
-from drivers.errors import StorageAlreadyExists, StorageBackendException, StorageNotFound
+from drivers.errors import StorageAlreadyExists, StorageBackendException, StorageBusy, StorageNotFound
 from drivers.simulator.control import rest_access, ssh_access
 
 from ..helpers import wait_for
@@ -109,6 +109,31 @@ def test_a_registration_given_up_on_logs_its_late_session_out(manager_factory, s
     finally:
         simulator.faults(arr["name"], latency_ms=0)
     assert m.client.list_storages() == [] and m.live_ids() == set()
+
+
+def test_a_registration_of_an_endpoint_being_registered_is_told_to_retry(manager_factory, simulator):
+    """The second caller does not queue behind the first's slow login past ``close_timeout_s``:
+    waiting it out would outlast the second caller's own deadline, and it could then register
+    after being told it failed. It hears StorageBusy while the first is still at the array;
+    the first registers, with the array's one session."""
+    m = manager_factory(close_timeout_s=1)
+    arr = simulator.add_array()
+    simulator.faults(arr["name"], latency_ms=3000)      # login, then get_storage: 6 s in all
+    first: dict = {}
+    t = threading.Thread(target=lambda: first.update(m.client.discover_storage(None, rest_access(arr))))
+    try:
+        t.start()
+        wait_for(lambda: simulator.stats(arr["name"])["inflight"] == 1, 20, what="the first login at the array")
+        with pytest.raises(StorageBusy, match="registration"):
+            m.client.discover_storage(None, rest_access(arr))
+        assert t.is_alive()                              # refused while the first was under way
+        t.join(60)
+    finally:
+        simulator.faults(arr["name"], latency_ms=0)
+    assert first["serial_number"] == arr["serial_number"]
+    stats = simulator.stats(arr["name"])
+    assert (stats["logins"], stats["active_sessions"]) == (1, 1), stats
+    assert m.live_ids() == {first["id"]} and [s["id"] for s in m.client.list_storages()] == [first["id"]]
 
 
 def test_same_array_through_another_endpoint_is_refused_by_serial(manager, simulator):
