@@ -552,8 +552,11 @@ class Supervisor:
         self._observe_placements(live & set(registered))
         for sid, row in registered.items():
             if row["status"] == "deleting":
-                self.remove_storage(sid)
-                report["finished_deletes"].append(sid)
+                try:
+                    self.remove_storage(sid)
+                    report["finished_deletes"].append(sid)
+                except StorageBusy:     # a caller's removal of it is under way and finishes it
+                    pass
             elif sid in live:
                 report["adopted"].append(sid)
             else:

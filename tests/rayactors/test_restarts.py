@@ -1,6 +1,7 @@
 """Crash restarts of storage actors and of the supervisor; reconcile."""
 import os
 import signal
+import sqlite3
 
 import ray
 
@@ -78,9 +79,12 @@ def test_kill_9_after_the_driver_logged_in_again(manager, simulator):
 
 def test_supervisor_restart_reconciles(manager, simulator):
     c = manager.client
-    a1, a2 = simulator.add_array(), simulator.add_array()
+    a1, a2, a3 = simulator.add_array(), simulator.add_array(), simulator.add_array()
     keep = c.discover_storage(None, rest_access(a1))["id"]
     missing = c.discover_storage(None, rest_access(a2))["id"]
+    removing = c.discover_storage(None, rest_access(a3))["id"]
+    with sqlite3.connect(manager.cfg.resolved().registry_path) as db:   # a removal the crash cut short
+        db.execute("UPDATE storages SET status='deleting' WHERE id=?", (removing,))
     wait_for(lambda: sealed_sessions(manager, missing), 30, what="handle recorded")
     ray.kill(manager.actor(missing), no_restart=True)      # a registered storage lost its actor
     orphan = actor_class(manager.cfg).options(
@@ -92,7 +96,10 @@ def test_supervisor_restart_reconciles(manager, simulator):
     assert keep in report["adopted"]
     assert missing in report["recreated"]
     assert "orphan-1" in report["orphans_killed"]
+    assert report["finished_deletes"] == [removing]
     assert manager.live_ids() == {keep, missing}
+    assert {s["id"] for s in c.list_storages()} == {keep, missing}
+    assert simulator.stats(a3["name"])["active_sessions"] == 0   # the removal's logout done
     assert len(c.list_volumes(None, missing)) == 50
     assert simulator.stats(a1["name"])["logins"] == 1      # adopted: no new login
     assert simulator.stats(a2["name"])["logins"] == 2      # recreated: one new login
