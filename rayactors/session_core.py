@@ -281,7 +281,9 @@ class SessionCore:
             if not (closed or superseded or abandoned):
                 old, self._slot = self._slot, slot
                 parked, self._parked = self._parked, None
-                self._installed_ticket, self._installed_attempt = ticket, attempt
+                if attempt is not None or self._access is None or fingerprint(self._access) != fp:
+                    self._installed_attempt = attempt   # a re-login with the same access keeps its update's
+                self._installed_ticket = ticket
                 self._access, self._storage = access, storage
                 self._rejected.discard(fp)
                 if epoch is not None:

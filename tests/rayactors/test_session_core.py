@@ -214,6 +214,22 @@ def test_b_a_connect_abandoned_once_installed_counts_as_done(array):
     assert array.active == 1 and core.snapshot()["epoch"] == 2
 
 
+def test_b_an_abandoned_update_still_counts_after_a_re_login_with_its_access(array):
+    """The update installed its session, then the prober (or a restart) logged in again with the
+    same access info before the supervisor's abandon arrived: the actor runs on the update's
+    access info, so the update counts as done, not failed (the registry would not hold it)."""
+    core = make_core()
+    core.connect(access(array.name), epoch=1, origin="register")
+    updated = access(array.name, "pw-2")
+    array.password = "pw-2"
+    storage = core.connect(updated, None, 2, "update", "attempt-5")
+    core.connect(updated, storage["serial_number"], None, "probe")     # a re-login of its own
+    assert array.logins == 3 and array.active == 1
+    assert core.abandon("attempt-5") == storage
+    core.connect(access(array.name, "pw-2"), None, 3, "update", "attempt-6")
+    assert core.abandon("attempt-5") is None                 # replaced by a later update: not it
+
+
 def test_b_a_connect_abandoned_before_it_starts_never_logs_in(array):
     core = make_core()
     core.connect(access(array.name), epoch=1, origin="register")
