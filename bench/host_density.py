@@ -22,11 +22,17 @@ Parquet file per window). Side by side in one run, against 5k-volume x 10-metric
   with our registration (``discover_storage`` and the first ``list_volumes``: a new actor process
   each), with the node's CPU per registration. The host's figure has none of the supervisor's
   work (registry row, ownership), which ours includes.
+
+``--scale N`` measures the scale target instead (``results/host_density_scale.json``): N
+collecting storages in hosts of ``--per-host``, each running our ``CollectionScheduler`` as a
+storage actor does, registered 8 at a time, then watched for ``--watch`` windows: windows
+missed, the runtime's CPU counted as ``bench.scale`` counts it, memory per storage.
 """
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import tempfile
 import threading
 import time
@@ -54,6 +60,7 @@ class SessionHost:
         import rayactors.session_actor  # noqa: F401  - the libraries a storage actor loads
         from rayactors.metrics.sink import ParquetSink
         self.cores: dict[str, Any] = {}
+        self.schedulers: dict[str, Any] = {}
         self.sink = ParquetSink(metrics_root)
         self._lock = threading.Lock()
 
@@ -100,9 +107,38 @@ class SessionHost:
         lean.release_memory()
         return table.num_rows
 
+    def collect(self, storage_id: str, interval_s: int, supervisor_name: str, namespace: str) -> None:
+        """Start the storage's collection: our ``CollectionScheduler``, set up as a storage actor
+        sets it up (its windows through the gate, to Arrow, to Parquet; each tick reported to
+        the supervisor, which finds no registry row for a hosted storage and writes nothing)."""
+        from drivers.arrow_schema import metrics_to_table, validate_table
+        from rayactors.scheduler import CollectionScheduler
+        from rayactors.session_state import SessionState
+        core, metrics = self.cores[storage_id], {"volume": METRICS10}
+        caps = core.call("get_capabilities") or {}
+        supervisor = ray.get_actor(supervisor_name, namespace=namespace)
+
+        def window(start_ms: int, end_ms: int) -> Any:
+            result = core.call("collect_perf_metrics", (storage_id, metrics, start_ms, end_ms), {}, "bulk")
+            return metrics_to_table(result, storage_id) if isinstance(result, list) else validate_table(result)
+        scheduler = CollectionScheduler(
+            storage_id, interval_s=interval_s, overlap_s=0, sync_interval_s=3600,
+            historic=bool(caps.get("is_historic", False)),
+            retention_s=int(caps.get("performance_metric_retention_window") or 7200), resource_metrics=metrics,
+            collect=window, is_ready=lambda: core.state == SessionState.READY, sync=lambda: self.sync(storage_id),
+            supervisor=lambda: supervisor, sink=self.sink, synced_at=time.time)
+        with self._lock:
+            self.schedulers[storage_id] = scheduler
+        scheduler.start()
+
+    def collection_stats(self) -> dict[str, dict]:
+        return {sid: s.snapshot() for sid, s in list(self.schedulers.items())}
+
     def remove(self, storage_id: str) -> None:
         with self._lock:
-            core = self.cores.pop(storage_id)
+            core, scheduler = self.cores.pop(storage_id), self.schedulers.pop(storage_id, None)
+        if scheduler is not None:
+            scheduler.stop()
         core.close()
 
     def remove_all(self) -> None:
@@ -140,8 +176,15 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--seconds", type=float, default=20.0, help="idle CPU sampling")
     ap.add_argument("--samples", type=int, default=6, help="registrations timed per shape and condition")
     ap.add_argument("--others", type=int, default=8, help="registrations running next to each busy sample")
-    ap.add_argument("--out", default="host_density")
+    ap.add_argument("--scale", type=int, default=0,
+                    help="instead: this many collecting storages in hosts of --per-host (the scale target)")
+    ap.add_argument("--per-host", type=int, default=25)
+    ap.add_argument("--interval", type=int, default=60, help="--scale: collection interval (s)")
+    ap.add_argument("--watch", type=int, default=10, help="--scale: windows watched after the registrations")
+    ap.add_argument("--out", default=None, help="results/<out>.json (default host_density, or host_density_scale)")
     args = ap.parse_args(argv)
+    if args.scale:
+        return scale(args)
     from drivers.simulator.control import SimulatorProcess, rest_access
     from rayactors import start, stop_supervisor
     data_dir = tempfile.mkdtemp(prefix="bench-host-")
@@ -249,13 +292,85 @@ def main(argv: list[str] | None = None) -> dict:
                                    "cpu_per_registration_p50_s": stats(cpu_per[shape])["median"]}
                            for shape, f in firsts.items()}
         report(out)
-        print("wrote", write_result(args.out, out))
+        print("wrote", write_result(args.out or "host_density", out))
         return out
     finally:
         try:
             ray.get(host.remove_all.remote(), timeout=60)
         except Exception:  # the cluster goes anyway
             pass
+        stop_supervisor(client.cfg, timeout_s=0)
+        sim.stop()
+
+
+def scale(args: argparse.Namespace) -> dict:
+    """The scale target in hosts: ``--scale`` storages (5k LUNs x 10 metrics, a window every
+    ``--interval`` s, registered 8 at a time), watched for ``--watch`` windows after the last
+    registration: windows missed, the runtime's CPU (every Ray process of this run, by process
+    tree, as ``bench.scale`` counts it), memory per storage, registration time."""
+    import math
+    import psutil
+    from drivers.simulator.control import SimulatorProcess, rest_access
+    from rayactors import start, stop_supervisor
+    from .scale import node_busy, runtime_cpu_seconds, tree_cpu_seconds
+    data_dir = tempfile.mkdtemp(prefix="bench-host-scale-")
+    sim = SimulatorProcess()
+    client = start(namespace=f"bench-host-{os.getpid()}", data_dir=data_dir, sync_interval_s=3600, perf_overlap_s=0)
+    hosts = [SessionHost.remote(os.path.join(data_dir, "host-metrics")) for _ in range(math.ceil(args.scale / args.per_host))]
+    out: dict[str, Any] = {"storages": args.scale, "per_host": args.per_host, "hosts": len(hosts),
+                           "interval_s": args.interval, "windows_watched": args.watch}
+    try:
+        pids = ray.get([h.pid.remote() for h in hosts])
+        accesses = [rest_access(sim.add_array(perf_interval=args.interval, sizes=SIZES),
+                                resource_metrics={"volume": METRICS10}) for _ in range(args.scale)]
+        exclude = {sim.proc.pid}
+
+        def register(i: int) -> None:
+            host, sid = hosts[i % len(hosts)], f"s{i}"
+            ray.get(host.connect.remote(sid, accesses[i]))
+            host.sync.remote(sid)                     # as a registration starts the first sync
+            ray.get(host.collect.remote(sid, args.interval, client.cfg.supervisor_name, client.cfg.namespace))
+        cpu0, node0, t0 = runtime_cpu_seconds(exclude), psutil.cpu_times(), time.perf_counter()
+        each(register, list(range(args.scale)), 8)
+        out["register_s"] = time.perf_counter() - t0
+        out["register_runtime_cores"] = cpu_between(cpu0, runtime_cpu_seconds(exclude)) / out["register_s"]
+        out["register_node_busy"] = node_busy(node0, psutil.cpu_times())
+
+        def windows() -> dict[str, int]:
+            return {sid: s["windows_collected"] for h in hosts for sid, s in ray.get(h.collection_stats.remote()).items()}
+        before = windows()
+        cpu0, sim0, t0 = runtime_cpu_seconds(exclude), tree_cpu_seconds(sim.proc.pid), time.perf_counter()
+        time.sleep(args.interval * args.watch + args.interval * 0.6)
+        cpu1, sim1, dt = runtime_cpu_seconds(exclude), tree_cpu_seconds(sim.proc.pid), time.perf_counter() - t0
+        after = {sid: s for h in hosts for sid, s in ray.get(h.collection_stats.remote()).items()}
+        got = [after[sid]["windows_collected"] - before.get(sid, 0) for sid in after]
+        mem = [psutil.Process(p).memory_full_info() for p in pids]
+        out.update({
+            "windows_missed": sum(max(0, args.watch - g) for g in got),
+            "windows_pending": sum(s["windows_pending"] for s in after.values()),
+            "max_collection_s": max(s["last_duration_s"] or 0 for s in after.values()),
+            "points_per_window": statistics.median(s["points_collected"] / max(1, s["windows_collected"])
+                                                   for s in after.values()),
+            "runtime_cpu_cores": cpu_between(cpu0, cpu1) / dt,
+            "runtime_cpu_percent_of_node": 100 * cpu_between(cpu0, cpu1) / dt / psutil.cpu_count(),
+            "simulator_cpu_cores": (sim1 - sim0) / dt,
+            "uss_mb_per_storage": sum(m.uss for m in mem) / args.scale / 1e6,
+            "pss_mb_per_storage": sum(m.pss for m in mem) / args.scale / 1e6,
+            "host_uss_mb": [m.uss / 1e6 for m in mem], "node_mem_percent": psutil.virtual_memory().percent})
+        print(f"N={args.scale} in {len(hosts)} hosts: registered in {out['register_s']:.1f} s (node "
+              f"{out['register_node_busy']:.0%} busy); {out['windows_missed']} of {args.scale * args.watch} windows "
+              f"missed ({out['points_per_window']:.0f} points each), {out['windows_pending']} pending, slowest window {out['max_collection_s']:.2f} s; runtime CPU "
+              f"{out['runtime_cpu_cores']:.2f} cores = {out['runtime_cpu_percent_of_node']:.0f}% of the node "
+              f"(simulator {out['simulator_cpu_cores']:.2f}); USS {out['uss_mb_per_storage']:.1f} MB, PSS "
+              f"{out['pss_mb_per_storage']:.1f} MB per storage; node memory {out['node_mem_percent']:.0f}%")
+        print("wrote", write_result(args.out or "host_density_scale", out))
+        return out
+    finally:
+        for h in hosts:
+            try:
+                ray.get(h.remove_all.remote(), timeout=120)
+            except Exception:  # the cluster goes anyway
+                pass
         stop_supervisor(client.cfg, timeout_s=0)
         sim.stop()
 
