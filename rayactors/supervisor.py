@@ -75,6 +75,10 @@ def snapshot_rows(storage_id: str, snapshot: dict[str, Any]) -> dict[str, list[t
     return out
 
 
+def _no_answer() -> StorageBackendException:
+    return StorageBackendException("the storage actor did not answer in time")
+
+
 def unwrap(exc: BaseException) -> BaseException:
     """A Delfin error raised inside an actor, as its plain class (RayTaskError stripped)."""
     if isinstance(exc, RayTaskError) and isinstance(exc.cause, DelfinError):
@@ -135,7 +139,7 @@ class Supervisor:
         except RayTaskError as exc:
             raise unwrap(exc) from None
         except GetTimeoutError:
-            raise StorageBackendException("the storage actor did not answer in time") from None
+            raise _no_answer() from None
 
     def _new_actor(self, storage_id: str) -> Any:
         opts: dict[str, Any] = dict(name=storage_actor_name(storage_id), namespace=self.cfg.namespace,
@@ -267,15 +271,12 @@ class Supervisor:
         epoch = (self.registry.epoch(storage_id) or 0) + 1
         attempt = uuid.uuid4().hex
         connect = actor.connect.remote(access, serial, epoch, origin, attempt)
-        try:
+        if ray.wait([connect], timeout=self.cfg.control_timeout_s)[0]:
             storage = self._get(connect)
-        except StorageBackendException:
-            if ray.wait([connect], timeout=0)[0]:
-                raise                           # the connect's own answer
-            # timed out: a connect reported as failed must not change the session afterwards
+        else:   # given up on: a connect reported as failed must not change the session afterwards
             storage = self._get(actor.abandon_connect.remote(attempt), self.cfg.close_timeout_s)
             if storage is None:
-                raise
+                raise _no_answer()
         self._commit_epoch(storage_id, epoch)
         return storage
 
