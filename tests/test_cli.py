@@ -74,7 +74,7 @@ def test_detached_demo_outlives_up_and_stops_with_down(tmp_path):
     state = json.loads((tmp_path / "service.json").read_text())
     session = json.loads((tmp_path / "cluster.json").read_text())["session"]
     try:
-        time.sleep(20)
+        time.sleep(8)                  # `up` has exited: what depended on its driver would be gone by now
         storages = requests.get(f"http://127.0.0.1:{port}/v1/storages", timeout=30).json()["storages"]
         assert len(storages) == 2
         for s in storages:
