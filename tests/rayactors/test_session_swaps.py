@@ -13,7 +13,7 @@ import ray
 from drivers.errors import InvalidUsernameOrPassword
 from drivers.simulator.control import rest_access, ssh_access
 
-from ..helpers import wait_for
+from ..helpers import wait_first_sync, wait_for
 
 ACCESS = {"rest": rest_access, "ssh": ssh_access}
 
@@ -115,6 +115,7 @@ def test_an_update_does_not_wait_for_a_long_bulk_call_nor_cut_it(manager, simula
     arr = simulator.add_array(sizes={"volumes": 6000})
     c = manager.client
     sid = c.discover_storage(None, rest_access(arr))["id"]
+    wait_first_sync(c, simulator, arr, sid)        # the call in flight below is the list's, not the sync's
     simulator.faults(arr["name"], latency_ms=1000)
     listed: dict = {}
     try:
