@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, Optional
+from typing import Any
 
 import ray
 from ray.exceptions import RayTaskError
@@ -55,12 +55,12 @@ class AsyncClient:
         return handle
 
     # -- the two call paths ---------------------------------------------------------------------
-    async def supervisor(self, method: str, *args: Any, timeout: Optional[float] = None) -> Any:
+    async def supervisor(self, method: str, *args: Any) -> Any:
         deadline = time.monotonic() + RESTART_DEADLINE_S
         while True:
             try:
                 sup = await self._supervisor()
-                return await self._await(getattr(sup, method).remote(*args), timeout or self.cfg.control_timeout_s)
+                return await self._await(getattr(sup, method).remote(*args), self.cfg.supervisor_timeout_s(method))
             except ACTOR_GONE:
                 self._sup = None
                 after_supervisor_failure(method, deadline)

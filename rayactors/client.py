@@ -100,12 +100,12 @@ class DriverManagerClient:
         except GetTimeoutError:
             raise StorageBackendException(f"no answer within {timeout:.0f} s") from None
 
-    def _call_supervisor(self, method: str, *args: Any, timeout: Optional[float] = None) -> Any:
+    def _call_supervisor(self, method: str, *args: Any) -> Any:
         deadline = time.monotonic() + RESTART_DEADLINE_S
         while True:
             try:
                 return self._get(getattr(self._supervisor(), method).remote(*args),
-                                 timeout or self.cfg.control_timeout_s)
+                                 self.cfg.supervisor_timeout_s(method))
             except ACTOR_GONE:
                 self._sup = None
                 after_supervisor_failure(method, deadline)
@@ -129,14 +129,14 @@ class DriverManagerClient:
 
     # -- lifecycle (Delfin API names) ------------------------------------------------------------
     def discover_storage(self, context: Any, access_info: dict) -> dict:
-        return self._call_supervisor("discover_storage", access_info, timeout=self.cfg.connect_deadline_s)
+        return self._call_supervisor("discover_storage", access_info)
 
     def update_access_info(self, context: Any, access_info: dict) -> dict:
         if not isinstance(access_info, dict):
             raise InvalidInput("access_info must be an object")
         storage_id = _check_id(access_info.get("storage_id"))
         patch = {k: v for k, v in access_info.items() if k != "storage_id"}
-        return self._call_supervisor("update_access_info", storage_id, patch, timeout=self.cfg.connect_deadline_s)
+        return self._call_supervisor("update_access_info", storage_id, patch)
 
     def remove_storage(self, context: Any, storage_id: str, drop_metrics: bool = False) -> None:
         """Delfin's remove; beyond it, ``drop_metrics`` deletes the storage's metrics too."""

@@ -18,6 +18,8 @@ from pydantic import BaseModel, Field
 from drivers.errors import InvalidInput
 
 DEFAULT_DATA_DIR = "~/.delfin-dm"
+#: supervisor methods that start a storage actor's login (see ``Config.connect_deadline_s``)
+CONNECTING = frozenset({"discover_storage", "update_access_info"})
 
 
 class Config(BaseModel):
@@ -67,6 +69,11 @@ class Config(BaseModel):
         margin, so the caller hears the supervisor's outcome, never its own timeout while the
         supervisor works on."""
         return self.control_timeout_s + 3 * self.close_timeout_s + 10.0
+
+    def supervisor_timeout_s(self, method: str) -> float:
+        """How long a client waits for the supervisor's ``method``: a registration or an update
+        for ``connect_deadline_s``, anything else for ``control_timeout_s``."""
+        return self.connect_deadline_s if method in CONNECTING else self.control_timeout_s
 
     @classmethod
     def load(cls, **overrides: Any) -> "Config":

@@ -116,7 +116,7 @@ async def create_storage(request: Request) -> dict:
     """Register a storage: Delfin's create schema; 201 with the storage."""
     body = await json_body(request)
     check(CREATE_SCHEMA, body)
-    return await ac().supervisor("discover_storage", body, timeout=cfg().connect_deadline_s)
+    return await ac().supervisor("discover_storage", body)
 
 
 @v1.get("/storages")
@@ -191,7 +191,7 @@ async def put_access_info(request: Request, storage_id: str = id_path()) -> dict
     check(UPDATE_SCHEMA, body)
     await ac().supervisor("get_access_info", storage_id)              # AccessInfoNotFound first
     with RUNTIME["inflight"].slot(storage_id, "session"):      # never behind control or bulk calls
-        return await ac().supervisor("update_access_info", storage_id, body, timeout=cfg().connect_deadline_s)
+        return await ac().supervisor("update_access_info", storage_id, body)
 
 
 @v1.get("/access-infos")
