@@ -31,12 +31,13 @@ missed, the runtime's CPU counted as ``bench.scale`` counts it, memory per stora
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import tempfile
 import threading
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import rayactors  # noqa: F401
 import ray
@@ -96,13 +97,17 @@ class SessionHost:
         lean.release_memory()
         return rows
 
-    def window(self, storage_id: str, start_ms: int, end_ms: int) -> int:
-        """One collection window as the scheduler makes it: collect, to Arrow, to Parquet."""
-        from drivers.arrow_schema import metrics_to_table
-        from rayactors import lean
+    def _table(self, storage_id: str, start_ms: int, end_ms: int) -> Any:
+        """A window's points through the gate, as a table: what a storage actor's collect does."""
+        from drivers.arrow_schema import metrics_to_table, validate_table
         result = self.cores[storage_id].call("collect_perf_metrics",
                                              (storage_id, {"volume": METRICS10}, start_ms, end_ms), {}, "bulk")
-        table = metrics_to_table(result, storage_id) if isinstance(result, list) else result
+        return metrics_to_table(result, storage_id) if isinstance(result, list) else validate_table(result)
+
+    def window(self, storage_id: str, start_ms: int, end_ms: int) -> int:
+        """One collection window as the scheduler makes it: collect, to Arrow, to Parquet."""
+        from rayactors import lean
+        table = self._table(storage_id, start_ms, end_ms)
         self.sink.write_window(storage_id, start_ms, end_ms, table)
         lean.release_memory()
         return table.num_rows
@@ -111,21 +116,16 @@ class SessionHost:
         """Start the storage's collection: our ``CollectionScheduler``, set up as a storage actor
         sets it up (its windows through the gate, to Arrow, to Parquet; each tick reported to
         the supervisor, which finds no registry row for a hosted storage and writes nothing)."""
-        from drivers.arrow_schema import metrics_to_table, validate_table
         from rayactors.scheduler import CollectionScheduler
         from rayactors.session_state import SessionState
-        core, metrics = self.cores[storage_id], {"volume": METRICS10}
+        core = self.cores[storage_id]
         caps = core.call("get_capabilities") or {}
         supervisor = ray.get_actor(supervisor_name, namespace=namespace)
-
-        def window(start_ms: int, end_ms: int) -> Any:
-            result = core.call("collect_perf_metrics", (storage_id, metrics, start_ms, end_ms), {}, "bulk")
-            return metrics_to_table(result, storage_id) if isinstance(result, list) else validate_table(result)
         scheduler = CollectionScheduler(
             storage_id, interval_s=interval_s, overlap_s=0, sync_interval_s=3600,
             historic=bool(caps.get("is_historic", False)),
-            retention_s=int(caps.get("performance_metric_retention_window") or 7200), resource_metrics=metrics,
-            collect=window, is_ready=lambda: core.state == SessionState.READY, sync=lambda: self.sync(storage_id),
+            retention_s=int(caps.get("performance_metric_retention_window") or 7200),
+            resource_metrics={"volume": METRICS10}, collect=lambda start, end: self._table(storage_id, start, end), is_ready=lambda: core.state == SessionState.READY, sync=lambda: self.sync(storage_id),
             supervisor=lambda: supervisor, sink=self.sink, synced_at=time.time)
         with self._lock:
             self.schedulers[storage_id] = scheduler
@@ -150,6 +150,28 @@ class SessionHost:
 class Bare:
     def pid(self) -> int:
         return os.getpid()
+
+
+@contextlib.contextmanager
+def cluster(hosts: int) -> Iterator[tuple[Any, Any, list[Any]]]:
+    """The simulator, our runtime (supervisor, storage actors) and ``hosts`` session hosts; all
+    stopped after."""
+    from drivers.simulator.control import SimulatorProcess
+    from rayactors import start, stop_supervisor
+    data_dir = tempfile.mkdtemp(prefix="bench-host-")
+    sim = SimulatorProcess()
+    client = start(namespace=f"bench-host-{os.getpid()}", data_dir=data_dir, sync_interval_s=3600, perf_overlap_s=0)
+    made = [SessionHost.remote(os.path.join(data_dir, "host-metrics")) for _ in range(hosts)]
+    try:
+        yield sim, client, made
+    finally:
+        for host in made:
+            try:
+                ray.get(host.remove_all.remote(), timeout=120)
+            except Exception:  # the cluster goes anyway
+                pass
+        stop_supervisor(client.cfg, timeout_s=0)
+        sim.stop()
 
 
 def each(fn: Callable[[Any], Any], items: list[Any], threads: int) -> list[Any]:
@@ -185,17 +207,11 @@ def main(argv: list[str] | None = None) -> dict:
     args = ap.parse_args(argv)
     if args.scale:
         return scale(args)
-    from drivers.simulator.control import SimulatorProcess, rest_access
-    from rayactors import start, stop_supervisor
-    data_dir = tempfile.mkdtemp(prefix="bench-host-")
-    sim = SimulatorProcess()
-    client = start(namespace=f"bench-host-{os.getpid()}", data_dir=data_dir, sync_interval_s=3600, perf_overlap_s=0)
-    host = SessionHost.remote(os.path.join(data_dir, "host-metrics"))
-    bare = Bare.remote()
+    from drivers.simulator.control import rest_access
     out: dict[str, Any] = {"storages": args.storages, "syncs": 1 + args.syncs, "windows": args.windows,
-                           "others": args.others,
-                           "volumes": SIZES["volumes"], "metrics": len(METRICS10)}
-    try:
+                           "others": args.others, "volumes": SIZES["volumes"], "metrics": len(METRICS10)}
+    with cluster(1) as (sim, client, [host]):
+        bare = Bare.remote()
         host_pid, bare_pid = ray.get([host.pid.remote(), bare.pid.remote()])
         time.sleep(2)
         empty = memory(host_pid)
@@ -294,13 +310,6 @@ def main(argv: list[str] | None = None) -> dict:
         report(out)
         print("wrote", write_result(args.out or "host_density", out))
         return out
-    finally:
-        try:
-            ray.get(host.remove_all.remote(), timeout=60)
-        except Exception:  # the cluster goes anyway
-            pass
-        stop_supervisor(client.cfg, timeout_s=0)
-        sim.stop()
 
 
 def scale(args: argparse.Namespace) -> dict:
@@ -310,16 +319,11 @@ def scale(args: argparse.Namespace) -> dict:
     tree, as ``bench.scale`` counts it), memory per storage, registration time."""
     import math
     import psutil
-    from drivers.simulator.control import SimulatorProcess, rest_access
-    from rayactors import start, stop_supervisor
+    from drivers.simulator.control import rest_access
     from .scale import node_busy, runtime_cpu_seconds, tree_cpu_seconds
-    data_dir = tempfile.mkdtemp(prefix="bench-host-scale-")
-    sim = SimulatorProcess()
-    client = start(namespace=f"bench-host-{os.getpid()}", data_dir=data_dir, sync_interval_s=3600, perf_overlap_s=0)
-    hosts = [SessionHost.remote(os.path.join(data_dir, "host-metrics")) for _ in range(math.ceil(args.scale / args.per_host))]
-    out: dict[str, Any] = {"storages": args.scale, "per_host": args.per_host, "hosts": len(hosts),
-                           "interval_s": args.interval, "windows_watched": args.watch}
-    try:
+    with cluster(math.ceil(args.scale / args.per_host)) as (sim, client, hosts):
+        out: dict[str, Any] = {"storages": args.scale, "per_host": args.per_host, "hosts": len(hosts),
+                               "interval_s": args.interval, "windows_watched": args.watch}
         pids = ray.get([h.pid.remote() for h in hosts])
         accesses = [rest_access(sim.add_array(perf_interval=args.interval, sizes=SIZES),
                                 resource_metrics={"volume": METRICS10}) for _ in range(args.scale)]
@@ -365,14 +369,6 @@ def scale(args: argparse.Namespace) -> dict:
               f"{out['pss_mb_per_storage']:.1f} MB per storage; node memory {out['node_mem_percent']:.0f}%")
         print("wrote", write_result(args.out or "host_density_scale", out))
         return out
-    finally:
-        for h in hosts:
-            try:
-                ray.get(h.remove_all.remote(), timeout=120)
-            except Exception:  # the cluster goes anyway
-                pass
-        stop_supervisor(client.cfg, timeout_s=0)
-        sim.stop()
 
 
 def report(out: dict) -> None:
