@@ -5,6 +5,7 @@ import threading
 import time
 
 import pytest
+import ray
 
 from drivers.errors import (AccessInfoNotFound, InvalidInput, InvalidUsernameOrPassword, StorageBackendException,
                             StorageBusy, StorageSerialNumberMismatch)
@@ -183,3 +184,49 @@ def test_credentials_script_with_the_same_password_does_not_loop(manager_factory
     wait_for(lambda: m.client.alerts(sid, open_only=True), 10, what="alert")
     time.sleep(2)
     assert simulator.stats(arr["name"])["failed_logins"] == 1
+
+
+def test_a_credentials_refresh_queued_behind_an_update_leaves_the_update_alone(manager_factory, simulator, tmp_path):
+    """A rejection reported while an update holds the storage starts a refresh that waits for it.
+    The update ends the rejection, so the refresh must not run the script or log in with what the
+    script knows (here stale credentials, which would fail at the array and raise a spurious
+    CredentialsRejected). The reports are sent as the storage actor sends them: a call's
+    rejection landing inside the update's login is a race the array cannot hold still."""
+    calls = tmp_path / "script-calls"
+    script = tmp_path / "stale.sh"
+    script.write_text(f"#!/bin/sh\necho \"$1\" >> {calls}\necho vault-stale\n")
+    script.chmod(0o700)
+    m = manager_factory(credentials_script=str(script))
+    arr = simulator.add_array()
+    c = m.client
+    sid = c.discover_storage(None, rest_access(arr))["id"]
+    wait_first_sync(c, simulator, arr, sid)
+    simulator.rotate_password(arr["name"], "pw-2")
+    simulator.faults(arr["name"], latency_ms=1500)      # the update: login, then get_storage
+    done: dict = {}
+    t = threading.Thread(target=lambda: done.update(
+        c.update_access_info(None, {"storage_id": sid, "rest": {"password": "pw-2"}})))
+    try:
+        t.start()
+        wait_for(lambda: simulator.stats(arr["name"])["inflight"] == 1, 20, what="the update's login at the array")
+        ray.get(m.supervisor.on_state_change.remote(sid, "auth_failed", "ready", None))
+        assert ray.get(m.supervisor.ping.remote())["healing"] == 1 and t.is_alive()   # queued behind it
+        simulator.faults(arr["name"], latency_ms=0)     # what follows the update runs at full speed
+        t.join(60)
+    finally:
+        simulator.faults(arr["name"], latency_ms=0)
+    assert done["storage_id"] == sid
+    wait_for(lambda: ray.get(m.supervisor.ping.remote())["healing"] == 0, 20, what="the refresh to end")
+
+    # a rejection reported late, after the update that ended it: the actor says it is ready
+    ray.get(m.supervisor.on_state_change.remote(sid, "auth_failed", "ready", None))
+    wait_for(lambda: ray.get(m.supervisor.ping.remote())["healing"] == 0, 20, what="the refresh to end")
+    ray.get(m.supervisor.on_state_change.remote(sid, "ready", "auth_failed", None))
+
+    assert not calls.exists()                           # the script was never asked
+    stats = simulator.stats(arr["name"])
+    assert (stats["logins"], stats["failed_logins"], stats["logouts"], stats["active_sessions"]) == (2, 0, 1, 1), stats
+    assert not [a for a in c.alerts(sid) if a["alert_name"] == "CredentialsRejected"]
+    state = c.storage_state(sid)
+    assert (state["state"], state["epoch"]) == ("ready", 2), state
+    assert c.get_storage(None, sid)["serial_number"] == arr["serial_number"]
