@@ -287,14 +287,18 @@ class Supervisor:
         if not isinstance(storage_id, str) or self.registry.get(storage_id, include_deleting=True) is None:
             raise StorageNotFound(storage_id)
         with self._exclusive(self._storage_locks, storage_id, "removal"):
-            self.registry.tombstone(storage_id)
-            try:
-                self._close_actor(get_storage_actor(storage_id, self.cfg.namespace))
-            except StorageNotFound:
-                pass
-            self.registry.delete(storage_id)
-            self._owners_changed(storage_id)
-            self.balancer.forget(storage_id)
+            self._remove_held(storage_id, drop_metrics)
+
+    def _remove_held(self, storage_id: str, drop_metrics: bool = False) -> None:
+        """The removal itself; the caller holds the storage's lock."""
+        self.registry.tombstone(storage_id)
+        try:
+            self._close_actor(get_storage_actor(storage_id, self.cfg.namespace))
+        except StorageNotFound:
+            pass
+        self.registry.delete(storage_id)
+        self._owners_changed(storage_id)
+        self.balancer.forget(storage_id)
         if drop_metrics or self.cfg.drop_metrics_on_remove:
             try:
                 ParquetSink(self.cfg.metrics_root).drop_storage(storage_id)
@@ -567,28 +571,57 @@ class Supervisor:
             log.exception("reconcile failed")
 
     def reconcile(self) -> dict[str, Any]:
-        """Registry vs live named actors: adopt live, recreate missing, kill orphans."""
-        registered = {r["id"]: r for r in self.registry.rows(include_deleting=True)}
+        """Registry vs live named actors: adopt live, recreate missing, kill orphans, finish
+        removals a crash cut short. Callers are served meanwhile, so each storage is settled
+        holding its lock, from its row as it is then: one a caller is changing is passed over
+        and settled after the others (its change may have settled it: removed, or recreated)."""
+        registered = [r["id"] for r in self.registry.rows(include_deleting=True)]
         live = live_storage_actor_ids(self.cfg.namespace)
-        report: dict[str, list[str]] = {"adopted": [], "recreated": [], "orphans_killed": [], "finished_deletes": []}
+        report: dict[str, list[str]] = {"adopted": [], "recreated": [], "orphans_killed": [], "finished_deletes": [],
+                                        "removed_meanwhile": [], "failed": []}
         for sid in live - set(registered):
             self._close_actor(get_storage_actor(sid, self.cfg.namespace))
             report["orphans_killed"].append(sid)
         self._observe_placements(live & set(registered))
-        for sid, row in registered.items():
-            if row["status"] == "deleting":
-                try:
-                    self.remove_storage(sid)
-                    report["finished_deletes"].append(sid)
-                except StorageBusy:     # a caller's removal of it is under way and finishes it
-                    pass
-            elif sid in live:
-                report["adopted"].append(sid)
-            else:
-                self._recreate(sid, row)
-                report["recreated"].append(sid)
+        busy = []
+        for sid in registered:
+            try:
+                with self._exclusive(self._storage_locks, sid, "restart recovery"):
+                    self._settle(sid, report)
+            except StorageBusy:
+                busy.append(sid)
+        for sid in busy:            # a background thread: it can wait for the caller's change
+            with self._lock_for(self._storage_locks, sid):
+                self._settle(sid, report)
         self.last_reconcile = {**report, "at": time.time()}
         return self.last_reconcile
+
+    def _settle(self, storage_id: str, report: dict[str, list[str]]) -> None:
+        """One registered storage at restart, as its row and actor are now (a caller's change
+        since the listing may have removed the one or started the other); the caller holds its
+        lock. A failure is logged and reported, and stops no other storage's recovery."""
+        try:
+            row = self.registry.get(storage_id, include_deleting=True)
+            if row is None:
+                report["removed_meanwhile"].append(storage_id)
+            elif row["status"] == "deleting":
+                self._remove_held(storage_id)
+                report["finished_deletes"].append(storage_id)
+            elif self._has_actor(storage_id):
+                report["adopted"].append(storage_id)
+            else:
+                self._recreate(storage_id, row)
+                report["recreated"].append(storage_id)
+        except Exception:
+            log.exception("storage %s: not recovered at restart", storage_id)
+            report["failed"].append(storage_id)
+
+    def _has_actor(self, storage_id: str) -> bool:
+        try:
+            get_storage_actor(storage_id, self.cfg.namespace)
+            return True
+        except StorageNotFound:
+            return False
 
     def _recreate(self, storage_id: str, row: Any) -> None:
         """A registered storage without an actor: start one. It logs in with the stored access

@@ -115,3 +115,53 @@ def _report(manager):
     except Exception:
         return None
     return r if r.get("at") else None
+
+
+def test_a_restart_recovery_passes_over_storages_callers_removed_meanwhile(manager_factory, simulator):
+    """A restarted supervisor serves callers while it recovers. Storages a caller removes before
+    the recovery reaches them (one whose removal the crash cut short, one whose actor was lost)
+    are passed over: no actor recreated for a removed storage, and the storages after them are
+    still recovered. The recovery is held at its first step (closing an orphan actor whose
+    logout the array keeps for 4 s) while the caller removes them."""
+    m = manager_factory(close_timeout_s=10)
+    c = m.client
+    a_deleting, a_lost, a_after, a_orphan = (simulator.add_array() for _ in range(4))
+    deleting = c.discover_storage(None, rest_access(a_deleting))["id"]
+    lost = c.discover_storage(None, rest_access(a_lost))["id"]
+    after = c.discover_storage(None, rest_access(a_after))["id"]
+    with sqlite3.connect(m.cfg.resolved().registry_path) as db:   # a removal the crash cut short
+        db.execute("UPDATE storages SET status='deleting' WHERE id=?", (deleting,))
+    for sid in (lost, after):
+        ray.kill(m.actor(sid), no_restart=True)
+    orphan = actor_class(m.cfg).options(
+        name="storage:orphan-2", namespace=m.cfg.namespace, lifetime="detached"
+    ).remote("orphan-2", m.cfg.model_dump())
+    ray.get(orphan.connect.remote(rest_access(a_orphan), None, None, "register"), timeout=30)
+    simulator.faults(a_orphan["name"], latency_ms=4000)   # its logout holds the recovery
+    try:
+        ray.kill(m.supervisor, no_restart=False)          # crash: Ray restarts it
+        wait_for(lambda: _restarted(m), 60, what="the supervisor back")
+        c.remove_storage(None, deleting)
+        c.remove_storage(None, lost)
+        assert simulator.stats(a_orphan["name"])["logouts"] == 0   # the recovery has not reached them
+        report = wait_for(lambda: _report(m), 60, what="reconcile")
+    finally:
+        simulator.faults(a_orphan["name"], latency_ms=0)
+    assert report["orphans_killed"] == ["orphan-2"]
+    assert report["removed_meanwhile"] == [deleting, lost]
+    assert (report["finished_deletes"], report["recreated"], report["failed"]) == ([], [after], [])
+    assert m.live_ids() == {after}
+    assert {s["id"] for s in c.list_storages()} == {after}
+    assert simulator.stats(a_lost["name"])["logins"] == 1       # no actor, no login for it again
+    assert simulator.stats(a_deleting["name"])["active_sessions"] == 0
+    assert simulator.stats(a_orphan["name"])["active_sessions"] == 0
+    assert simulator.stats(a_after["name"])["logins"] == 2      # recreated: one new login
+    assert len(c.list_volumes(None, after)) == 50
+    del orphan
+
+
+def _restarted(manager):
+    try:
+        return ray.get(manager.supervisor.ping.remote(), timeout=5)["restarted"]
+    except Exception:
+        return False
