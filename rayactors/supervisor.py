@@ -35,7 +35,6 @@ from .ownership import ensure_board
 from .placement import NodeBalancer
 from .registry import Query, Registry
 from .session_actor import actor_class, collection_options
-from .session_core import fingerprint
 
 log = logging.getLogger("delfin_dm.supervisor")
 _ROW_NS = uuid.UUID("6f1c3c2e-4d9b-4f7e-9a51-0d3e8f5c2b17")
@@ -498,12 +497,9 @@ class Supervisor:
             if storage_id in self._healing:
                 return
             self._healing.add(storage_id)
-        rejected = self.registry.access_info(storage_id)     # what the array rejected, as of this report
-        rejected_fp = fingerprint(rejected) if rejected is not None else ""
-
         def run() -> None:
             try:
-                if not self._heal_credentials(storage_id, rejected_fp):
+                if not self._heal_credentials(storage_id):
                     self._alert_once("CredentialsRejected", storage_id)
             except Exception:
                 log.exception("storage %s: credential healing failed", storage_id)
@@ -513,13 +509,13 @@ class Supervisor:
                     self._healing.discard(storage_id)
         threading.Thread(target=run, daemon=True, name=f"heal-{storage_id[:8]}").start()
 
-    def _heal_credentials(self, storage_id: str, rejected_fp: str) -> bool:
+    def _heal_credentials(self, storage_id: str) -> bool:
         """Ask the credentials script once; retry the login once if it knows better. False when
         the rejection stands (the caller alerts). It waits for the storage's lock, so an update or
         a removal may have come first: then there is nothing left to heal."""
         script = self.cfg.credentials_script
         with self._lock_for(self._storage_locks, storage_id):
-            current = self._still_rejected(storage_id, rejected_fp)
+            current = self._still_rejected(storage_id)
             if current is None:
                 log.info("storage %s: no longer rejected when the credentials refresh got its turn; left as it is",
                          storage_id)
@@ -546,15 +542,16 @@ class Supervisor:
             log.info("storage %s: credentials refreshed from the credentials script", storage_id)
             return True
 
-    def _still_rejected(self, storage_id: str, rejected_fp: str) -> Optional[AccessInfo]:
-        """The registered access info when it is still the one the array rejected and the
-        storage's actor still holds it rejected; else None. The actor is asked because its
-        reports reach the registry in order but not at once: a rejection reported after the
-        update that ended it leaves the registry saying ``auth_failed`` for a moment. Caller
-        holds the storage's lock."""
+    def _still_rejected(self, storage_id: str) -> Optional[AccessInfo]:
+        """The registered access info when the storage's actor holds it rejected now; else None
+        (an update that came first ended the rejection, or a removal the storage). Whatever
+        access info that is: one an update installed and the array rejected since is healed
+        too. The actor is asked, not the registry: its reports reach the registry in order but
+        not at once, so a rejection reported after the update that ended it would leave the
+        registry saying ``auth_failed`` for a moment. Caller holds the storage's lock."""
         current = self.registry.access_info(storage_id)
         row = self.registry.get(storage_id)
-        if current is None or row is None or fingerprint(current) != rejected_fp:
+        if current is None or row is None:
             return None
         try:
             state = self._get(get_storage_actor(storage_id, self.cfg.namespace).state.remote())["state"]
