@@ -176,7 +176,7 @@ def main(argv: Optional[list[str]] = None) -> dict:
     args = ap.parse_args(argv)
     from drivers.simulator.control import SimulatorProcess, rest_access
     from rayactors import metrics, start
-    from rayactors.runtime import get_supervisor
+    from rayactors.naming import get_supervisor
 
     data_dir = tempfile.mkdtemp(prefix="bench-soak-")
     sim = SimulatorProcess()
