@@ -554,7 +554,8 @@ class Supervisor:
         if current is None or row is None:
             return None
         try:
-            state = self._get(get_storage_actor(storage_id, self.cfg.namespace).state.remote())["state"]
+            actor = get_storage_actor(storage_id, self.cfg.namespace)
+            state = self._get(actor.state.remote(), self.cfg.close_timeout_s)["state"]   # the lock is held
         except (DelfinError, RayActorError) as exc:     # restarting: the registry's word, then
             log.info("storage %s: state unknown before a credentials refresh (%s)", storage_id, type(exc).__name__)
             state = row["session_state"]
@@ -575,7 +576,7 @@ class Supervisor:
         registered = [r["id"] for r in self.registry.rows(include_deleting=True)]
         live = live_storage_actor_ids(self.cfg.namespace)
         report: dict[str, list[str]] = {"adopted": [], "recreated": [], "orphans_killed": [], "finished_deletes": [],
-                                        "removed_meanwhile": [], "failed": []}
+                                        "removed_meanwhile": [], "failed": [], "waited_for_callers": []}
         for sid in live - set(registered):
             self._close_actor(get_storage_actor(sid, self.cfg.namespace))
             report["orphans_killed"].append(sid)
@@ -589,6 +590,7 @@ class Supervisor:
                 busy.append(sid)
         for sid in busy:            # a background thread: it can wait for the caller's change
             with self._lock_for(self._storage_locks, sid):
+                report["waited_for_callers"].append(sid)
                 self._settle(sid, report)
         self.last_reconcile = {**report, "at": time.time()}
         return self.last_reconcile

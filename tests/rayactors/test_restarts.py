@@ -2,13 +2,14 @@
 import os
 import signal
 import sqlite3
+import threading
 
 import ray
 
 from drivers.simulator.control import rest_access
 from rayactors.session_actor import actor_class
 
-from ..helpers import kill_9_and_wait, sealed_sessions, wait_for
+from ..helpers import kill_9_and_wait, sealed_sessions, wait_first_sync, wait_for
 
 
 def test_kill_9_storage_actor_restarts_and_logs_in_once_more(manager, simulator):
@@ -117,18 +118,23 @@ def _report(manager):
     return r if r.get("at") else None
 
 
-def test_a_restart_recovery_passes_over_storages_callers_removed_meanwhile(manager_factory, simulator):
+def test_a_restart_recovery_leaves_storages_to_the_callers_changing_them(manager_factory, simulator):
     """A restarted supervisor serves callers while it recovers. Storages a caller removes before
     the recovery reaches them (one whose removal the crash cut short, one whose actor was lost)
-    are passed over: no actor recreated for a removed storage, and the storages after them are
-    still recovered. The recovery is held at its first step (closing an orphan actor whose
-    logout the array keeps for 4 s) while the caller removes them."""
-    m = manager_factory(close_timeout_s=10)
+    are passed over: no actor recreated for a removed storage. One a caller is updating when the
+    recovery reaches it is recovered after the others, once the update is over (its actor
+    adopted: no login of the recovery's own). The storages after them are still recovered.
+    The recovery is held at its first step (closing an orphan actor whose logout its array
+    keeps for 2.5 s) while the caller removes and starts the update, whose login and storage
+    check its array keeps for 4 s each, longer than the recovery waits for a storage's lock."""
+    m = manager_factory(close_timeout_s=3)
     c = m.client
-    a_deleting, a_lost, a_after, a_orphan = (simulator.add_array() for _ in range(4))
+    a_deleting, a_lost, a_changing, a_after, a_orphan = (simulator.add_array() for _ in range(5))
     deleting = c.discover_storage(None, rest_access(a_deleting))["id"]
     lost = c.discover_storage(None, rest_access(a_lost))["id"]
+    changing = c.discover_storage(None, rest_access(a_changing))["id"]
     after = c.discover_storage(None, rest_access(a_after))["id"]
+    wait_first_sync(c, simulator, a_changing, changing)
     with sqlite3.connect(m.cfg.resolved().registry_path) as db:   # a removal the crash cut short
         db.execute("UPDATE storages SET status='deleting' WHERE id=?", (deleting,))
     for sid in (lost, after):
@@ -137,24 +143,36 @@ def test_a_restart_recovery_passes_over_storages_callers_removed_meanwhile(manag
         name="storage:orphan-2", namespace=m.cfg.namespace, lifetime="detached"
     ).remote("orphan-2", m.cfg.model_dump())
     ray.get(orphan.connect.remote(rest_access(a_orphan), None, None, "register"), timeout=30)
-    simulator.faults(a_orphan["name"], latency_ms=4000)   # its logout holds the recovery
+    simulator.faults(a_orphan["name"], latency_ms=2500)   # its logout holds the recovery
+    simulator.faults(a_changing["name"], latency_ms=4000)
+    updated: dict = {}
+    update = threading.Thread(target=lambda: updated.update(c.update_access_info(
+        None, {"storage_id": changing, "rest": {"password": a_changing["users"]["admin"]}})))
     try:
         ray.kill(m.supervisor, no_restart=False)          # crash: Ray restarts it
         wait_for(lambda: _restarted(m), 60, what="the supervisor back")
         c.remove_storage(None, deleting)
         c.remove_storage(None, lost)
+        update.start()
+        wait_for(lambda: simulator.stats(a_changing["name"])["inflight"] == 1, 10, what="the update's login")
         assert simulator.stats(a_orphan["name"])["logouts"] == 0   # the recovery has not reached them
         report = wait_for(lambda: _report(m), 60, what="reconcile")
+        update.join(30)
     finally:
         simulator.faults(a_orphan["name"], latency_ms=0)
+        simulator.faults(a_changing["name"], latency_ms=0)
+    assert updated["storage_id"] == changing
     assert report["orphans_killed"] == ["orphan-2"]
     assert report["removed_meanwhile"] == [deleting, lost]
+    assert report["waited_for_callers"] == [changing] and report["adopted"] == [changing]
     assert (report["finished_deletes"], report["recreated"], report["failed"]) == ([], [after], [])
-    assert m.live_ids() == {after}
-    assert {s["id"] for s in c.list_storages()} == {after}
+    assert m.live_ids() == {changing, after}
+    assert {s["id"] for s in c.list_storages()} == {changing, after}
     assert simulator.stats(a_lost["name"])["logins"] == 1       # no actor, no login for it again
     assert simulator.stats(a_deleting["name"])["active_sessions"] == 0
     assert simulator.stats(a_orphan["name"])["active_sessions"] == 0
+    changed = simulator.stats(a_changing["name"])               # the registration's and the update's
+    assert (changed["logins"], changed["logouts"], changed["active_sessions"]) == (2, 1, 1), changed
     assert simulator.stats(a_after["name"])["logins"] == 2      # recreated: one new login
     assert len(c.list_volumes(None, after)) == 50
     del orphan
