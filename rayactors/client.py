@@ -217,6 +217,11 @@ class DriverManagerClient:
         """Storage actors per alive node, as the supervisor balances new ones."""
         return self._call_supervisor("placements")
 
+    def recovery_report(self) -> dict:
+        """What the supervisor's last start recovered, per outcome, and ``at`` once done
+        (README, "A supervisor restart"); ``{}`` while it runs."""
+        return self._call_supervisor("reconcile_report")
+
     def alerts(self, storage_id: Optional[str] = None, begin_time: Optional[int] = None,
                end_time: Optional[int] = None, open_only: bool = False) -> list[dict]:
         return self._call_supervisor("alerts", storage_id, begin_time, end_time, open_only)
@@ -238,7 +243,7 @@ class DriverManagerClient:
 #: supervisor methods that change nothing: retried over a supervisor restart
 SUPERVISOR_READS = {"storage_exists", "list_storages", "get_access_info", "list_access_infos",
                     "get_storage_record", "alerts", "resources", "support", "query_storages",
-                    "query_resources", "resource_row", "storage_view"}
+                    "query_resources", "resource_row", "storage_view", "reconcile_report"}
 
 
 def _storage_method(name: str) -> Any:

@@ -87,6 +87,9 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(f"HTTP app     {http['url'] or '-'} ({'up' if http['up'] else 'not answering'})")
         states = ", ".join(f"{n} {s}" for s, n in sorted(data["storages"].items())) or "none"
         print(f"storages     {states}")
+        rec = data["recovery"]
+        outcomes = ", ".join(f"{k} {len(v)}" for k, v in rec.items() if k != "at" and v) or "nothing to do"
+        print(f"recovery     {_ago(rec['at']) + ': ' + outcomes if rec.get('at') else 'under way'}")
     return _out(args, data, table)
 
 

@@ -191,6 +191,7 @@ def status(cfg: Any, args: Any) -> dict[str, Any]:
             st = "unknown"
         by_state[st] = by_state.get(st, 0) + 1
     out["storages"] = by_state
+    out["recovery"] = client.recovery_report()
     return out
 
 

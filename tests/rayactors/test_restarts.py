@@ -112,7 +112,7 @@ def _report(manager):
     try:
         if not ray.get(manager.supervisor.ping.remote(), timeout=5)["restarted"]:
             return None
-        r = ray.get(manager.supervisor.reconcile_report.remote(), timeout=5)
+        r = manager.client.recovery_report()
     except Exception:
         return None
     return r if r.get("at") else None
