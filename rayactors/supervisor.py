@@ -549,9 +549,8 @@ class Supervisor:
         too. The actor is asked, not the registry: its reports reach the registry in order but
         not at once, so a rejection reported after the update that ended it would leave the
         registry saying ``auth_failed`` for a moment. Caller holds the storage's lock."""
-        current = self.registry.access_info(storage_id)
         row = self.registry.get(storage_id)
-        if current is None or row is None:
+        if row is None:
             return None
         try:
             actor = get_storage_actor(storage_id, self.cfg.namespace)
@@ -559,7 +558,7 @@ class Supervisor:
         except (DelfinError, RayActorError) as exc:     # restarting: the registry's word, then
             log.info("storage %s: state unknown before a credentials refresh (%s)", storage_id, type(exc).__name__)
             state = row["session_state"]
-        return current if state == "auth_failed" else None
+        return self.registry.access_info(storage_id) if state == "auth_failed" else None
 
     # -- reconcile ----------------------------------------------------------------------------
     def _safe_reconcile(self) -> None:

@@ -3,6 +3,7 @@ import os
 import stat
 import threading
 import time
+from contextlib import contextmanager
 
 import pytest
 import ray
@@ -17,6 +18,24 @@ from ..helpers import wait_first_sync, wait_for
 def rotate_and_expire(simulator, arr, password):
     simulator.rotate_password(arr["name"], password)
     simulator.expire_sessions(arr["name"])
+
+
+@contextmanager
+def update_held_at_array(client, simulator, arr, sid, password, latency_ms):
+    """An access-info update in a thread whose login the array holds for ``latency_ms`` (then its
+    storage check as long); yields the thread and its answer (filled once it returns). Entered
+    once the login is at the array; on exit the latency is lifted and the update joined."""
+    simulator.faults(arr["name"], latency_ms=latency_ms)
+    done: dict = {}
+    t = threading.Thread(target=lambda: done.update(
+        client.update_access_info(None, {"storage_id": sid, "rest": {"password": password}})))
+    try:
+        t.start()
+        wait_for(lambda: simulator.stats(arr["name"])["inflight"] == 1, 20, what="the update's login at the array")
+        yield t, done
+    finally:
+        simulator.faults(arr["name"], latency_ms=0)
+        t.join(60)
 
 
 def test_rotation_auth_failed_no_retries_then_update_heals(manager, simulator):
@@ -96,21 +115,12 @@ def test_a_change_while_an_update_is_under_way_is_told_to_retry(manager_factory,
     sid = c.discover_storage(None, rest_access(arr))["id"]
     wait_first_sync(c, simulator, arr, sid)
     simulator.rotate_password(arr["name"], "pw-2")
-    simulator.faults(arr["name"], latency_ms=3000)      # login, then get_storage: 6 s in all
-    done: dict = {}
-    t = threading.Thread(target=lambda: done.update(
-        c.update_access_info(None, {"storage_id": sid, "rest": {"password": "pw-2"}})))
-    try:
-        t.start()
-        wait_for(lambda: simulator.stats(arr["name"])["inflight"] == 1, 20, what="the update's login at the array")
+    with update_held_at_array(c, simulator, arr, sid, "pw-2", 3000) as (t, done):   # 6 s in all
         with pytest.raises(StorageBusy, match="access-info update"):
             c.update_access_info(None, {"storage_id": sid, "rest": {"password": "pw-3"}})
         with pytest.raises(StorageBusy, match="removal"):
             c.remove_storage(None, sid)
         assert t.is_alive()                              # both refused while the first was under way
-        t.join(60)
-    finally:
-        simulator.faults(arr["name"], latency_ms=0)
     assert done["storage_id"] == sid
     stats = simulator.stats(arr["name"])
     assert (stats["logins"], stats["logouts"], stats["active_sessions"]) == (2, 1, 1), stats
@@ -202,19 +212,9 @@ def test_a_credentials_refresh_queued_behind_an_update_leaves_the_update_alone(m
     sid = c.discover_storage(None, rest_access(arr))["id"]
     wait_first_sync(c, simulator, arr, sid)
     simulator.rotate_password(arr["name"], "pw-2")
-    simulator.faults(arr["name"], latency_ms=1500)      # the update: login, then get_storage
-    done: dict = {}
-    t = threading.Thread(target=lambda: done.update(
-        c.update_access_info(None, {"storage_id": sid, "rest": {"password": "pw-2"}})))
-    try:
-        t.start()
-        wait_for(lambda: simulator.stats(arr["name"])["inflight"] == 1, 20, what="the update's login at the array")
+    with update_held_at_array(c, simulator, arr, sid, "pw-2", 1500) as (t, done):
         ray.get(m.supervisor.on_state_change.remote(sid, "auth_failed", "ready", None))
         assert ray.get(m.supervisor.ping.remote())["healing"] == 1 and t.is_alive()   # queued behind it
-        simulator.faults(arr["name"], latency_ms=0)     # what follows the update runs at full speed
-        t.join(60)
-    finally:
-        simulator.faults(arr["name"], latency_ms=0)
     assert done["storage_id"] == sid
     wait_for(lambda: ray.get(m.supervisor.ping.remote())["healing"] == 0, 20, what="the refresh to end")
 
