@@ -102,7 +102,7 @@ class SimArray:
         self._tokens: dict[str, tuple[str, float]] = {}   # token -> (user, last used)
         self._ssh: dict[int, str] = {}                     # connection id -> user
         self._ssh_seq = 0
-        self.counters = {"logins": 0, "failed_logins": 0, "logouts": 0, "requests": 0,
+        self.counters = {"logins": 0, "failed_logins": 0, "logouts": 0, "expired_sessions": 0, "requests": 0,
                          "rejected_session_limit": 0, "peak_sessions": 0, "peak_inflight": 0,
                          "peak_session_inflight": 0}
         self._inflight = 0
@@ -117,6 +117,7 @@ class SimArray:
         idle = self.cfg.idle_timeout
         for tok in [t for t, (_, used) in self._tokens.items() if now - used > idle]:
             del self._tokens[tok]
+            self.counters["expired_sessions"] += 1
 
     def _sessions_of(self, user: str) -> int:
         return sum(1 for u, _ in self._tokens.values() if u == user) + \
@@ -249,7 +250,7 @@ class SimArray:
         with self._lock:
             self._purge(time.time())
             return {"logins": self.counters["logins"], "failed_logins": self.counters["failed_logins"],
-                    "logouts": self.counters["logouts"],
+                    "logouts": self.counters["logouts"], "expired_sessions": self.counters["expired_sessions"],
                     "active_sessions": len(self._tokens) + len(self._ssh),
                     "max_sessions": self.cfg.max_sessions, "requests": self.counters["requests"],
                     "rejected_session_limit": self.counters["rejected_session_limit"],
@@ -274,6 +275,7 @@ class SimArray:
         with self._lock:
             n = len(self._tokens) + len(self._ssh)
             self._tokens.clear()
+            self.counters["expired_sessions"] += n
         self.on_expire()
         return n
 

@@ -107,6 +107,21 @@ def test_token_expiry_mid_run_single_flight_relogin(simulator):
     assert errors == []
     assert stats["logins"] == 2          # the first login plus exactly one re-login
     assert stats["failed_logins"] == 0
+    assert stats["expired_sessions"] == 1
+
+
+def test_a_session_idle_past_the_arrays_timeout_is_counted_as_expired(simulator):
+    """The count that tells a login the array forced from one a caller chose (multinode)."""
+    arr = simulator.add_array(idle_timeout=1)
+    d = make("rest", arr)
+    d.get_storage(None)
+    d.list_volumes(None)
+    assert simulator.stats(arr["name"])["expired_sessions"] == 0
+    time.sleep(1.3)
+    d.list_volumes(None)                 # the token lapsed: the driver logs in again
+    stats = simulator.stats(arr["name"])
+    d.close()
+    assert (stats["logins"], stats["expired_sessions"], stats["active_sessions"]) == (2, 1, 1)
 
 
 def test_idle_expiry_relogs_in_transparently(simulator):

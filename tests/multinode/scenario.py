@@ -103,7 +103,9 @@ def main() -> None:
         out["placed_after"] = {"nodes": len(counted), "storages": sum(counted.values())}
         out["list_volumes_after"] = [len(client.list_volumes(None, s)) for s in ids]   # old client, old handles
         out["logins_moved"] = [sim.stats(by_id[s]["name"])["logins"] for s in on_w2]
-        out["logins_stayed"] = [sim.stats(by_id[s]["name"])["logins"] for s in ids if s not in on_w2]
+        stayed = [sim.stats(by_id[s]["name"]) for s in ids if s not in on_w2]
+        out["logins_stayed"] = [st["logins"] for st in stayed]
+        out["expired_stayed"] = [st["expired_sessions"] for st in stayed]   # the array's own doing
         time.sleep(6)
         out["active_sessions"] = [sim.stats(by_id[s]["name"])["active_sessions"] for s in ids]
         wait(lambda: all(client.collection_stats(s)["windows_pending"] == 0 for s in ids), 60, "backfill")
@@ -131,6 +133,9 @@ def main() -> None:
         for s in ids:
             client.remove_storage(None, s)
         out["active_sessions_end"] = [sim.stats(by_id[s]["name"])["active_sessions"] for s in ids]
+    except BaseException:
+        print("PARTIAL " + json.dumps(out), flush=True)    # what was seen before it failed
+        raise
     finally:
         ray.shutdown()
         cluster.shutdown()
