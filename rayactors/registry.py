@@ -68,7 +68,8 @@ CREATE TABLE IF NOT EXISTS support (
 CREATE TABLE IF NOT EXISTS collection (
     storage_id    TEXT PRIMARY KEY,
     last_end      INTEGER,
-    windows_lost  INTEGER NOT NULL DEFAULT 0
+    windows_lost  INTEGER NOT NULL DEFAULT 0,
+    lost_through  INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS windows (
     storage_id TEXT NOT NULL,
@@ -122,6 +123,8 @@ class Registry:
             for name in ("created_at", "updated_at"):
                 if name not in columns:
                     self._db.execute(f"ALTER TABLE resources ADD COLUMN {name} REAL NOT NULL DEFAULT 0")
+            if "lost_through" not in {r[1] for r in self._db.execute("PRAGMA table_info(collection)")}:
+                self._db.execute("ALTER TABLE collection ADD COLUMN lost_through INTEGER NOT NULL DEFAULT 0")
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -354,17 +357,32 @@ class Registry:
                 "pending": [(r["start_ms"], r["end_ms"], r["reason"]) for r in pending]}
 
     def record_collection(self, storage_id: str, last_end: int, pending: list[tuple[int, int, str]],
-                          lost: int) -> None:
-        """Replace the pending set and advance the high-water mark in one transaction."""
+                          lost: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+        """Replace the pending set and advance the high-water mark in one transaction; count the
+        lost windows not counted before and return them. A report arrives at least once and
+        maybe late (its sender timed out and sent a newer one): an older high-water mark
+        changes nothing, and a window ending at or before ``lost_through`` was counted already
+        (a storage loses its windows oldest first)."""
         with self._transaction() as db:
             if not self._active(db, storage_id):
-                return
-            db.execute("INSERT INTO collection (storage_id, last_end, windows_lost) VALUES (?,?,?)"
-                       " ON CONFLICT(storage_id) DO UPDATE SET last_end=excluded.last_end,"
-                       " windows_lost=collection.windows_lost+?", (storage_id, last_end, lost, lost))
+                return []
+            row = db.execute("SELECT last_end, lost_through FROM collection WHERE storage_id=?",
+                             (storage_id,)).fetchone()
+            through = row["lost_through"] if row else 0
+            new = [w for w in lost if w[1] > through]
+            if row is None:
+                db.execute("INSERT INTO collection (storage_id, last_end, windows_lost, lost_through)"
+                           " VALUES (?,?,?,?)", (storage_id, last_end, 0, 0))
+            if new:
+                db.execute("UPDATE collection SET windows_lost=windows_lost+?, lost_through=? WHERE storage_id=?",
+                           (len(new), max(w[1] for w in new), storage_id))
+            if row is not None and row["last_end"] is not None and last_end < row["last_end"]:
+                return new                        # a late report: the newer state stays
+            db.execute("UPDATE collection SET last_end=? WHERE storage_id=?", (last_end, storage_id))
             db.execute("DELETE FROM windows WHERE storage_id=?", (storage_id,))
             db.executemany("INSERT INTO windows (storage_id, start_ms, end_ms, reason) VALUES (?,?,?,?)",
                            [(storage_id, s, e, r) for s, e, r in pending])
+            return new
 
     # -- alerts ------------------------------------------------------------------------------
     def add_alert(self, body: dict[str, Any]) -> dict[str, Any]:

@@ -22,11 +22,11 @@ import ray
 from drivers.errors import DelfinError
 
 from . import lean
+from .collection_report import CollectionReporter, Window
 from .metrics.sink import HOUR_MS, ParquetSink
 
 log = logging.getLogger("delfin_dm.scheduler")
 
-Window = tuple[int, int, str]          # start_ms, end_ms, reason it is pending
 MAX_WINDOWS_PER_TICK = 30
 
 
@@ -61,6 +61,7 @@ class CollectionScheduler:
         self.perf = perf                       # False: the driver has no perf metrics, sync only
         self._stop = threading.Event()
         self._lock = threading.Lock()
+        self.reporter = CollectionReporter(self._send_report, self._stop)
         self._threads: list[threading.Thread] = []
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -182,14 +183,15 @@ class CollectionScheduler:
         self.stats["last_duration_s"] = time.perf_counter() - t0
 
     def _report(self, lost: list[Window]) -> None:
-        try:
-            ray.get(self._supervisor().record_collection.remote(
-                self.storage_id, self.last_end, self.pending, lost), timeout=30)
-        except Exception as exc:  # the windows stay in memory; the next tick reports them
-            log.warning("storage %s: cannot record collection state: %s", self.storage_id, type(exc).__name__)
+        """Off this thread (``collection_report.py``): a slow supervisor never holds a window."""
+        self.reporter.offer(self.last_end, self.pending, lost)
+
+    def _send_report(self, last_end: int, pending: list[Window], lost: list[Window]) -> None:
+        ray.get(self._supervisor().record_collection.remote(self.storage_id, last_end, pending, lost), timeout=30)
 
     def snapshot(self) -> dict[str, Any]:
-        return {**self.stats, "last_end": self.last_end, "jitter_s": round(self.jitter_s, 3)}
+        return {**self.stats, "last_end": self.last_end, "jitter_s": round(self.jitter_s, 3),
+                "report_failures": self.reporter.failures}
 
 
 def _dedupe(windows: list[Window]) -> list[Window]:

@@ -462,9 +462,11 @@ class Supervisor:
         return self.registry.collection_state(storage_id)
 
     def record_collection(self, storage_id: str, last_end: int, pending: list, lost: list) -> None:
-        """Called by a storage actor's scheduler once per tick; ``lost`` windows alert."""
-        self.registry.record_collection(storage_id, int(last_end),
-                                        [(int(s), int(e), str(r)) for s, e, r in pending], len(lost))
+        """Called by a storage actor's scheduler after its ticks (``collection_report.py``):
+        windows lost for the first time alert; ones reported again do not."""
+        lost = self.registry.record_collection(storage_id, int(last_end),
+                                               [(int(s), int(e), str(r)) for s, e, r in pending],
+                                               [(int(s), int(e), str(r)) for s, e, r in lost])
         if lost:
             first, last = min(w[0] for w in lost), max(w[1] for w in lost)
             self._alert("WindowLost", storage_id,

@@ -1,6 +1,7 @@
 """Scheduled collection: every window exactly once, gaps backfilled, lost windows alerted."""
 import os
 import signal
+import sqlite3
 import time
 
 import duckdb
@@ -8,6 +9,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
+import ray
 
 from drivers.arrow_schema import METRIC_SCHEMA
 from drivers.simulator.control import rest_access, ssh_access
@@ -78,6 +80,32 @@ def test_rotation_gap_is_backfilled_after_update(collecting, simulator):
     time.sleep(2.5)
     stamps = assert_exactly_once(points(m, sid))
     assert len(stamps) >= 6
+
+
+def test_a_supervisor_that_cannot_record_holds_no_window(collecting, simulator):
+    """Another process holds the registry's write lock for 12 s, so the supervisor answers each
+    collection report only after SQLite's 5 s busy timeout, with an error: windows are still
+    collected on time meanwhile, and recorded once the registry is free."""
+    m = collecting
+    arr, sid = register(m, simulator)
+    wait_for(lambda: m.client.collection_stats(sid).get("windows_collected", 0) >= 2, 30, what="windows")
+    db = sqlite3.connect(m.cfg.registry_path, timeout=0, isolation_level=None)
+    db.execute("BEGIN EXCLUSIVE")
+    staleness, held_until = [], time.monotonic() + 12
+    try:
+        while time.monotonic() < held_until:
+            staleness.append(time.time() - m.client.collection_stats(sid)["last_success"])
+            time.sleep(0.25)
+        stats = m.client.collection_stats(sid)
+    finally:
+        db.execute("ROLLBACK")
+        db.close()
+    assert stats["report_failures"] >= 1                 # the supervisor really could not record
+    assert max(staleness) < 4.5, max(staleness)          # 2 s windows, none waited for a report
+    end = stats["last_end"]
+    wait_for(lambda: (ray.get(m.supervisor.collection_state.remote(sid))["last_end"] or 0) >= end, 30,
+             what="the state recorded once the registry is free")
+    assert_exactly_once(points(m, sid))
 
 
 def test_kill_9_mid_run_loses_no_window(collecting, simulator):
