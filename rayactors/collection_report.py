@@ -28,8 +28,9 @@ Window = tuple[int, int, str]          # start_ms, end_ms, reason it is pending 
 
 class CollectionReporter:
     def __init__(self, send: Callable[[int, list[Window], list[Window]], Any], stop: threading.Event,
-                 backoff_base_s: float = 0.5, backoff_cap_s: float = 10.0) -> None:
+                 label: str = "", backoff_base_s: float = 0.5, backoff_cap_s: float = 10.0) -> None:
         self._send = send
+        self._label = label                    # names the storage in the log
         self._stop = stop
         self._backoff = (backoff_base_s, backoff_cap_s)
         self._cond = threading.Condition()
@@ -74,7 +75,7 @@ class CollectionReporter:
                 self._send(last_end, pending, lost)
             except Exception as exc:   # supervisor restarting or busy: the newest state goes next
                 self.failures += 1
-                log.warning("collection state not recorded yet: %s", type(exc).__name__)
+                log.warning("%s: collection state not recorded yet: %s", self._label, type(exc).__name__)
                 with self._cond:
                     if self._state is None:
                         self._state = (last_end, pending)

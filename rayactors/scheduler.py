@@ -61,7 +61,7 @@ class CollectionScheduler:
         self.perf = perf                       # False: the driver has no perf metrics, sync only
         self._stop = threading.Event()
         self._lock = threading.Lock()
-        self.reporter = CollectionReporter(self._send_report, self._stop)
+        self.reporter = CollectionReporter(self._send_report, self._stop, f"storage {storage_id}")
         self._threads: list[threading.Thread] = []
 
     # -- lifecycle ------------------------------------------------------------------------------
