@@ -38,8 +38,7 @@ class CollectionReporter:
         self._lost: list[Window] = []                             # lost windows not yet acknowledged
         self._in_flight = False
         self._thread: Optional[threading.Thread] = None
-        self.delivered = 0
-        self.failures = 0
+        self.failures = 0                                         # reports not acknowledged (stats)
 
     def offer(self, last_end: int, pending: list[Window], lost: list[Window]) -> None:
         """The tick's state; never blocks on the supervisor."""
@@ -87,5 +86,4 @@ class CollectionReporter:
             with self._cond:
                 del self._lost[:len(lost)]       # those offered meanwhile stay for the next report
                 self._in_flight = False
-                self.delivered += 1
                 self._cond.notify_all()
