@@ -106,6 +106,8 @@ def test_a_supervisor_that_cannot_record_holds_no_window(collecting, simulator):
     wait_for(lambda: (ray.get(m.supervisor.collection_state.remote(sid))["last_end"] or 0) >= end, 30,
              what="the state recorded once the registry is free")
     assert_exactly_once(points(m, sid))
+    at_array = simulator.stats(arr["name"])
+    assert (at_array["logins"], at_array["expired_sessions"], at_array["active_sessions"]) == (1, 0, 1)
 
 
 def test_kill_9_mid_run_loses_no_window(collecting, simulator):
