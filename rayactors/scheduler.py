@@ -38,7 +38,8 @@ class CollectionScheduler:
     def __init__(self, storage_id: str, *, interval_s: int, overlap_s: int, sync_interval_s: int,
                  historic: bool, retention_s: int, resource_metrics: Optional[dict],
                  collect: Callable[[int, int], pa.Table], is_ready: Callable[[], bool],
-                 sync: Callable[[], Any], supervisor: Callable[[], Any], sink: ParquetSink,
+                 sync: Callable[[], Any], supervisor: Callable[[], Any], epoch: Callable[[], int],
+                 sink: ParquetSink,
                  recent_windows: int = 0, keep: Callable[[pa.Table], Any] = lambda table: table,
                  perf: bool = True,
                  synced_at: Callable[[], Optional[float]] = lambda: None) -> None:
@@ -49,7 +50,7 @@ class CollectionScheduler:
         self.historic, self.retention_ms = historic, int(retention_s) * 1000
         self.resource_metrics = resource_metrics
         self._collect, self._is_ready, self._sync, self._synced_at = collect, is_ready, sync, synced_at
-        self._supervisor, self.sink = supervisor, sink
+        self._supervisor, self._epoch, self.sink = supervisor, epoch, sink   # epoch: the actor's, sent with each report
         self.recent: collections.deque = collections.deque(maxlen=recent_windows)
         self._keep = keep                      # what ``recent`` holds of a window (the actor: a reference)
         self.jitter_s = random.uniform(0, min(interval_s / 2.0, 10.0))
@@ -187,7 +188,8 @@ class CollectionScheduler:
         self.reporter.offer(self.last_end, self.pending, lost)
 
     def _send_report(self, last_end: int, pending: list[Window], lost: list[Window]) -> None:
-        ray.get(self._supervisor().record_collection.remote(self.storage_id, last_end, pending, lost), timeout=30)
+        ref = self._supervisor().record_collection.remote(self.storage_id, self._epoch(), last_end, pending, lost)
+        ray.get(ref, timeout=30)
 
     def snapshot(self) -> dict[str, Any]:
         return {**self.stats, "last_end": self.last_end, "jitter_s": round(self.jitter_s, 3),

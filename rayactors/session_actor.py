@@ -88,6 +88,7 @@ class StorageSessionActor:
         return {**self.core.snapshot(), "restarted": self.restarted,
                 "node_id": ray.get_runtime_context().get_node_id(), "pid": os.getpid(),
                 "threads": threading.active_count(), "reports_pending": self.reporter.pending(),
+                "reports_delivered": self.reporter.delivered,
                 "ownership_checks": self.ownership_checks,
                 "rss_mb": psutil.Process().memory_info().rss / 1e6}
 
@@ -208,7 +209,7 @@ class StorageSessionActor:
                 snapshot[method] = res.rows
         self._support = support
         try:
-            self._supervisor().save_snapshot.remote(self.storage_id, snapshot, support)
+            self._supervisor().save_snapshot.remote(self.storage_id, self.core.epoch, snapshot, support)
         except Exception as exc:  # the next sync persists again
             log.warning("storage %s: cannot persist snapshot: %s", self.storage_id, type(exc).__name__)
         del snapshot
@@ -258,7 +259,7 @@ class StorageSessionActor:
             resource_metrics=rm,
             collect=lambda s, e: self._call("collect_perf_metrics", (self.storage_id, rm, s, e), {}, "bulk"),
             is_ready=lambda: self.core.state == SessionState.READY,
-            sync=self._sync_now, supervisor=self._supervisor,
+            sync=self._sync_now, supervisor=self._supervisor, epoch=lambda: self.core.epoch,
             sink=ParquetSink(self.cfg.metrics_root), recent_windows=self.cfg.recent_windows, keep=transfer.publish,
             perf=bool(caps), synced_at=lambda: self._synced_at)
         with self._lock:
@@ -272,20 +273,24 @@ class StorageSessionActor:
         """Called by the core with its lock held: queue, never block."""
         if new == SessionState.CLOSED:
             return
-        self.reporter.report("on_state_change", self.storage_id, new.value, old.value, error)
+        self.reporter.report("on_state_change", new.value, old.value, error)
         if new == SessionState.READY:
-            self.reporter.report("confirm_epoch", self.storage_id, self.core.epoch)
+            self.reporter.report("confirm_epoch")
             if self._scheduler is None and self.cfg.scheduler_enabled:
                 threading.Thread(target=self._start_scheduler, daemon=True, name="start-scheduler").start()
 
     def _on_sessions(self, handles: list[str]) -> None:
         """Called by the core with its lock held: the open sessions, kept (sealed) by the
         supervisor so that a restart after kill -9 can end them."""
-        self.reporter.report("record_sessions", self.storage_id, [SecretStr(h) for h in handles])
+        self.reporter.report("record_sessions", [SecretStr(h) for h in handles])
 
     def _send_report(self, method: str, args: tuple) -> None:
+        """Every report names the storage and this actor's epoch as it is when sent, not when
+        queued: one queued before an update raised our epoch is still the owner's, while a twin's
+        epoch stays below the committed one and the supervisor drops its reports."""
         try:
-            ray.get(getattr(self._supervisor(), method).remote(*args), timeout=self.cfg.control_timeout_s)
+            ray.get(getattr(self._supervisor(), method).remote(self.storage_id, self.core.epoch, *args),
+                    timeout=self.cfg.control_timeout_s)
         except Exception:
             self._supervisor_handle = None
             raise

@@ -103,6 +103,7 @@ class Supervisor:
         self.last_reconcile: dict[str, Any] = {}
         self.balancer = NodeBalancer(min_cpus=self.cfg.actor_num_cpus)
         self.restarted = bool(ray.get_runtime_context().was_current_actor_reconstructed)
+        self.stale_reports = 0             # reports dropped because a newer owner was committed
         self._board = ensure_board(self.cfg.supervisor_name, self.cfg.namespace, self.cfg.actor_num_cpus)
         threading.Thread(target=self._safe_reconcile, daemon=True, name="reconcile").start()
         threading.Thread(target=self._retention_loop, daemon=True, name="retention").start()
@@ -112,7 +113,8 @@ class Supervisor:
 
     def ping(self) -> dict[str, Any]:
         return {"ok": True, "restarted": self.restarted, "storages": len(self.registry.rows()), "pid": os.getpid(),
-                "node_id": ray.get_runtime_context().get_node_id(), "healing": len(self._healing)}
+                "node_id": ray.get_runtime_context().get_node_id(), "healing": len(self._healing),
+                "stale_reports": self.stale_reports}
 
     # -- helpers ------------------------------------------------------------------------------
     def _lock_for(self, table: dict[str, threading.Lock], key: str) -> threading.Lock:
@@ -171,6 +173,24 @@ class Supervisor:
         self.registry.raise_epoch(storage_id, epoch)
         if epoch > before:
             self._owners_changed(storage_id)
+
+    def _from_owner(self, storage_id: Any, epoch: Any, what: str) -> Optional[Any]:
+        """The storage's row when a report comes from its owner; None when the storage is unknown
+        or the report's epoch is below the committed one. Such a report is a stale twin's (an
+        actor a healed partition left behind, or its reports retried after it was fenced): its
+        state, sessions, snapshot and windows are not the storage's, and applying them would mark
+        a healthy storage failed or forget the owner's session handles."""
+        if not isinstance(storage_id, str):
+            return None
+        row = self.registry.get(storage_id)
+        if row is None:
+            return None
+        if int(epoch) < int(row["epoch"] or 0):
+            self.stale_reports += 1
+            log.warning("storage %s: %s from epoch %s dropped: epoch %s is committed", storage_id, what,
+                        epoch, row["epoch"])
+            return None
+        return row
 
     def _alert(self, name: str, storage_id: str, detail: str = "") -> dict[str, Any]:
         row = self.registry.get(storage_id)
@@ -378,10 +398,10 @@ class Supervisor:
         return (access, int(row["epoch"]) + 1, row["session_state"] == "auth_failed",
                 [SecretStr(h) for h in self.registry.sessions(storage_id)])
 
-    def record_sessions(self, storage_id: str, handles: list[SecretStr]) -> None:
+    def record_sessions(self, storage_id: str, epoch: int, handles: list[SecretStr]) -> None:
         """A storage actor's open sessions (tokens), sealed in the registry: a restart after
-        kill -9 ends them. Reported in order and at least once; the last report wins."""
-        if isinstance(storage_id, str) and self.registry.get(storage_id) is not None:
+        kill -9 ends them. Reported in order and at least once; the owner's last report wins."""
+        if self._from_owner(storage_id, epoch, "sessions report") is not None:
             self.registry.set_sessions(storage_id, [reveal_secret(h) for h in handles or ()])
 
     def current_epoch(self, storage_id: str) -> Optional[int]:
@@ -397,8 +417,10 @@ class Supervisor:
         return self.registry.alerts(storage_id, begin_time, end_time, open_only)
 
     # -- sync snapshots ---------------------------------------------------------------------
-    def save_snapshot(self, storage_id: str, snapshot: dict[str, Any], support: dict[str, dict]) -> None:
+    def save_snapshot(self, storage_id: str, epoch: int, snapshot: dict[str, Any], support: dict[str, dict]) -> None:
         """Persist a storage actor's sync (rows with stable ids); the sync is finished."""
+        if self._from_owner(storage_id, epoch, "snapshot") is None:
+            return
         self.registry.save_snapshot(storage_id, snapshot_rows(storage_id, snapshot), support)
 
     def resources(self, kind: str, storage_id: Optional[str] = None, rid: Optional[str] = None) -> list[dict]:
@@ -461,9 +483,11 @@ class Supervisor:
     def collection_state(self, storage_id: str) -> dict[str, Any]:
         return self.registry.collection_state(storage_id)
 
-    def record_collection(self, storage_id: str, last_end: int, pending: list, lost: list) -> None:
+    def record_collection(self, storage_id: str, epoch: int, last_end: int, pending: list, lost: list) -> None:
         """Called by a storage actor's scheduler after its ticks (``collection_report.py``):
         windows lost for the first time alert; ones reported again do not."""
+        if self._from_owner(storage_id, epoch, "collection report") is None:
+            return
         lost = self.registry.record_collection(storage_id, int(last_end),
                                                [(int(s), int(e), str(r)) for s, e, r in pending],
                                                [(int(s), int(e), str(r)) for s, e, r in lost])
@@ -473,11 +497,11 @@ class Supervisor:
                         f"{len(lost)} window(s) between {first} and {last} ms fell out of the array's retention")
 
     # -- state changes reported by storage actors --------------------------------------------
-    def on_state_change(self, storage_id: str, new: str, old: str, error: Optional[dict]) -> None:
+    def on_state_change(self, storage_id: str, epoch: int, new: str, old: str, error: Optional[dict]) -> None:
         """A storage actor's state report. Delivered at least once (the actor retries until this
         returns), so every effect is idempotent: one open alert per fault, and it returns at once
         (the credentials script runs in the background)."""
-        if not isinstance(storage_id, str) or self.registry.get(storage_id) is None:
+        if self._from_owner(storage_id, epoch, f"state report {new!r}") is None:
             return
         self.registry.set_session_state(storage_id, new)
         if new == "auth_failed":

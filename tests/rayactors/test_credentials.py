@@ -212,16 +212,21 @@ def test_a_credentials_refresh_queued_behind_an_update_leaves_the_update_alone(m
     sid = c.discover_storage(None, rest_access(arr))["id"]
     wait_first_sync(c, simulator, arr, sid)
     simulator.rotate_password(arr["name"], "pw-2")
+    epoch = c.storage_state(sid)["epoch"]               # the reports below are the owner's
     with update_held_at_array(c, simulator, arr, sid, "pw-2", 1500) as (t, done):
-        ray.get(m.supervisor.on_state_change.remote(sid, "auth_failed", "ready", None))
+        ray.get(m.supervisor.on_state_change.remote(sid, epoch, "auth_failed", "ready", None))
         assert ray.get(m.supervisor.ping.remote())["healing"] == 1 and t.is_alive()   # queued behind it
     assert done["storage_id"] == sid
     wait_for(lambda: ray.get(m.supervisor.ping.remote())["healing"] == 0, 20, what="the refresh to end")
 
     # a rejection reported late, after the update that ended it: the actor says it is ready
-    ray.get(m.supervisor.on_state_change.remote(sid, "auth_failed", "ready", None))
+    epoch = c.storage_state(sid)["epoch"]
+    ray.get(m.supervisor.on_state_change.remote(sid, epoch, "auth_failed", "ready", None))
     wait_for(lambda: ray.get(m.supervisor.ping.remote())["healing"] == 0, 20, what="the refresh to end")
-    ray.get(m.supervisor.on_state_change.remote(sid, "ready", "auth_failed", None))
+    ray.get(m.supervisor.on_state_change.remote(sid, epoch, "ready", "auth_failed", None))
+    # none dropped: these, nor the actor's own reports queued before the update raised its epoch
+    # (each is sent with the epoch the actor holds when it is sent)
+    assert ray.get(m.supervisor.ping.remote())["stale_reports"] == 0
 
     assert not calls.exists()                           # the script was never asked
     stats = simulator.stats(arr["name"])
