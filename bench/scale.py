@@ -23,6 +23,7 @@ import rayactors  # noqa: F401
 import ray
 from drivers.errors import DelfinError
 from rayactors import DriverManagerClient
+from rayactors.naming import get_supervisor
 
 from .common import cpu_between, cpu_seconds, write_result
 
@@ -67,11 +68,47 @@ def tree_cpu_seconds(pid: int) -> float:
     return sum(cpu_seconds([root, *root.children(recursive=True)], children=True).values())
 
 
+def process_parts(exclude: set[int], storage_pids: set[int], supervisor_pid: int) -> dict[int, str]:
+    """Each runtime process's part, for the CPU breakdown: our storage actors and supervisor by
+    pid, Ray's workers by their title (``ray::OwnershipBoard``, ``ray::IDLE``), Ray's daemons by
+    executable (``gcs_server``, ``raylet``), and the rest (dashboard, agents, log monitor)."""
+    parts = {}
+    for p in runtime_processes(exclude):
+        if p.pid in storage_pids:
+            parts[p.pid] = "storage actors"
+        elif p.pid == supervisor_pid:
+            parts[p.pid] = "supervisor"
+        else:
+            try:
+                name, title = p.name(), " ".join(p.cmdline())
+            except psutil.Error:
+                continue
+            parts[p.pid] = (title.split()[0] if title.startswith("ray::") else
+                            name if name in ("gcs_server", "raylet") else "Ray's other processes")
+    return parts
+
+
+def cpu_by_part(before: dict[int, float], after: dict[int, float], parts: dict[int, str], wall_s: float
+                ) -> dict[str, float]:
+    """Cores each part used between two readings (a process not classified counts as 'other')."""
+    out: dict[str, float] = {}
+    for pid in after:
+        part = parts.get(pid, "Ray's other processes")
+        out[part] = out.get(part, 0.0) + (after[pid] - before.get(pid, 0.0)) / wall_s
+    return dict(sorted(out.items(), key=lambda kv: -kv[1]))
+
+
 def node_busy(before: Any, after: Any) -> float:
     """The node's CPUs busy between two ``psutil.cpu_times()`` readings (0-1)."""
     total = sum(after) - sum(before)
     idle = (after.idle + after.iowait) - (before.idle + before.iowait)
     return 1 - idle / total if total > 0 else 0.0
+
+
+def summary(interval_s: int, rows: list[dict]) -> dict:
+    kept = [r["n"] for r in rows if r["on_time_fraction"] >= 0.95]
+    return {"interval_s": interval_s, "steps": rows, "largest_n_keeping_up": max(kept) if kept else 0,
+            "register_total_s": sum(r["register_s"] for r in rows)}
 
 
 def register(client: DriverManagerClient, access: dict) -> str | None:
@@ -90,6 +127,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--last-windows", type=int, default=10, help="windows watched at the last step")
     ap.add_argument("--max-mem-percent", type=float, default=80.0)
     ap.add_argument("--parallel", type=int, default=8, help="registrations in flight")
+    ap.add_argument("--out", default="scale", help="results/<out>.json (another name keeps make bench's)")
     args = ap.parse_args(argv)
     from drivers.simulator.control import SimulatorProcess, rest_access
     from rayactors import start, stop_supervisor
@@ -132,11 +170,16 @@ def main(argv: list[str] | None = None) -> dict:
             durations = [after[s].get("last_duration_s") or 0 for s in ids]
             pids = [client.storage_state(s)["pid"] for s in ids]
             mem = actor_memory(pids)
+            supervisor = get_supervisor(client.cfg.supervisor_name, client.cfg.namespace)
+            parts = process_parts(exclude, set(pids), ray.get(supervisor.ping.remote())["pid"])
+            by_part = cpu_by_part(cpu0, cpu1, parts, w1 - w0)
             on_time = sum(1 for g in got if g >= windows) / len(ids)
             row = {"n": n, "register_s": register_s, "register_per_storage_s": register_s / max(1, len(added)),
                    "register_failures": len(accesses) - len(added), **registering,
                    **mem, "runtime_cpu_cores": cpu_between(cpu0, cpu1) / (w1 - w0), "on_time_fraction": on_time,
                    "runtime_cpu_percent_of_node": 100 * cpu_between(cpu0, cpu1) / (w1 - w0) / psutil.cpu_count(),
+                   "runtime_cpu_cores_by_part": by_part,
+                   "storage_actor_cpu_ms_per_s": 1000 * by_part.get("storage actors", 0.0) / max(1, len(pids)),
                    "windows_watched": windows, "windows_missed": sum(max(0, windows - g) for g in got),
                    "windows_pending": pending, "windows_lost": lost, "max_collection_s": max(durations),
                    "node_mem_percent": psutil.virtual_memory().percent,
@@ -147,13 +190,15 @@ def main(argv: list[str] | None = None) -> dict:
                   f"{registering['register_runtime_cores']:.2f} cores, simulator {registering['register_simulator_cores']:.2f})  actor USS {mem['uss_mb']:.0f} MB PSS {mem['pss_mb']:.0f} MB  "
                   f"runtime CPU {row['runtime_cpu_cores']:.2f} cores  on time {on_time:.0%}  pending {pending}  "
                   f"max window {max(durations):.2f} s  node mem {row['node_mem_percent']:.0f}%")
+            print("        runtime CPU by part (cores): " + ", ".join(f"{k} {v:.3f}" for k, v in by_part.items())
+                  + f"; per storage actor {row['storage_actor_cpu_ms_per_s']:.1f} ms/s")
+            result = summary(args.interval, rows)
+            write_result(args.out, result)   # after every step: a run stopped later keeps what it measured
             if on_time < 0.95:
                 print(f"N={n} does not keep up; stopping")
                 break
-        kept = [r["n"] for r in rows if r["on_time_fraction"] >= 0.95]
-        result = {"interval_s": args.interval, "steps": rows, "largest_n_keeping_up": max(kept) if kept else 0,
-                  "register_total_s": sum(r["register_s"] for r in rows)}
-        print("wrote", write_result("scale", result))
+        result = summary(args.interval, rows)
+        print("wrote", write_result(args.out, result))
         return result
     finally:
         # a bench's teardown: the arrays go with the simulator, so the actors are killed rather
