@@ -94,8 +94,9 @@ def test_a_stale_twins_session_report_does_not_replace_the_owners(manager_factor
 
 def test_reports_from_a_stale_epoch_change_nothing(manager_factory, simulator):
     """What a fenced twin's reporter can still deliver, sent at epoch 0 once epoch 1 is
-    committed: a rejection, a lost window, an empty sync. Each is dropped and counted; the
-    storage stays ready, with its volumes, its collection state and no alert."""
+    committed: a rejection, a lost window, an empty sync, an empty session list. Each is dropped
+    and counted; the storage stays ready, with its volumes, its collection state, its session
+    handles and no alert."""
     m = manager_factory()
     arr = simulator.add_array()
     c = m.client
