@@ -126,7 +126,8 @@ class SessionHost:
             historic=bool(caps.get("is_historic", False)),
             retention_s=int(caps.get("performance_metric_retention_window") or 7200),
             resource_metrics={"volume": METRICS10}, collect=lambda start, end: self._table(storage_id, start, end), is_ready=lambda: core.state == SessionState.READY, sync=lambda: self.sync(storage_id),
-            supervisor=lambda: supervisor, epoch=lambda: core.epoch, sink=self.sink, synced_at=time.time)
+            supervisor=lambda: supervisor, sink=self.sink,
+            record=lambda *state: ray.get(supervisor.record_collection.remote(storage_id, core.epoch, *state), timeout=30), synced_at=time.time)
         with self._lock:
             self.schedulers[storage_id] = scheduler
         scheduler.start()

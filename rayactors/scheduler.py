@@ -38,8 +38,8 @@ class CollectionScheduler:
     def __init__(self, storage_id: str, *, interval_s: int, overlap_s: int, sync_interval_s: int,
                  historic: bool, retention_s: int, resource_metrics: Optional[dict],
                  collect: Callable[[int, int], pa.Table], is_ready: Callable[[], bool],
-                 sync: Callable[[], Any], supervisor: Callable[[], Any], epoch: Callable[[], int],
-                 sink: ParquetSink,
+                 sync: Callable[[], Any], supervisor: Callable[[], Any],
+                 record: Callable[[int, list[Window], list[Window]], Any], sink: ParquetSink,
                  recent_windows: int = 0, keep: Callable[[pa.Table], Any] = lambda table: table,
                  perf: bool = True,
                  synced_at: Callable[[], Optional[float]] = lambda: None) -> None:
@@ -50,7 +50,7 @@ class CollectionScheduler:
         self.historic, self.retention_ms = historic, int(retention_s) * 1000
         self.resource_metrics = resource_metrics
         self._collect, self._is_ready, self._sync, self._synced_at = collect, is_ready, sync, synced_at
-        self._supervisor, self._epoch, self.sink = supervisor, epoch, sink   # epoch: the actor's, sent with each report
+        self._supervisor, self.sink = supervisor, sink
         self.recent: collections.deque = collections.deque(maxlen=recent_windows)
         self._keep = keep                      # what ``recent`` holds of a window (the actor: a reference)
         self.jitter_s = random.uniform(0, min(interval_s / 2.0, 10.0))
@@ -62,7 +62,8 @@ class CollectionScheduler:
         self.perf = perf                       # False: the driver has no perf metrics, sync only
         self._stop = threading.Event()
         self._lock = threading.Lock()
-        self.reporter = CollectionReporter(self._send_report, self._stop, f"storage {storage_id}")
+        # ``record`` reaches the supervisor's record_collection as the actor's other reports do
+        self.reporter = CollectionReporter(record, self._stop, f"storage {storage_id}")
         self._threads: list[threading.Thread] = []
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -186,10 +187,6 @@ class CollectionScheduler:
     def _report(self, lost: list[Window]) -> None:
         """Off this thread (``collection_report.py``): a slow supervisor never holds a window."""
         self.reporter.offer(self.last_end, self.pending, lost)
-
-    def _send_report(self, last_end: int, pending: list[Window], lost: list[Window]) -> None:
-        ref = self._supervisor().record_collection.remote(self.storage_id, self._epoch(), last_end, pending, lost)
-        ray.get(ref, timeout=30)
 
     def snapshot(self) -> dict[str, Any]:
         return {**self.stats, "last_end": self.last_end, "jitter_s": round(self.jitter_s, 3),

@@ -209,7 +209,7 @@ class StorageSessionActor:
                 snapshot[method] = res.rows
         self._support = support
         try:
-            self._supervisor().save_snapshot.remote(self.storage_id, self.core.epoch, snapshot, support)
+            self._tell_supervisor("save_snapshot", snapshot, support)
         except Exception as exc:  # the next sync persists again
             log.warning("storage %s: cannot persist snapshot: %s", self.storage_id, type(exc).__name__)
         del snapshot
@@ -259,7 +259,8 @@ class StorageSessionActor:
             resource_metrics=rm,
             collect=lambda s, e: self._call("collect_perf_metrics", (self.storage_id, rm, s, e), {}, "bulk"),
             is_ready=lambda: self.core.state == SessionState.READY,
-            sync=self._sync_now, supervisor=self._supervisor, epoch=lambda: self.core.epoch,
+            sync=self._sync_now, supervisor=self._supervisor,
+            record=lambda *state: self._send_report("record_collection", state),
             sink=ParquetSink(self.cfg.metrics_root), recent_windows=self.cfg.recent_windows, keep=transfer.publish,
             perf=bool(caps), synced_at=lambda: self._synced_at)
         with self._lock:
@@ -284,13 +285,17 @@ class StorageSessionActor:
         supervisor so that a restart after kill -9 can end them."""
         self.reporter.report("record_sessions", [SecretStr(h) for h in handles])
 
+    def _tell_supervisor(self, method: str, *args: Any) -> Any:
+        """The one place a report leaves for the supervisor (state, sessions, sync, collection):
+        it names the storage and this actor's epoch as it is when sent, not when queued. One
+        queued before an update raised our epoch is still the owner's, while a twin's epoch stays
+        below the committed one and the supervisor drops its reports."""
+        return getattr(self._supervisor(), method).remote(self.storage_id, self.core.epoch, *args)
+
     def _send_report(self, method: str, args: tuple) -> None:
-        """Every report names the storage and this actor's epoch as it is when sent, not when
-        queued: one queued before an update raised our epoch is still the owner's, while a twin's
-        epoch stays below the committed one and the supervisor drops its reports."""
+        """A report, acknowledged (the reporters retry until this returns)."""
         try:
-            ray.get(getattr(self._supervisor(), method).remote(self.storage_id, self.core.epoch, *args),
-                    timeout=self.cfg.control_timeout_s)
+            ray.get(self._tell_supervisor(method, *args), timeout=self.cfg.control_timeout_s)
         except Exception:
             self._supervisor_handle = None
             raise

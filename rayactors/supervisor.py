@@ -174,23 +174,21 @@ class Supervisor:
         if epoch > before:
             self._owners_changed(storage_id)
 
-    def _from_owner(self, storage_id: Any, epoch: Any, what: str) -> Optional[Any]:
-        """The storage's row when a report comes from its owner; None when the storage is unknown
-        or the report's epoch is below the committed one. Such a report is a stale twin's (an
+    def _from_owner(self, storage_id: Any, epoch: Any, what: str) -> bool:
+        """Whether a report comes from the storage's owner: False when the storage is unknown or
+        the report's epoch is below the committed one. Such a report is a stale twin's (an
         actor a healed partition left behind, or its reports retried after it was fenced): its
         state, sessions, snapshot and windows are not the storage's, and applying them would mark
         a healthy storage failed or forget the owner's session handles."""
-        if not isinstance(storage_id, str):
-            return None
-        row = self.registry.get(storage_id)
-        if row is None:
-            return None
-        if int(epoch) < int(row["epoch"] or 0):
+        committed = self.registry.epoch(storage_id) if isinstance(storage_id, str) else None
+        if committed is None:
+            return False
+        if int(epoch) < committed:
             self.stale_reports += 1
             log.warning("storage %s: %s from epoch %s dropped: epoch %s is committed", storage_id, what,
-                        epoch, row["epoch"])
-            return None
-        return row
+                        epoch, committed)
+            return False
+        return True
 
     def _alert(self, name: str, storage_id: str, detail: str = "") -> dict[str, Any]:
         row = self.registry.get(storage_id)
@@ -401,7 +399,7 @@ class Supervisor:
     def record_sessions(self, storage_id: str, epoch: int, handles: list[SecretStr]) -> None:
         """A storage actor's open sessions (tokens), sealed in the registry: a restart after
         kill -9 ends them. Reported in order and at least once; the owner's last report wins."""
-        if self._from_owner(storage_id, epoch, "sessions report") is not None:
+        if self._from_owner(storage_id, epoch, "sessions report"):
             self.registry.set_sessions(storage_id, [reveal_secret(h) for h in handles or ()])
 
     def current_epoch(self, storage_id: str) -> Optional[int]:
@@ -419,7 +417,7 @@ class Supervisor:
     # -- sync snapshots ---------------------------------------------------------------------
     def save_snapshot(self, storage_id: str, epoch: int, snapshot: dict[str, Any], support: dict[str, dict]) -> None:
         """Persist a storage actor's sync (rows with stable ids); the sync is finished."""
-        if self._from_owner(storage_id, epoch, "snapshot") is None:
+        if not self._from_owner(storage_id, epoch, "snapshot"):
             return
         self.registry.save_snapshot(storage_id, snapshot_rows(storage_id, snapshot), support)
 
@@ -486,7 +484,7 @@ class Supervisor:
     def record_collection(self, storage_id: str, epoch: int, last_end: int, pending: list, lost: list) -> None:
         """Called by a storage actor's scheduler after its ticks (``collection_report.py``):
         windows lost for the first time alert; ones reported again do not."""
-        if self._from_owner(storage_id, epoch, "collection report") is None:
+        if not self._from_owner(storage_id, epoch, "collection report"):
             return
         lost = self.registry.record_collection(storage_id, int(last_end),
                                                [(int(s), int(e), str(r)) for s, e, r in pending],
@@ -501,7 +499,7 @@ class Supervisor:
         """A storage actor's state report. Delivered at least once (the actor retries until this
         returns), so every effect is idempotent: one open alert per fault, and it returns at once
         (the credentials script runs in the background)."""
-        if self._from_owner(storage_id, epoch, f"state report {new!r}") is None:
+        if not self._from_owner(storage_id, epoch, f"state report {new!r}"):
             return
         self.registry.set_session_state(storage_id, new)
         if new == "auth_failed":
