@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
+from typing import Any, Awaitable, Callable, Optional
 
 import ray
 from ray.exceptions import RayTaskError
@@ -19,7 +19,8 @@ from drivers import DRIVER_METHODS, IDEMPOTENT_METHODS
 from drivers.errors import InvalidInput, StorageBackendException, StorageNotFound
 
 from .client import (ACTOR_GONE, RESTART_DEADLINE_S, RETRY_PAUSE_S, _check_id, after_storage_failure,
-                     after_supervisor_failure, driver_call)
+                     after_supervisor_failure, driver_call, new_request_id, no_answer, registration_settled,
+                     registration_unsettled)
 from .config import Config
 from .naming import get_storage_actor, get_supervisor
 from .supervisor import unwrap
@@ -31,13 +32,17 @@ class AsyncClient:
         self._handles: dict[str, Any] = {}
         self._sup: Any = None
 
-    async def _await(self, ref: Any, timeout: float) -> Any:
+    async def _await(self, ref: Any, timeout: float,
+                     settle: Optional[Callable[[float], Awaitable[Any]]] = None) -> Any:
+        """``settle``: what to answer when the wait runs out, instead of the no-answer error."""
         try:
             return await asyncio.wait_for(ref, timeout)
         except RayTaskError as exc:
             raise unwrap(exc) from None
         except asyncio.TimeoutError:
-            raise StorageBackendException(f"no answer within {timeout:.0f} s") from None
+            if settle is not None:
+                return await settle(timeout)
+            raise no_answer(timeout) from None
 
     async def _supervisor(self) -> Any:
         if self._sup is None:
@@ -55,16 +60,31 @@ class AsyncClient:
         return handle
 
     # -- the two call paths ---------------------------------------------------------------------
-    async def supervisor(self, method: str, *args: Any) -> Any:
+    async def supervisor(self, method: str, *args: Any,
+                         settle: Optional[Callable[[float], Awaitable[Any]]] = None) -> Any:
         deadline = time.monotonic() + RESTART_DEADLINE_S
         while True:
             try:
                 sup = await self._supervisor()
-                return await self._await(getattr(sup, method).remote(*args), self.cfg.supervisor_timeout_s(method))
+                return await self._await(getattr(sup, method).remote(*args), self.cfg.supervisor_timeout_s(method),
+                                         settle)
             except ACTOR_GONE:
                 self._sup = None
                 after_supervisor_failure(method, deadline)
                 await asyncio.sleep(RETRY_PAUSE_S)
+
+    async def discover_storage(self, access_info: Any) -> dict:
+        """The sync client's ``discover_storage``: settled by the supervisor if the wait runs out."""
+        request_id = new_request_id()
+
+        async def settle(waited: float) -> dict:
+            try:
+                view = await self._await((await self._supervisor()).settle_registration.remote(request_id),
+                                         self.cfg.control_timeout_s)
+            except (StorageBackendException, *ACTOR_GONE):
+                raise registration_unsettled(waited) from None
+            return registration_settled(view, waited)
+        return await self.supervisor("discover_storage", access_info, request_id, settle=settle)
 
     async def actor(self, storage_id: Any, name: str, *args: Any, lane: str = "control",
                     retry_on_restart: bool = True) -> Any:

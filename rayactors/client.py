@@ -9,7 +9,8 @@ are never retried blindly.
 from __future__ import annotations
 
 import time
-from typing import Any, Optional
+import uuid
+from typing import Any, Callable, Optional
 
 import pyarrow as pa
 import ray
@@ -67,6 +68,30 @@ def after_storage_failure(exc: BaseException, storage_id: str, what: str, exists
         raise StorageBackendException(f"the session actor of {storage_id} did not come back") from None
 
 
+def no_answer(timeout: float) -> StorageBackendException:
+    return StorageBackendException(f"no answer within {timeout:.0f} s")
+
+
+def new_request_id() -> str:
+    """A registration's name, for ``settle_registration`` if the caller's wait runs out."""
+    return uuid.uuid4().hex
+
+
+def registration_settled(view: Optional[dict], waited: float) -> dict:
+    """The supervisor's answer to ``settle_registration``: the storage, registered after the
+    caller's wait ran out; or None, the registration called off, nothing registered."""
+    if view is None:
+        raise StorageBackendException(f"no answer within {waited:.0f} s: the registration was called off "
+                                      "and registered nothing; it can be retried")
+    return view
+
+
+def registration_unsettled(waited: float) -> StorageBackendException:
+    """Neither the registration nor the question what became of it was answered."""
+    return StorageBackendException(f"no answer within {waited:.0f} s, nor to what became of the registration: "
+                                   "list the storages before retrying it")
+
+
 def after_supervisor_failure(method: str, deadline: float) -> None:
     """Reads ride over a supervisor restart within the deadline; mutations are never retried."""
     if time.monotonic() > deadline or method not in SUPERVISOR_READS:
@@ -92,20 +117,23 @@ class DriverManagerClient:
                 raise StorageBackendException("the driver manager is not running (start it first)") from None
         return self._sup
 
-    def _get(self, ref: Any, timeout: float) -> Any:
+    def _get(self, ref: Any, timeout: float, settle: Optional[Callable[[float], Any]] = None) -> Any:
+        """``settle``: what to answer when the wait runs out, instead of the no-answer error."""
         try:
             return ray.get(ref, timeout=timeout)
         except RayTaskError as exc:
             raise unwrap(exc) from None
         except GetTimeoutError:
-            raise StorageBackendException(f"no answer within {timeout:.0f} s") from None
+            if settle is not None:
+                return settle(timeout)
+            raise no_answer(timeout) from None
 
-    def _call_supervisor(self, method: str, *args: Any) -> Any:
+    def _call_supervisor(self, method: str, *args: Any, settle: Optional[Callable[[float], Any]] = None) -> Any:
         deadline = time.monotonic() + RESTART_DEADLINE_S
         while True:
             try:
                 return self._get(getattr(self._supervisor(), method).remote(*args),
-                                 self.cfg.supervisor_timeout_s(method))
+                                 self.cfg.supervisor_timeout_s(method), settle)
             except ACTOR_GONE:
                 self._sup = None
                 after_supervisor_failure(method, deadline)
@@ -129,7 +157,18 @@ class DriverManagerClient:
 
     # -- lifecycle (Delfin API names) ------------------------------------------------------------
     def discover_storage(self, context: Any, access_info: dict) -> dict:
-        return self._call_supervisor("discover_storage", access_info)
+        """When the wait (``connect_deadline_s``) runs out, the supervisor settles the
+        registration: the storage if it was committed meanwhile, else it is called off."""
+        request_id = new_request_id()
+
+        def settle(waited: float) -> dict:
+            try:
+                view = self._get(self._supervisor().settle_registration.remote(request_id),
+                                 self.cfg.control_timeout_s)
+            except (StorageBackendException, *ACTOR_GONE):
+                raise registration_unsettled(waited) from None
+            return registration_settled(view, waited)
+        return self._call_supervisor("discover_storage", access_info, request_id, settle=settle)
 
     def update_access_info(self, context: Any, access_info: dict) -> dict:
         if not isinstance(access_info, dict):

@@ -33,6 +33,7 @@ from .metrics.sink import ParquetSink
 from .naming import get_storage_actor, live_storage_actor_ids, storage_actor_name
 from .ownership import ensure_board
 from .placement import NodeBalancer
+from .registration_requests import RegistrationRequests
 from .registry import Query, Registry
 from .session_actor import actor_class, collection_options
 
@@ -103,7 +104,9 @@ class Supervisor:
         self.last_reconcile: dict[str, Any] = {}
         self.balancer = NodeBalancer(min_cpus=self.cfg.actor_num_cpus)
         self.restarted = bool(ray.get_runtime_context().was_current_actor_reconstructed)
+        self._started = time.monotonic()
         self.stale_reports = 0             # reports dropped because a newer owner was committed
+        self._requests = RegistrationRequests(keep_s=10 * self.cfg.connect_deadline_s)
         self._board = ensure_board(self.cfg.supervisor_name, self.cfg.namespace, self.cfg.actor_num_cpus)
         threading.Thread(target=self._safe_reconcile, daemon=True, name="reconcile").start()
         threading.Thread(target=self._retention_loop, daemon=True, name="retention").start()
@@ -199,7 +202,10 @@ class Supervisor:
         return alert
 
     # -- create -------------------------------------------------------------------------------
-    def discover_storage(self, access_info: Any) -> dict[str, Any]:
+    def discover_storage(self, access_info: Any, request_id: Optional[str] = None) -> dict[str, Any]:
+        """``request_id``: the caller's name for this registration, for ``settle_registration``."""
+        if request_id is not None and not isinstance(request_id, str):
+            raise InvalidInput("request_id must be a string")
         access = AccessInfo.parse(access_info)
         collection_options(access)
         driver_cls = load_driver_class(access.vendor, access.model)
@@ -208,15 +214,19 @@ class Supervisor:
                 if driver_cls.endpoint_identifies_array else nullcontext():
             if driver_cls.endpoint_identifies_array and self.registry.find_endpoint(endpoint):
                 raise StorageAlreadyExists(endpoint)
+            self._requests.check(request_id)
             storage_id = str(uuid.uuid4())
             actor = self._new_actor(storage_id)
             connect = actor.connect.remote(access, None, 1, "register")
             try:
                 storage = self._get(connect)
                 serial = str(storage["serial_number"])
-                if self.registry.find_serial(access.vendor, access.model, serial):
-                    raise StorageAlreadyExists(serial)          # its session is logged out below
-                self.registry.add(storage_id, access, {**storage, "id": storage_id}, display_name=access.storage_name)
+                with self._requests.commit(request_id) as registered:
+                    if self.registry.find_serial(access.vendor, access.model, serial):
+                        raise StorageAlreadyExists(serial)          # its session is logged out below
+                    self.registry.add(storage_id, access, {**storage, "id": storage_id},
+                                      display_name=access.storage_name)
+                    registered(storage_id)
                 self._owners_changed(storage_id)
             except BaseException:
                 self._close_actor(actor, connect)
@@ -227,6 +237,18 @@ class Supervisor:
         actor.sync.remote()        # first inventory, as Delfin syncs after registering
         log.info("storage %s registered (%s)", storage_id, endpoint)
         return self.storage_view(storage_id)
+
+    def settle_registration(self, request_id: str) -> Optional[dict[str, Any]]:
+        """Asked by a caller whose wait for ``discover_storage(..., request_id)`` ran out: the
+        storage, if that registration was committed; else None, and it never will be (its login
+        is logged out when it lands)."""
+        if not isinstance(request_id, str):
+            raise InvalidInput("request_id must be a string")
+        storage_id = self._requests.settle(request_id)
+        if storage_id is None and self.restarted and time.monotonic() - self._started < self.cfg.connect_deadline_s:
+            # what this process never saw may have been committed by the one before it
+            raise StorageBackendException("the driver manager restarted while the registration was under way")
+        return None if storage_id is None else self.storage_view(storage_id)
 
     # -- update -------------------------------------------------------------------------------
     def update_access_info(self, storage_id: str, access_info: Any) -> dict[str, Any]:

@@ -116,7 +116,7 @@ async def create_storage(request: Request) -> dict:
     """Register a storage: Delfin's create schema; 201 with the storage."""
     body = await json_body(request)
     check(CREATE_SCHEMA, body)
-    return await ac().supervisor("discover_storage", body)
+    return await ac().discover_storage(body)
 
 
 @v1.get("/storages")

@@ -1,4 +1,5 @@
 """Defects 1 and 2: one session per array across processes; delete reaches every process."""
+import asyncio
 import json
 import os
 import subprocess
@@ -11,6 +12,8 @@ import ray
 
 from drivers.errors import StorageAlreadyExists, StorageBackendException, StorageBusy, StorageNotFound
 from drivers.simulator.control import rest_access, ssh_access
+from rayactors.async_client import AsyncClient
+from rayactors.client import DriverManagerClient
 
 from ..helpers import wait_for
 
@@ -109,6 +112,60 @@ def test_a_registration_given_up_on_logs_its_late_session_out(manager_factory, s
     finally:
         simulator.faults(arr["name"], latency_ms=0)
     assert m.client.list_storages() == [] and m.live_ids() == set()
+
+
+def test_a_registration_its_caller_stopped_waiting_for_registers_nothing(manager, simulator):
+    """A caller whose wait (``connect_deadline_s``) runs out while the supervisor still waits
+    for the login (a node too busy, or a supervisor allowed longer than its callers wait) settles
+    the registration: it is called off and says so; the login that lands afterwards is logged
+    out, nothing is registered, and a retry registers the array. The sync client and the HTTP
+    API's async client, side by side on two arrays."""
+    impatient_cfg = manager.cfg.model_copy(update={"control_timeout_s": 3, "close_timeout_s": 0.5})
+    assert impatient_cfg.connect_deadline_s == 14.5 < manager.cfg.control_timeout_s   # the supervisor's: 30 s
+    impatient, impatient_async = DriverManagerClient(config=impatient_cfg), AsyncClient(impatient_cfg)
+    arrays = [simulator.add_array(), simulator.add_array()]
+    errors: dict = {}
+
+    def register_async() -> None:
+        try:
+            asyncio.run(impatient_async.discover_storage(rest_access(arrays[1])))
+        except StorageBackendException as exc:
+            errors["async"] = str(exc)
+    for arr in arrays:
+        simulator.faults(arr["name"], latency_ms=8000)   # login, then get_storage: 16 s in all
+    try:
+        other = threading.Thread(target=register_async)
+        other.start()
+        with pytest.raises(StorageBackendException, match="called off and registered nothing"):
+            impatient.discover_storage(None, rest_access(arrays[0]))
+        other.join(10)
+        assert "called off and registered nothing" in errors["async"]
+        assert [simulator.stats(a["name"])["inflight"] for a in arrays] == [1, 1]   # get_storage still there
+    finally:
+        for arr in arrays:
+            simulator.faults(arr["name"], latency_ms=0)
+    for arr in arrays:
+        wait_for(lambda: simulator.stats(arr["name"])["logouts"] == 1, 20, what="the late session logged out")
+        stats = simulator.stats(arr["name"])
+        assert (stats["logins"], stats["active_sessions"]) == (1, 0), stats
+    assert manager.client.list_storages() == []
+    wait_for(lambda: manager.live_ids() == set(), 10, what="the called-off actors killed")
+    storage = impatient.discover_storage(None, rest_access(arrays[0]))          # the retry: one more login
+    assert storage["serial_number"] == arrays[0]["serial_number"]
+    assert simulator.stats(arrays[0]["name"])["active_sessions"] == 1
+
+
+def test_a_settled_registration_answers_what_it_became(manager, simulator):
+    """Settled after its commit, a registration is the caller's storage; settled before it
+    starts, it never logs in (the supervisor's own calls, as the clients make them)."""
+    arr, other = simulator.add_array(), simulator.add_array()
+    storage = ray.get(manager.supervisor.discover_storage.remote(rest_access(arr), "request-1"))
+    assert ray.get(manager.supervisor.settle_registration.remote("request-1")) == storage
+    assert ray.get(manager.supervisor.settle_registration.remote("request-2")) is None
+    with pytest.raises(StorageBackendException, match="called off"):
+        manager.client._get(manager.supervisor.discover_storage.remote(rest_access(other), "request-2"), 30)
+    assert simulator.stats(other["name"])["logins"] == 0
+    assert [s["id"] for s in manager.client.list_storages()] == [storage["id"]]
 
 
 def test_a_registration_of_an_endpoint_being_registered_is_told_to_retry(manager_factory, simulator):

@@ -1,0 +1,67 @@
+"""What became of a registration whose caller stopped waiting.
+
+A caller waits ``Config.connect_deadline_s`` for a registration. On a node too busy to run the
+supervisor on time, the registration can still be under way then; committed afterwards, it
+would register a storage its caller was told had failed (and the caller's retry would hear
+StorageAlreadyExists). So a caller names each registration with a request id, and when its
+wait runs out it asks the supervisor to settle it: either the registration was committed (the
+caller gets the storage, late) or it is called off, and a later attempt to commit it rolls it
+back instead. Settle and commit take one lock, so exactly one of the two happens.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from contextlib import contextmanager
+from typing import Callable, Iterator, Optional
+
+from drivers.errors import StorageBackendException
+
+CALLED_OFF = "the caller stopped waiting; the registration was called off"
+
+
+class RegistrationRequests:
+    """Request id -> the storage id it registered, or None once called off. An outcome is kept
+    ``keep_s`` (long past any caller's wait), then forgotten."""
+
+    def __init__(self, keep_s: float) -> None:
+        self.keep_s = keep_s
+        self._lock = threading.Lock()
+        self._outcomes: dict[str, tuple[float, Optional[str]]] = {}
+
+    def _called_off(self, request_id: Optional[str]) -> bool:
+        return request_id in self._outcomes and self._outcomes[request_id][1] is None
+
+    def check(self, request_id: Optional[str]) -> None:
+        """Before any login: a registration already called off does not start."""
+        with self._lock:
+            if self._called_off(request_id):
+                raise StorageBackendException(CALLED_OFF)
+
+    @contextmanager
+    def commit(self, request_id: Optional[str]) -> Iterator[Callable[[str], None]]:
+        """Hold the lock across the commit: StorageBackendException if the caller called it off;
+        the body persists the storage, then calls the yielded function with its id."""
+        if request_id is None:
+            yield lambda storage_id: None
+            return
+        with self._lock:
+            if self._called_off(request_id):
+                raise StorageBackendException(CALLED_OFF)
+            yield lambda storage_id: self._record(request_id, storage_id)
+
+    def settle(self, request_id: str) -> Optional[str]:
+        """The storage id the request registered; else None, and the request is called off."""
+        with self._lock:
+            outcome = self._outcomes.get(request_id)
+            if outcome is not None and outcome[1] is not None:
+                return outcome[1]
+            self._record(request_id, None)
+            return None
+
+    def _record(self, request_id: str, storage_id: Optional[str]) -> None:
+        """Under the lock."""
+        now = time.monotonic()
+        for key in [k for k, (at, _) in self._outcomes.items() if at < now - self.keep_s]:
+            del self._outcomes[key]
+        self._outcomes[request_id] = (now, storage_id)
