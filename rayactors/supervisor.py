@@ -187,7 +187,8 @@ class Supervisor:
         if committed is None:
             return False
         if int(epoch) < committed:
-            self.stale_reports += 1
+            with self._locks_guard:        # reports arrive on the supervisor's many threads
+                self.stale_reports += 1
             log.warning("storage %s: %s from epoch %s dropped: epoch %s is committed", storage_id, what,
                         epoch, committed)
             return False
