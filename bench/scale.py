@@ -174,8 +174,11 @@ def main(argv: list[str] | None = None) -> dict:
             parts = process_parts(exclude, set(pids), ray.get(supervisor.ping.remote())["pid"])
             by_part = cpu_by_part(cpu0, cpu1, parts, w1 - w0)
             on_time = sum(1 for g in got if g >= windows) / len(ids)
+            # registrations committed although their caller was told they failed (0 since settle_registration)
+            unreported = len(client.list_storages()) - len(ids)
             row = {"n": n, "register_s": register_s, "register_per_storage_s": register_s / max(1, len(added)),
-                   "register_failures": len(accesses) - len(added), **registering,
+                   "register_failures": len(accesses) - len(added), "registered_unreported": unreported,
+                   **registering,
                    **mem, "runtime_cpu_cores": cpu_between(cpu0, cpu1) / (w1 - w0), "on_time_fraction": on_time,
                    "runtime_cpu_percent_of_node": 100 * cpu_between(cpu0, cpu1) / (w1 - w0) / psutil.cpu_count(),
                    "runtime_cpu_cores_by_part": by_part,
@@ -189,7 +192,8 @@ def main(argv: list[str] | None = None) -> dict:
             print(f"N={n:4d} register {register_s:6.1f} s (node {registering['register_node_busy']:.0%} busy: ours "
                   f"{registering['register_runtime_cores']:.2f} cores, simulator {registering['register_simulator_cores']:.2f})  actor USS {mem['uss_mb']:.0f} MB PSS {mem['pss_mb']:.0f} MB  "
                   f"runtime CPU {row['runtime_cpu_cores']:.2f} cores  on time {on_time:.0%}  pending {pending}  "
-                  f"max window {max(durations):.2f} s  node mem {row['node_mem_percent']:.0f}%")
+                  f"max window {max(durations):.2f} s  node mem {row['node_mem_percent']:.0f}%  "
+                  f"failed registrations {row['register_failures']} (registered all the same: {unreported})")
             print("        runtime CPU by part (cores): " + ", ".join(f"{k} {v:.3f}" for k, v in by_part.items())
                   + f"; per storage actor {row['storage_actor_cpu_ms_per_s']:.1f} ms/s")
             result = summary(args.interval, rows)
@@ -203,9 +207,9 @@ def main(argv: list[str] | None = None) -> dict:
     finally:
         # a bench's teardown: the arrays go with the simulator, so the actors are killed rather
         # than removed one by one (removing 200 storages of an overloaded node took ~15 min)
-        from rayactors.naming import get_storage_actor
+        from rayactors.naming import get_storage_actor, live_storage_actor_ids
         stop_supervisor(client.cfg, timeout_s=0)
-        for sid in ids:
+        for sid in live_storage_actor_ids(client.cfg.namespace):   # also any the client never heard of
             try:
                 ray.kill(get_storage_actor(sid, client.cfg.namespace), no_restart=True)
             except ValueError:
