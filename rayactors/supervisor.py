@@ -245,7 +245,7 @@ class Supervisor:
         is logged out when it lands)."""
         if not isinstance(request_id, str):
             raise InvalidInput("request_id must be a string")
-        storage_id = self._requests.settle(request_id)
+        storage_id = self._requests.settle(request_id, self.cfg.close_timeout_s)
         if storage_id is None and self.restarted and time.monotonic() - self._started < self.cfg.connect_deadline_s:
             # what this process never saw may have been committed by the one before it
             raise StorageBackendException("the driver manager restarted while the registration was under way")
