@@ -287,10 +287,13 @@ class StorageSessionActor:
 
     def _tell_supervisor(self, method: str, *args: Any) -> Any:
         """The one place a report leaves for the supervisor (state, sessions, sync, collection):
-        it names the storage and this actor's epoch as it is when sent, not when queued. One
-        queued before an update raised our epoch is still the owner's, while a twin's epoch stays
-        below the committed one and the supervisor drops its reports."""
-        return getattr(self._supervisor(), method).remote(self.storage_id, self.core.epoch, *args)
+        it names the storage and this actor's epoch as it is when sent, not when queued, counting
+        a connect in flight (``claimed_epoch``). One queued before an update raised our epoch is
+        still the owner's, while a twin's epoch stays below the committed one and the supervisor
+        drops its reports. ``confirm_epoch`` commits the epoch it names, so it names the one a
+        session is held at: a connect in flight may still fail, and its epoch must not outlive it."""
+        epoch = self.core.epoch if method == "confirm_epoch" else self.core.claimed_epoch
+        return getattr(self._supervisor(), method).remote(self.storage_id, epoch, *args)
 
     def _send_report(self, method: str, args: tuple) -> None:
         """A report, acknowledged (the reporters retry until this returns)."""

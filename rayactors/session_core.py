@@ -160,6 +160,19 @@ class SessionCore:
         return self._epoch
 
     @property
+    def claimed_epoch(self) -> int:
+        """Our epoch counting connects still in flight, as ``fence`` does: what a report is
+        stamped with. A session reported by an update's new login leaves before the connect
+        raises ``epoch``; stamped with the old one, it would be dropped as stale by a
+        supervisor that committed the new epoch before reading it."""
+        with self._lock:
+            return self._mine()
+
+    def _mine(self) -> int:
+        """Under the lock."""
+        return max([self._epoch, *self._pending_epochs])
+
+    @property
     def access(self) -> Optional[AccessInfo]:
         return self._access
 
@@ -442,7 +455,7 @@ class SessionCore:
         with self._lock:
             if committed_epoch is None or self._closed:
                 return False
-            mine = max([self._epoch, *self._pending_epochs])
+            mine = self._mine()
             stale = int(committed_epoch) > mine
         if stale:
             log.warning("storage %s: epoch %s is stale (committed %s): stopping and logging out",

@@ -606,3 +606,22 @@ def test_a_restart_during_an_outage_logs_in_once_the_array_is_back(array):
     array.down = False
     wait_until(lambda: core.state == SessionState.READY)
     assert core.state == SessionState.READY and (array.logins, array.active) == (1, 1)
+
+
+def test_a_session_reported_during_a_connect_claims_the_epoch_in_flight(array):
+    """An update's new login is reported while its connect still checks the storage: the report
+    claims the proposed epoch (as ``fence`` counts it), not the one before, which a supervisor
+    that commits the new epoch before reading the report would drop as a stale twin's."""
+    published: list = []
+    core = handoff_core(published)
+    core.connect(access(array.name), origin="register", epoch=1)
+    assert (core.epoch, core.claimed_epoch) == (1, 1)
+    entered = array.hold("get_storage")
+    t, out = run(core.connect, access(array.name), None, 2, "update")
+    assert entered.wait(T)                           # logged in, its storage check held at the array
+    assert len(published[-1]) == 2 and array.active == 2     # the new session is out, both open
+    assert (core.epoch, core.claimed_epoch) == (1, 2)
+    array.release("get_storage")
+    join(t)
+    assert "error" not in out and (core.epoch, core.claimed_epoch) == (2, 2)
+    assert array.logins == 2 and array.active == 1 and len(published[-1]) == 1
