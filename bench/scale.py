@@ -90,7 +90,8 @@ def process_parts(exclude: set[int], storage_pids: set[int], supervisor_pid: int
 
 def cpu_by_part(before: dict[int, float], after: dict[int, float], parts: dict[int, str], wall_s: float
                 ) -> dict[str, float]:
-    """Cores each part used between two readings (a process not classified counts as 'other')."""
+    """Cores each part used between two readings (a process not classified counts as "Ray's other
+    processes")."""
     out: dict[str, float] = {}
     for pid in after:
         part = parts.get(pid, "Ray's other processes")
@@ -174,7 +175,8 @@ def main(argv: list[str] | None = None) -> dict:
             parts = process_parts(exclude, set(pids), ray.get(supervisor.ping.remote())["pid"])
             by_part = cpu_by_part(cpu0, cpu1, parts, w1 - w0)
             on_time = sum(1 for g in got if g >= windows) / len(ids)
-            # registrations committed although their caller was told they failed (0 since settle_registration)
+            # registrations committed although their caller was not told so: a caller whose wait ran
+            # out hears the storage, "called off", or, when the settle is not answered either, "unknown"
             unreported = len(client.list_storages()) - len(ids)
             row = {"n": n, "register_s": register_s, "register_per_storage_s": register_s / max(1, len(added)),
                    "register_failures": len(accesses) - len(added), "registered_unreported": unreported,
