@@ -44,3 +44,12 @@ def manager(manager_factory) -> Manager:
     return manager_factory()
 
 
+
+
+
+def pytest_itemcollected(item):
+    """Mark ``own_process`` every test that does not use the session's shared Ray cluster:
+    plain Python, and the tests that start clusters of their own. ``make test`` runs them in a
+    second pytest process beside the shared-cluster ones (tests/run_split.py)."""
+    if "ray_cluster" not in getattr(item, "fixturenames", ()):
+        item.add_marker(pytest.mark.own_process)

@@ -31,8 +31,9 @@ def test_password_absent_everywhere(manager, simulator):
     for path in [reg] + glob.glob(reg + "-*"):
         assert PASSWORD.encode() not in open(path, "rb").read(), path
 
-    listing = repr(ray_state.list_actors(detail=True, limit=10000)) + \
-        repr(ray_state.list_tasks(detail=True, limit=10000))
+    # this cluster's address: another test's cluster may be up on the machine meanwhile
+    listing = repr(ray_state.list_actors(address=manager.address, detail=True, limit=10000)) + \
+        repr(ray_state.list_tasks(address=manager.address, detail=True, limit=10000))
     assert PASSWORD not in listing
 
     session_dir = ray._private.worker._global_node.get_session_dir_path()
