@@ -4,6 +4,13 @@ Create: validate, refuse a known endpoint before any login, start the storage ac
 login), refuse a known serial, persist. Update access info: the storage actor logs in with the
 new credentials and checks the serial; only then persist. Delete: tombstone, close (logout),
 kill, forget. On start it reconciles the registry with the live named actors.
+
+Three thread groups (``GROUPS``), so that what must be answered at once never queues behind
+callers' work: the default group (``CALLER_THREADS``) runs the callers' registrations, updates,
+removals and reads, any of which can wait long for an array or for another change of the same
+endpoint or storage; ``reports`` runs what storage actors send (state, sessions, snapshots,
+collection progress, ownership checks, access info after a restart); ``answers`` runs ``ping``
+and ``settle_registration``, which a caller that stopped waiting must get even then.
 """
 from __future__ import annotations
 
@@ -38,6 +45,9 @@ from .registry import Query, Registry
 from .session_actor import actor_class, collection_options
 
 log = logging.getLogger("delfin_dm.supervisor")
+
+CALLER_THREADS = 64
+GROUPS = {"reports": 16, "answers": 8}
 _ROW_NS = uuid.UUID("6f1c3c2e-4d9b-4f7e-9a51-0d3e8f5c2b17")
 
 
@@ -111,9 +121,11 @@ class Supervisor:
         threading.Thread(target=self._safe_reconcile, daemon=True, name="reconcile").start()
         threading.Thread(target=self._retention_loop, daemon=True, name="retention").start()
 
+    @ray.method(concurrency_group="answers")
     def reconcile_report(self) -> dict[str, Any]:
         return self.last_reconcile
 
+    @ray.method(concurrency_group="answers")
     def ping(self) -> dict[str, Any]:
         return {"ok": True, "restarted": self.restarted, "storages": len(self.registry.rows()), "pid": os.getpid(),
                 "node_id": ray.get_runtime_context().get_node_id(), "healing": len(self._healing),
@@ -239,6 +251,7 @@ class Supervisor:
         log.info("storage %s registered (%s)", storage_id, endpoint)
         return self.storage_view(storage_id)
 
+    @ray.method(concurrency_group="answers")
     def settle_registration(self, request_id: str) -> Optional[dict[str, Any]]:
         """Asked by a caller whose wait for ``discover_storage(..., request_id)`` ran out: the
         storage, if that registration was committed; else None, and it never will be (its login
@@ -404,6 +417,7 @@ class Supervisor:
     def list_access_infos(self) -> list[dict[str, Any]]:
         return [Registry.public_access(r) for r in self.registry.rows()]
 
+    @ray.method(concurrency_group="reports")
     def actor_access_info(self, storage_id: str, node_id: Optional[str] = None
                           ) -> Optional[tuple[AccessInfo, int, bool, list[SecretStr]]]:
         """For a restarted storage actor only: its access info with passwords, a new epoch to
@@ -419,15 +433,18 @@ class Supervisor:
         return (access, int(row["epoch"]) + 1, row["session_state"] == "auth_failed",
                 [SecretStr(h) for h in self.registry.sessions(storage_id)])
 
+    @ray.method(concurrency_group="reports")
     def record_sessions(self, storage_id: str, epoch: int, handles: list[SecretStr]) -> None:
         """A storage actor's open sessions (tokens), sealed in the registry: a restart after
         kill -9 ends them. Reported in order and at least once; the owner's last report wins."""
         if self._from_owner(storage_id, epoch, "sessions report"):
             self.registry.set_sessions(storage_id, [reveal_secret(h) for h in handles or ()])
 
+    @ray.method(concurrency_group="reports")
     def current_epoch(self, storage_id: str) -> Optional[int]:
         return self.registry.epoch(storage_id) if isinstance(storage_id, str) else None
 
+    @ray.method(concurrency_group="reports")
     def confirm_epoch(self, storage_id: str, epoch: int) -> None:
         """A storage actor holds a session at ``epoch``: commit it (idempotent, never lowers)."""
         if isinstance(storage_id, str) and self.registry.get(storage_id) is not None:
@@ -438,6 +455,7 @@ class Supervisor:
         return self.registry.alerts(storage_id, begin_time, end_time, open_only)
 
     # -- sync snapshots ---------------------------------------------------------------------
+    @ray.method(concurrency_group="reports")
     def save_snapshot(self, storage_id: str, epoch: int, snapshot: dict[str, Any], support: dict[str, dict]) -> None:
         """Persist a storage actor's sync (rows with stable ids); the sync is finished."""
         if not self._from_owner(storage_id, epoch, "snapshot"):
@@ -501,9 +519,11 @@ class Supervisor:
         return started
 
     # -- collection windows -------------------------------------------------------------------
+    @ray.method(concurrency_group="reports")
     def collection_state(self, storage_id: str) -> dict[str, Any]:
         return self.registry.collection_state(storage_id)
 
+    @ray.method(concurrency_group="reports")
     def record_collection(self, storage_id: str, epoch: int, last_end: int, pending: list, lost: list) -> None:
         """Called by a storage actor's scheduler after its ticks (``collection_report.py``):
         windows lost for the first time alert; ones reported again do not."""
@@ -518,6 +538,7 @@ class Supervisor:
                         f"{len(lost)} window(s) between {first} and {last} ms fell out of the array's retention")
 
     # -- state changes reported by storage actors --------------------------------------------
+    @ray.method(concurrency_group="reports")
     def on_state_change(self, storage_id: str, epoch: int, new: str, old: str, error: Optional[dict]) -> None:
         """A storage actor's state report. Delivered at least once (the actor retries until this
         returns), so every effect is idempotent: one open alert per fault, and it returns at once
@@ -723,4 +744,5 @@ class Supervisor:
 
 
 def supervisor_class(cfg: Config) -> Any:
-    return ray.remote(num_cpus=cfg.actor_num_cpus, max_restarts=-1, max_task_retries=0, max_concurrency=64)(Supervisor)
+    return ray.remote(num_cpus=cfg.actor_num_cpus, max_restarts=-1, max_task_retries=0, max_concurrency=CALLER_THREADS,
+                      concurrency_groups=GROUPS)(Supervisor)

@@ -2,6 +2,7 @@
 import asyncio
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -14,8 +15,9 @@ from drivers.errors import StorageAlreadyExists, StorageBackendException, Storag
 from drivers.simulator.control import rest_access, ssh_access
 from rayactors.async_client import AsyncClient
 from rayactors.client import DriverManagerClient
+from rayactors.supervisor import CALLER_THREADS
 
-from ..helpers import wait_for
+from ..helpers import wait_first_sync, wait_for
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -191,6 +193,40 @@ def test_a_registration_of_an_endpoint_being_registered_is_told_to_retry(manager
     stats = simulator.stats(arr["name"])
     assert (stats["logins"], stats["active_sessions"]) == (1, 1), stats
     assert m.live_ids() == {first["id"]} and [s["id"] for s in m.client.list_storages()] == [first["id"]]
+
+
+def test_answers_and_reports_do_not_queue_behind_callers_registrations(manager_factory, simulator):
+    """Registrations waiting for one endpoint fill the supervisor's threads for callers, as on a
+    node too busy to finish them. A ping, the settle of a registration still queued, and a
+    storage actor's report are handled meanwhile (thread groups of their own): before any of
+    those registrations is answered. They then register nothing and log nothing in."""
+    m = manager_factory(close_timeout_s=30)
+    fast, slow = simulator.add_array(), simulator.add_array()
+    sid = m.client.discover_storage(None, rest_access(fast))["id"]
+    wait_first_sync(m.client, simulator, fast, sid)
+    db = sqlite3.connect(m.cfg.registry_path)          # the registry file, read beside the supervisor
+    synced = lambda: db.execute("SELECT max(synced_at) FROM support WHERE storage_id=?", (sid,)).fetchone()[0]
+    before = synced()
+    simulator.faults(slow["name"], latency_ms=4000)    # login, then get_storage: 8 s in all
+    try:
+        first = m.supervisor.discover_storage.remote(rest_access(slow), "first")
+        wait_for(lambda: simulator.stats(slow["name"])["inflight"] == 1, 20, what="the first login at the array")
+        queued = [m.supervisor.discover_storage.remote(rest_access(slow), f"queued-{i}")
+                  for i in range(CALLER_THREADS + 6)]
+        assert ray.get(m.supervisor.ping.remote(), timeout=20)["ok"]
+        assert ray.get(m.supervisor.settle_registration.remote(f"queued-{CALLER_THREADS + 5}"), timeout=20) is None
+        ray.get(m.actor(sid).sync.remote(), timeout=20)     # its snapshot report to the supervisor
+        wait_for(lambda: synced() > before, 20, what="the snapshot report in the registry")
+        answered, _ = ray.wait([first, *queued], num_returns=len(queued) + 1, timeout=0)
+        assert answered == []
+        assert ray.get(first, timeout=60)["serial_number"] == slow["serial_number"]
+    finally:
+        simulator.faults(slow["name"], latency_ms=0)
+    for ref in queued:
+        with pytest.raises(StorageAlreadyExists):
+            m.client._get(ref, 60)
+    assert simulator.stats(slow["name"])["logins"] == 1
+    assert len(m.client.list_storages()) == 2 and len(m.live_ids()) == 2
 
 
 def test_same_array_through_another_endpoint_is_refused_by_serial(manager, simulator):
