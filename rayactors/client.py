@@ -68,6 +68,14 @@ def after_storage_failure(exc: BaseException, storage_id: str, what: str, exists
         raise StorageBackendException(f"the session actor of {storage_id} did not come back") from None
 
 
+def abandon(ref: Any) -> None:
+    """A call its caller stopped waiting for: read its outcome whenever it comes. Ray would
+    otherwise log a late error as "Unhandled error" in the caller's process, though the caller
+    was already told (no answer, or what the settle found). The async client needs none: an
+    awaited ref's outcome is read when it comes."""
+    ref.future().add_done_callback(lambda outcome: outcome.cancelled() or outcome.exception())
+
+
 def no_answer(timeout: float) -> StorageBackendException:
     return StorageBackendException(f"no answer within {timeout:.0f} s")
 
@@ -124,6 +132,7 @@ class DriverManagerClient:
         except RayTaskError as exc:
             raise unwrap(exc) from None
         except GetTimeoutError:
+            abandon(ref)
             if settle is not None:
                 return settle(timeout)
             raise no_answer(timeout) from None

@@ -1,6 +1,7 @@
 """Defects 1 and 2: one session per array across processes; delete reaches every process."""
 import asyncio
 import json
+import logging
 import os
 import sqlite3
 import subprocess
@@ -116,7 +117,27 @@ def test_a_registration_given_up_on_logs_its_late_session_out(manager_factory, s
     assert m.client.list_storages() == [] and m.live_ids() == set()
 
 
-def test_a_registration_its_caller_stopped_waiting_for_registers_nothing(manager, simulator):
+class UnreadErrors(logging.Handler):
+    """What Ray logs about results with an error that their caller never read."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "Unhandled error" in record.getMessage():
+            self.seen.append(record.getMessage()[:200])
+
+
+@pytest.fixture
+def unread_errors():
+    handler, logger = UnreadErrors(), logging.getLogger("ray._private.worker")
+    logger.addHandler(handler)
+    yield handler
+    logger.removeHandler(handler)
+
+
+def test_a_registration_its_caller_stopped_waiting_for_registers_nothing(manager, simulator, unread_errors):
     """A caller whose wait (``connect_deadline_s``) runs out while the supervisor still waits
     for the login (a node too busy, or a supervisor allowed longer than its callers wait) settles
     the registration: it is called off and says so; the login that lands afterwards is logged
@@ -155,6 +176,9 @@ def test_a_registration_its_caller_stopped_waiting_for_registers_nothing(manager
     storage = impatient.discover_storage(None, rest_access(arrays[0]))          # the retry: one more login
     assert storage["serial_number"] == arrays[0]["serial_number"]
     assert simulator.stats(arrays[0]["name"])["active_sessions"] == 1
+    # the supervisor's late answers (called off) came back as its actors were killed: the clients
+    # read them, where Ray would have logged each as an "Unhandled error" in the caller's process
+    assert unread_errors.seen == []
 
 
 def test_a_settled_registration_answers_what_it_became(manager, simulator):
