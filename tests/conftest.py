@@ -44,9 +44,6 @@ def manager(manager_factory) -> Manager:
     return manager_factory()
 
 
-
-
-
 def pytest_itemcollected(item):
     """Mark ``own_process`` every test that does not use the session's shared Ray cluster:
     plain Python, and the tests that start clusters of their own. ``make test`` runs them in a
