@@ -9,7 +9,8 @@ shared tests measure latencies under load, while the own-process ones only have 
 start-up deadlines. The shared half prints as it runs; the other half's output follows it.
 
 Arguments go to both halves. The exit status is the first failing half's; a half that
-collected no test (pytest's 5, e.g. for a path holding only shared tests) does not fail.
+collected no test (``NO_TESTS_COLLECTED``, e.g. for a path holding only shared tests) does
+not fail.
 """
 from __future__ import annotations
 
@@ -18,7 +19,9 @@ import subprocess
 import sys
 import tempfile
 
-NO_TESTS = 5
+from pytest import ExitCode
+
+NO_TESTS = ExitCode.NO_TESTS_COLLECTED
 
 
 def _quieter() -> None:

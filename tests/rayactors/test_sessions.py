@@ -246,6 +246,7 @@ def test_answers_and_reports_do_not_queue_behind_callers_registrations(manager_f
         assert ray.get(first, timeout=60)["serial_number"] == slow["serial_number"]
     finally:
         simulator.faults(slow["name"], latency_ms=0)
+        db.close()
     for ref in queued:
         with pytest.raises(StorageAlreadyExists):
             m.client._get(ref, 60)
