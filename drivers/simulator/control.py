@@ -138,13 +138,23 @@ def ssh_access(array: dict, password: Optional[str] = None, **extra: Any) -> dic
             "extra_attributes": extra_attributes(**extra)}
 
 
-def pure_access(array: dict, password: Optional[str] = None) -> dict:
-    """Access info for Delfin's ``pure flasharray`` driver: HTTPS, verified against the
-    simulator's self-signed certificate (given as the CA bundle)."""
-    return {"vendor": "pure", "model": "flasharray",
+def _https_access(vendor: str, model: str, array: dict, password: Optional[str]) -> dict:
+    """Access info for one of Delfin's REST drivers: HTTPS, verified against the simulator's
+    self-signed certificate (given as the CA bundle)."""
+    return {"vendor": vendor, "model": model,
             "rest": {"host": array["host"], "port": array["rest_port"], "username": "admin",
                      "password": password or array["users"]["admin"]},
             "extra_attributes": {"verify": array["tls_cert"]}}
+
+
+def pure_access(array: dict, password: Optional[str] = None) -> dict:
+    """Access info for Delfin's ``pure flasharray`` driver (a ``kind: pure`` array)."""
+    return _https_access("pure", "flasharray", array, password)
+
+
+def unity_access(array: dict, password: Optional[str] = None) -> dict:
+    """Access info for Delfin's ``dellemc unity`` driver (a ``kind: unity`` array)."""
+    return _https_access("dellemc", "unity", array, password)
 
 
 def storwize_access(array: dict, password: Optional[str] = None) -> dict:

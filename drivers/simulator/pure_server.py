@@ -18,7 +18,8 @@ import time
 from typing import Any
 
 from .array import SimArray, SimError
-from .http_base import HttpError, JsonHandler
+from .array_http import ArrayHandler
+from .http_base import HttpError
 
 PREFIX = ["api", "1.17"]
 COOKIE = "session"
@@ -36,29 +37,16 @@ def _offset(token: str) -> int:
     return int(text[7:]) if text.startswith("offset=") and text[7:].isdigit() else 0
 
 
-class PureRestHandler(JsonHandler):
-    def route(self, method: str, parts: list[str]) -> tuple[int, Any]:
-        array: SimArray = self.server.context  # type: ignore[attr-defined]
-        with array.in_flight(self._cookie()):
-            array.delay()
-            faults = array.faults
-            if faults.throttle:
-                raise HttpError(faults.throttle, "too many requests, try later")
-            if faults.malformed:
-                return 200, b"[{\"name\": <<garbage"
-            if parts[:2] != PREFIX or len(parts) < 3:
-                raise HttpError(404, "not found")
-            try:
-                return self._api(array, method, parts[2:])
-            except SimError as exc:
-                raise HttpError(exc.status, exc.message) from None
+class PureRestHandler(ArrayHandler):
+    GARBAGE = b"[{\"name\": <<garbage"
 
-    def _cookie(self) -> str | None:
-        for item in (self.headers.get("Cookie") or "").split(";"):
-            name, _, value = item.strip().partition("=")
-            if name == COOKIE:
-                return value
-        return None
+    def session_key(self) -> str | None:
+        return self.cookie(COOKIE)
+
+    def serve(self, method: str, parts: list[str]) -> tuple[int, Any]:
+        if parts[:2] != PREFIX or len(parts) < 3:
+            raise HttpError(404, "not found")
+        return self._api(self.sim_array(), method, parts[2:])
 
     def _api(self, array: SimArray, method: str, rest: list[str]) -> tuple[int, Any]:
         if rest == ["auth", "apitoken"] and method == "POST":
@@ -77,7 +65,7 @@ class PureRestHandler(JsonHandler):
             self.extra_headers["Set-Cookie"] = f"{COOKIE}={session}; Path=/; HttpOnly; Secure"
             return 200, {"username": user}
         if rest == ["auth", "session"] and method == "DELETE":
-            cookie = self._cookie()
+            cookie = self.cookie(COOKIE)
             try:
                 user = array.touch(cookie)
             except SimError:
@@ -85,7 +73,7 @@ class PureRestHandler(JsonHandler):
             array.logout(cookie)
             return 200, {"username": user}
         try:
-            array.touch(self._cookie())
+            array.touch(self.cookie(COOKIE))
         except SimError:
             raise HttpError(401, "session expired or invalid") from None
         array.count_request()

@@ -11,29 +11,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from .array import SimArray, SimError
-from .http_base import HttpError, JsonHandler, int_param
+from .array import SimArray
+from .array_http import ArrayHandler
+from .http_base import HttpError, int_param
 
 LISTS = {"pools", "volumes", "disks", "ports", "controllers"}
 MAX_PAGE = 2000
 
 
-class ArrayRestHandler(JsonHandler):
-    def route(self, method: str, parts: list[str]) -> tuple[int, Any]:
-        array: SimArray = self.server.context  # type: ignore[attr-defined]
-        with array.in_flight(self.headers.get("X-Auth-Token")):
-            array.delay()
-            faults = array.faults
-            if faults.throttle:
-                raise HttpError(faults.throttle, "too many requests, try later")
-            if faults.malformed:
-                return 200, b"{\"items\": [<<garbage"
-            if parts[:2] != ["api", "v1"] or len(parts) < 3:
-                raise HttpError(404, "not found")
-            try:
-                return self._api(array, method, parts[2:])
-            except SimError as exc:
-                raise HttpError(exc.status, exc.message) from None
+class ArrayRestHandler(ArrayHandler):
+    def session_key(self) -> str | None:
+        return self.headers.get("X-Auth-Token")
+
+    def serve(self, method: str, parts: list[str]) -> tuple[int, Any]:
+        if parts[:2] != ["api", "v1"] or len(parts) < 3:
+            raise HttpError(404, "not found")
+        return self._api(self.sim_array(), method, parts[2:])
 
     def _api(self, array: SimArray, method: str, rest: list[str]) -> tuple[int, Any]:
         if rest == ["sessions"] and method == "POST":

@@ -16,6 +16,11 @@ from .rest_server import ArrayRestHandler
 from .ssh_server import SSHServer
 from .storwize_cli import StorwizeCli
 from .tls import self_signed
+from .unity_server import UnityArray, UnityRestHandler
+
+
+#: the kinds whose REST API is served over HTTPS with the simulator's self-signed certificate
+HTTPS_KINDS = {"pure", "unity"}
 
 
 def default_array(i: int) -> dict[str, Any]:
@@ -62,10 +67,13 @@ class Simulator:
             return array
 
     def _servers_for(self, array: SimArray) -> tuple[Optional[Server], Optional[SSHServer]]:
-        """The protocols an array of this kind speaks: ours both, a FlashArray HTTPS, a Storwize SSH."""
+        """The protocols an array of this kind speaks: ours both, a FlashArray or a Unity HTTPS, a
+        Storwize SSH."""
         cfg = array.cfg
         if cfg.kind == "pure":
             return Server(PureRestHandler, cfg.rest_port, array, tls=self.tls), None
+        if cfg.kind == "unity":
+            return Server(UnityRestHandler, cfg.rest_port, UnityArray(array), tls=self.tls), None
         if cfg.kind == "storwize":
             cli = StorwizeCli(array)
             return None, SSHServer(array, cfg.ssh_port, self.host_key, cli=cli.run, files=cli.read_file)
@@ -85,7 +93,7 @@ class Simulator:
         c = array.cfg
         return {"name": c.name, "kind": c.kind, "host": "127.0.0.1", "rest_port": c.rest_port or None,
                 "ssh_port": c.ssh_port or None, "users": c.users, "serial_number": array.inv.storage["serial_number"],
-                "host_key": self.host_key_line, "tls_cert": self.tls_cert if c.kind == "pure" else None,
+                "host_key": self.host_key_line, "tls_cert": self.tls_cert if c.kind in HTTPS_KINDS else None,
                 "vendor": c.vendor, "model": c.model}
 
     def ready_info(self) -> dict[str, Any]:

@@ -1,0 +1,45 @@
+"""What every simulated array's HTTP API does around its vendor routes (ours, FlashArray, Unity):
+the request counted in flight on its session, the injected latency and faults, the array's
+errors as HTTP answers."""
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from .array import SimArray, SimError
+from .http_base import HttpError, JsonHandler
+
+
+class ArrayHandler(JsonHandler):
+    #: the body a ``malformed`` array answers with: the start of a vendor reply, cut off
+    GARBAGE = b"{\"items\": [<<garbage"
+
+    def sim_array(self) -> SimArray:
+        return self.server.context  # type: ignore[attr-defined]
+
+    def session_key(self) -> Optional[str]:
+        """The session a request runs on (token or cookie), for ``peak_session_inflight``."""
+        return None
+
+    def serve(self, method: str, parts: list[str]) -> tuple[int, Any]:
+        raise HttpError(404, "not found")
+
+    def route(self, method: str, parts: list[str]) -> tuple[int, Any]:
+        array = self.sim_array()
+        with array.in_flight(self.session_key()):
+            array.delay()
+            faults = array.faults
+            if faults.throttle:
+                raise HttpError(faults.throttle, "too many requests, try later")
+            if faults.malformed:
+                return 200, self.GARBAGE
+            try:
+                return self.serve(method, parts)
+            except SimError as exc:
+                raise HttpError(exc.status, exc.message) from None
+
+    def cookie(self, name: str) -> Optional[str]:
+        for item in (self.headers.get("Cookie") or "").split(";"):
+            key, _, value = item.strip().partition("=")
+            if key == name:
+                return value
+        return None
