@@ -22,9 +22,10 @@ imports Delfin's config plus the one driver module its storage uses. What the ho
   ``close()`` ends the session where the driver can: ``close_connection()`` if it has one, else
   ``logout()`` of its REST handlers, and every pooled SSH connection is closed.
 - **Sessions a killed actor leaves.** For the drivers in ``SESSION_HANDOFF`` the session's
-  cookies are its handle; a restarted actor ends it with the driver's own handler and
-  ``logout()``, without logging in. Other REST drivers' sessions lapse at the array's idle
-  timeout; SSH sessions end with the process.
+  cookies (and the headers its logout needs) are its handle; a restarted actor ends it with the
+  driver's own handler and ``logout()``. That handler is given no password, so it cannot log in
+  (Unity's handler logs in again on a 401, even from ``logout()``). Other REST drivers'
+  sessions lapse at the array's idle timeout; SSH sessions end with the process.
 - **No monkey-patching.** Delfin imports eventlet (its SSH pool); importing it patches nothing,
   and ``assert_unpatched()`` checks that no Delfin import did.
 """
@@ -38,6 +39,7 @@ import logging
 import os
 import threading
 import warnings
+from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any, ClassVar, Iterator, Optional
 
@@ -59,10 +61,21 @@ FORWARDED = (*LIST_METHODS, "get_storage", "list_alerts", "clear_alert", "add_tr
 #: its source tree, where they exist). The storage actor runs in a scratch directory of its own.
 WORKDIR_FILES = {"ibm storwize_svc": "delfin/drivers/utils/performance_file/svc"}
 
-#: Delfin drivers whose session a restarted actor can end (see ``DelfinDriverHost.session_handle``):
-#: the attribute of the driver holding the REST handler whose cookies are the session. Only the
-#: ones checked at a simulated array (tests/rayactors/test_delfin_drivers.py).
-SESSION_HANDOFF = {"pure flasharray": "rest_handler"}
+
+
+@dataclass(frozen=True)
+class Handoff:
+    """How a driver's REST session is handed to the restarted actor that ends it."""
+    attr: str                        #: the driver attribute holding the REST handler
+    headers: tuple[str, ...] = ()    #: session headers its ``logout()`` needs besides the cookies
+
+
+#: Delfin drivers whose session a restarted actor can end (see ``DelfinDriverHost.session_handle``).
+#: Only the ones checked at a simulated array (tests/rayactors/test_delfin_drivers.py). Unity's
+#: CSRF token is kept as the handler keeps it (``cryptor``-encoded), and a Unity answers nothing
+#: without ``X-EMC-REST-CLIENT``, which only its login sets.
+SESSION_HANDOFF = {"pure flasharray": Handoff("rest_handler"),
+                   "dellemc unity": Handoff("rest_handler", ("X-EMC-REST-CLIENT", "EMC-CSRF-TOKEN"))}
 
 _init_lock = threading.Lock()
 _initialised = False
@@ -182,10 +195,14 @@ class DelfinDriverHost(StorageDriver):
             self.inner.reset_connection(None, **delfin_kwargs(self.access_info, self.storage_id))
 
     def close(self) -> None:
-        """End the session where the driver can (see the README's table); idempotent."""
+        """End the session where the driver can (see the README's table); idempotent. A logout
+        never logs in: the driver's passwords are dropped first (Unity's handler logs in again
+        when its logout meets a 401, and with rejected credentials each such try counts towards
+        the account's lock-out at the array)."""
         if self._closed:
             return
         self._closed = True
+        forget_passwords(self.inner)
         for how, fn in session_enders(self.inner):
             try:
                 fn()
@@ -193,37 +210,43 @@ class DelfinDriverHost(StorageDriver):
                 log.warning("%s: %s failed: %s", self.entry_point.name, how, type(exc).__name__)
 
     def session_handle(self) -> Optional[str]:
-        """The REST handler's class and session cookies, for the drivers in SESSION_HANDOFF."""
-        attr = SESSION_HANDOFF.get(self.entry_point.name)
-        handler = getattr(self.inner, attr, None) if attr and not self._closed else None
+        """The REST handler's class, session cookies and the headers its logout needs, for the
+        drivers in SESSION_HANDOFF."""
+        how = SESSION_HANDOFF.get(self.entry_point.name)
+        handler = getattr(self.inner, how.attr, None) if how and not self._closed else None
         session = getattr(handler, "session", None)
         if session is None:
             return None
         cookies = {c.name: c.value for c in session.cookies}
-        if not cookies:
-            return None
+        headers = {h: session.headers[h] for h in how.headers if session.headers.get(h)}
+        if not cookies or len(headers) != len(how.headers):
+            return None                       # not logged in (yet)
         return json.dumps({"handler": f"{type(handler).__module__}:{type(handler).__qualname__}",
-                           "cookies": cookies}, sort_keys=True)
+                           "cookies": cookies, "headers": headers}, sort_keys=True)
 
     @classmethod
     def release_session(cls, access_info: AccessInfo, handle: str) -> None:
-        """A fresh handler of the driver's own class, given the dead session's cookies, logs out
-        with the driver's own ``logout()``: no login."""
+        """A fresh handler of the driver's own class, given the dead session's cookies and
+        headers, logs out with the driver's own ``logout()``. It has no password: a handler that
+        would log in again (the session expired meanwhile) fails instead, before any request."""
         if cls.entry_point.name not in SESSION_HANDOFF:
             raise NotSupported("release_session")
         try:
             saved = json.loads(handle)
             module, _, name = saved["handler"].partition(":")
             cookies = dict(saved["cookies"])
+            headers = {str(k): str(v) for k, v in dict(saved.get("headers") or {}).items()}
         except (ValueError, KeyError, TypeError, AttributeError):
             raise NotSupported("release_session: not a handle of this driver") from None
         if not module.startswith("delfin.drivers."):
             raise NotSupported("release_session: not a Delfin handler")
         init_delfin()
         with translated("release session"):
-            handler = getattr(importlib.import_module(module), name)(**delfin_kwargs(AccessInfo.parse(access_info)))
+            kwargs = delfin_kwargs(AccessInfo.parse(access_info), passwords=False)
+            handler = getattr(importlib.import_module(module), name)(**kwargs)
             handler.init_http_head()
             handler.session.cookies.update(cookies)
+            handler.session.headers.update(headers)
             try:
                 handler.logout()
             finally:
@@ -234,14 +257,15 @@ class DelfinDriverHost(StorageDriver):
         raise NotSupported("parse_alert")   # replaced per class by host_class
 
 
-def delfin_kwargs(access: AccessInfo, storage_id: Optional[str] = None) -> dict[str, Any]:
-    """The keyword arguments a Delfin driver (or one of its handlers) is built with."""
+def delfin_kwargs(access: AccessInfo, storage_id: Optional[str] = None, *, passwords: bool = True) -> dict[str, Any]:
+    """The keyword arguments a Delfin driver (or one of its handlers) is built with; without
+    ``passwords``, every password is None (a handler that must not log in)."""
     from delfin import cryptor
     kwargs = access.reveal()
     for name in ("rest", "ssh", "cli", "smis"):
         block = kwargs.get(name)
         if isinstance(block, dict) and block.get("password") is not None:
-            block["password"] = cryptor.encode(block["password"])
+            block["password"] = cryptor.encode(block["password"]) if passwords else None
     if access.rest is not None:
         kwargs["verify"] = access.tls_verify()
     if access.ssh is not None and access.ssh.pub_key:
@@ -250,21 +274,35 @@ def delfin_kwargs(access: AccessInfo, storage_id: Optional[str] = None) -> dict[
     return kwargs
 
 
+def _delfin_parts(obj: Any) -> list[Any]:
+    """The Delfin objects an object holds (a driver's handlers, a handler's SSH pool)."""
+    return [v for v in vars(obj).values() if hasattr(v, "__dict__") and type(v).__module__.startswith("delfin")]
+
+
+def forget_passwords(inner: Any) -> None:
+    """Set every ``*password`` attribute of a Delfin driver's objects to None (``rest_password``,
+    ``ssh_password``, ``navi_password``): a handler that tries to log in then fails before any
+    request is sent."""
+    handlers = _delfin_parts(inner)
+    for obj in (inner, *handlers, *(p for h in handlers for p in _delfin_parts(h))):
+        for name, value in list(vars(obj).items()):
+            if name.endswith("password") and isinstance(value, (str, bytes)):
+                setattr(obj, name, None)
+
+
 def session_enders(inner: Any) -> list[tuple[str, Any]]:
     """How a Delfin driver instance's session ends: ``close_connection()`` if its class has one,
     else ``logout()`` of each handler; then every pooled SSH connection closed."""
     from delfin.drivers.utils.ssh_client import SSHPool
     enders: list[tuple[str, Any]] = []
-    handlers = [v for v in vars(inner).values() if hasattr(v, "__dict__") and type(v).__module__.startswith("delfin")]
+    handlers = _delfin_parts(inner)
     if callable(getattr(type(inner), "close_connection", None)):
         enders.append(("close_connection()", inner.close_connection))
     else:
         for h in handlers:
             if callable(getattr(h, "logout", None)):
                 enders.append((f"{type(h).__name__}.logout()", h.logout))
-    pools = [h for h in handlers if isinstance(h, SSHPool)]
-    pools += [v for h in handlers for v in vars(h).values() if isinstance(v, SSHPool)]
-    for pool in pools:
+    for pool in (o for o in (*handlers, *(p for h in handlers for p in _delfin_parts(h))) if isinstance(o, SSHPool)):
         enders.append(("SSH pool closed", functools.partial(_close_pool, pool)))
     return enders
 

@@ -323,7 +323,7 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--arrays", type=int, default=2, help="simulated REST arrays (default 2)")
     up.add_argument("--ssh-arrays", type=int, default=1, help="simulated SSH arrays (default 1)")
     up.add_argument("--no-vendor-arrays", dest="vendor_arrays", action="store_false",
-                    help="leave out the simulated FlashArray and Storwize run by Delfin's drivers")
+                    help="leave out the simulated FlashArray, Unity and Storwize run by Delfin's drivers")
     up.add_argument("--volumes", type=int, default=500, help="volumes per simulated array (default 500)")
     up.add_argument("--perf-interval", type=int, default=10, help="simulated sample step in s (default 10)")
     up.add_argument("--host", default="127.0.0.1", help="HTTP address to listen on (default 127.0.0.1)")

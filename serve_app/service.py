@@ -196,17 +196,19 @@ def status(cfg: Any, args: Any) -> dict[str, Any]:
 
 
 def _demo(client: Any, args: Any, data_dir: str) -> tuple[Any, list[str]]:
-    """Simulated arrays: ours (REST and SSH), plus a FlashArray and a Storwize run by SODA
+    """Simulated arrays: ours (REST and SSH), plus a FlashArray, a Unity and a Storwize run by SODA
     Delfin's own drivers when they are installed. Detached, the simulator outlives this command."""
     from drivers.delfin_host import delfin_entry_points
-    from drivers.simulator.control import SimulatorProcess, pure_access, rest_access, ssh_access, storwize_access
+    from drivers.simulator.control import (SimulatorProcess, pure_access, rest_access, ssh_access, storwize_access,
+                                           unity_access)
     sim = SimulatorProcess(detached=bool(args.detach), log_dir=data_dir)
     ids = []
     for i in range(args.arrays + args.ssh_arrays):
         arr = sim.add_array(name=f"demo-{i}", perf_interval=args.perf_interval, sizes={"volumes": args.volumes})
         access = (ssh_access if i >= args.arrays else rest_access)(arr)
         ids.append(client.discover_storage(None, access)["id"])
-    vendors = {"pure flasharray": ("pure", pure_access), "ibm storwize_svc": ("storwize", storwize_access)}
+    vendors = {"pure flasharray": ("pure", pure_access), "dellemc unity": ("unity", unity_access),
+               "ibm storwize_svc": ("storwize", storwize_access)}
     for name, (kind, make_access) in vendors.items():
         if args.vendor_arrays and name in delfin_entry_points():
             arr = sim.add_array(name=f"demo-{kind}", kind=kind, perf_interval=args.perf_interval,

@@ -87,9 +87,10 @@ def test_make_run_ready_query_and_clean_stop(tmp_path):
         assert url == f"http://127.0.0.1:{port}", "".join(lines[-30:])
         assert requests.get(f"{url}/v1/storages", timeout=30).status_code == 401
         storages = requests.get(f"{url}/v1/storages", headers=auth, timeout=30).json()["storages"]
-        # three of our simulated arrays, plus a FlashArray and a Storwize run by Delfin's drivers
-        assert len(storages) == 5, storages
-        assert sorted(s["vendor"] for s in storages) == ["IBM", "PURE", "simulator", "simulator", "simulator"]
+        # three of our simulated arrays, plus a FlashArray, a Unity and a Storwize run by Delfin's drivers
+        assert len(storages) == 6, storages
+        assert sorted(s["vendor"] for s in storages) == ["DELL EMC", "IBM", "PURE", "simulator", "simulator",
+                                                         "simulator"]
         for s in storages:
             state = requests.get(f"{url}/v1/storages/{s['id']}/state", headers=auth, timeout=30).json()
             assert state["state"] == "ready", (s["vendor"], state)

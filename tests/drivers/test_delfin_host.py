@@ -1,5 +1,5 @@
 """SODA Delfin's own drivers through ``drivers/delfin_host.py`` (no Ray), counted at the
-simulated FlashArray and Storwize arrays."""
+simulated FlashArray, Unity and Storwize arrays."""
 from __future__ import annotations
 
 import inspect
@@ -17,12 +17,13 @@ from drivers import errors
 from drivers.delfin_host import DelfinDriverHost, assert_unpatched, delfin_entry_points, host_class
 from drivers.errors import DelfinError, InvalidResults, InvalidUsernameOrPassword, NotSupported
 from drivers.plugins import driver_catalog, load_driver_class
-from drivers.simulator.control import pure_access, storwize_access
+from drivers.access_info import AccessInfo
+from drivers.simulator.control import pure_access, storwize_access, unity_access
 
 delfin_exception = pytest.importorskip("delfin.exception")
 from delfin.drivers import driver as delfin_driver  # noqa: E402
 
-VENDORS = {"pure": pure_access, "storwize": storwize_access}
+VENDORS = {"pure": pure_access, "storwize": storwize_access, "unity": unity_access}
 SIZES = {"volumes": 30, "pools": 3, "ports": 6, "disks": 8, "controllers": 2}
 
 
@@ -34,7 +35,7 @@ def workdir(tmp_path, monkeypatch):
 
 
 def make(simulator, kind: str, **cfg: Any):
-    arr = simulator.add_array(kind=kind, sizes=SIZES, **cfg)
+    arr = simulator.add_array(kind=kind, **{"sizes": SIZES, **cfg})
     access = VENDORS[kind](arr)
     return arr, load_driver_class(access["vendor"], access["model"])(**access, storage_id="st-1")
 
@@ -107,6 +108,58 @@ def test_vendor_inventory_support_and_logout_counted_at_the_array(simulator, kin
         time.sleep(0.05)
     stats = simulator.stats(arr["name"])
     assert (stats["active_sessions"], stats["logouts"]) == (0, 1)
+
+
+def test_unity_file_resources_alerts_and_one_session(simulator, workdir):
+    """Unity: the block and file inventory (one file system per pool, with a tree quota, a user
+    quota and an NFS and an SMB share), alerts cleared at the array, no perf in Delfin 1.5."""
+    arr, driver = make(simulator, "unity", sizes={**SIZES, "volumes": 4500})     # 3 pages of LUNs
+    try:
+        assert driver.get_storage(None)["serial_number"] == arr["serial_number"]
+        assert len(driver.list_volumes(None)) == 4500
+        pools = SIZES["pools"]
+        counts = {m: len(getattr(driver, m)(None)) for m in
+                  ("list_storage_pools", "list_filesystems", "list_qtrees", "list_quotas", "list_shares",
+                   "list_ports", "list_disks", "list_controllers")}
+        assert counts == {"list_storage_pools": pools, "list_filesystems": pools, "list_qtrees": pools,
+                          "list_quotas": 2 * pools, "list_shares": 2 * pools, "list_ports": SIZES["ports"],
+                          "list_disks": SIZES["disks"], "list_controllers": SIZES["controllers"]}
+        alerts = driver.list_alerts(None)
+        assert alerts
+        driver.clear_alert(None, alerts[0]["sequence_number"])
+        assert [a["sequence_number"] for a in driver.list_alerts(None)] == [a["sequence_number"] for a in alerts[1:]]
+        with pytest.raises(NotSupported):
+            driver.collect_perf_metrics(None, "st-1", None, 0, int(time.time() * 1000))
+        stats = simulator.stats(arr["name"])
+        assert (stats["logins"], stats["active_sessions"], stats["peak_session_inflight"]) == (1, 1, 1)
+    finally:
+        driver.close()
+    assert simulator.stats(arr["name"])["logouts"] == 1
+
+
+@pytest.mark.parametrize("kind", ["pure", "unity"])
+def test_a_dead_drivers_session_is_ended_by_its_handle_and_never_by_a_login(simulator, kind, workdir):
+    """What a restarted actor does with the handle its killed predecessor published: a live
+    session is logged out with no login; an expired one fails to end, also with no login (Unity's
+    handler logs in again on a 401, even inside ``logout()``: the release handler has no password).
+    Then the driver that held it is closed: its logout meets a 401 too, and logs in neither."""
+    for expired in (False, True):
+        arr, driver = make(simulator, kind)
+        access = AccessInfo.parse(VENDORS[kind](arr))
+        handle = driver.session_handle()
+        assert handle and arr["users"]["admin"] not in handle
+        if expired:
+            simulator.expire_sessions(arr["name"])
+            with pytest.raises(DelfinError):
+                type(driver).release_session(access, handle)
+        else:
+            type(driver).release_session(access, handle)
+        stats = simulator.stats(arr["name"])
+        assert (stats["logins"], stats["failed_logins"], stats["active_sessions"]) == (1, 0, 0), expired
+        assert stats["logouts"] == (0 if expired else 1)
+        driver.close()
+        after = simulator.stats(arr["name"])
+        assert (after["logins"], after["failed_logins"], after["logouts"]) == (1, 0, stats["logouts"]), expired
 
 
 def test_pure_has_no_perf_in_delfin_1_5_so_it_is_not_supported(simulator, workdir):

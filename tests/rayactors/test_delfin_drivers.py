@@ -1,5 +1,5 @@
-"""SODA Delfin's own vendor drivers (pure flasharray, ibm storwize_svc) in our storage actors,
-over real Ray and real sockets, counted at the simulated arrays."""
+"""SODA Delfin's own vendor drivers (pure flasharray, dellemc unity, ibm storwize_svc) in our
+storage actors, over real Ray and real sockets, counted at the simulated arrays."""
 from __future__ import annotations
 
 import json
@@ -15,14 +15,16 @@ import pytest
 import ray
 
 from drivers.errors import InvalidUsernameOrPassword, NotSupported, StorageNotFound
-from drivers.simulator.control import pure_access, storwize_access
+from drivers.simulator.control import pure_access, storwize_access, unity_access
 from rayactors import metrics
 
 from ..helpers import kill_9_and_wait, wait_for
 
 pytest.importorskip("delfin")
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-VENDORS = {"pure": pure_access, "storwize": storwize_access}
+VENDORS = {"pure": pure_access, "storwize": storwize_access, "unity": unity_access}
+#: the drivers whose session a restarted actor ends by its handle (SESSION_HANDOFF)
+HANDOFF = {"pure", "unity"}
 SIZES = {"volumes": 5, "pools": 2, "ports": 4, "disks": 3, "controllers": 2}
 FILE_METHODS = ("list_filesystems", "list_qtrees", "list_quotas", "list_shares")
 
@@ -38,7 +40,7 @@ def access(kind, arr, password=None, **extra):
     return out
 
 
-@pytest.mark.parametrize("kind", ["pure", "storwize"])
+@pytest.mark.parametrize("kind", ["pure", "storwize", "unity"])
 def test_nine_callers_one_session_then_remove_logs_out(manager, simulator, kind, tmp_path):
     arr = add(simulator, kind)
     sid = manager.client.discover_storage(None, access(kind, arr))["id"]
@@ -68,33 +70,39 @@ def test_nine_callers_one_session_then_remove_logs_out(manager, simulator, kind,
         manager.client.get_storage(None, sid)
 
 
-@pytest.mark.parametrize("kind", ["pure", "storwize"])
+@pytest.mark.parametrize("kind", ["pure", "storwize", "unity"])
 def test_kill_9_leaves_one_session_at_the_array(manager, simulator, kind):
-    """Pure: the restarted actor ends the dead one's session with Delfin's own handler and
-    logout, given the session cookie it kept (no login); Storwize: SSH ends with the process."""
+    """Pure and Unity: the restarted actor ends the dead one's session with Delfin's own handler
+    and logout, given the session cookie (and Unity's CSRF token) it kept, with no login;
+    Storwize: SSH ends with the process."""
     arr = add(simulator, kind)
     sid = manager.client.discover_storage(None, access(kind, arr))["id"]
-    state = kill_9_and_wait(manager, sid, handles=kind == "pure")
+    state = kill_9_and_wait(manager, sid, handles=kind in HANDOFF)
     assert len(manager.client.list_volumes(None, sid)) == SIZES["volumes"]
     wait_for(lambda: simulator.stats(arr["name"])["active_sessions"] == 1 or None, 10, what="one session")
     stats = simulator.stats(arr["name"])
     assert (stats["logins"], stats["active_sessions"], stats["failed_logins"]) == (2, 1, 0)
-    assert state["released"] == (1 if kind == "pure" else 0)
+    assert state["released"] == (1 if kind in HANDOFF else 0)
 
 
-@pytest.mark.parametrize("kind", ["pure", "storwize"])
+@pytest.mark.parametrize("kind", ["pure", "storwize", "unity"])
 def test_types_the_array_lacks_are_not_supported(manager, simulator, kind):
     arr = add(simulator, kind)
     c = manager.client
     sid = c.discover_storage(None, access(kind, arr))["id"]
     support = c.resource_support(sid)
-    for m in FILE_METHODS:
+    if kind == "unity":            # one file system per pool, each with a qtree, 2 quotas, 2 shares
+        per_pool = {"list_filesystems": 1, "list_qtrees": 1, "list_quotas": 2, "list_shares": 2}
+        for m in FILE_METHODS:
+            assert support[m] == {"status": "supported", "count": per_pool[m] * SIZES["pools"]}
+            assert len(getattr(c, m)(None, sid)) == per_pool[m] * SIZES["pools"]
+    for m in FILE_METHODS if kind != "unity" else ():
         assert support[m] == {"status": "not_supported"}
         with pytest.raises(NotSupported):
             getattr(c, m)(None, sid)
     assert support["list_volumes"] == {"status": "supported", "count": SIZES["volumes"]}
     assert support["list_storage_pools"]["status"] == "supported"     # Pure: 0 pools, truthfully
-    if kind == "pure":                                                  # no perf in Delfin 1.5's driver
+    if kind in HANDOFF:                                   # no perf in Delfin 1.5's Pure and Unity drivers
         with pytest.raises(NotSupported):
             c.collect_perf_metrics(None, sid, None, 0, int(time.time() * 1000))
     assert simulator.stats(arr["name"])["logins"] == 1
@@ -132,10 +140,11 @@ def test_storwize_rotation_auth_failed_no_retry_update_and_backfill(manager_fact
     assert c.collection_stats(sid)["windows_lost"] == 0
 
 
-def test_pure_rotation_auth_failed_no_retry_then_update(manager, simulator):
-    arr = add(simulator, "pure")
+@pytest.mark.parametrize("kind", ["pure", "unity"])
+def test_rest_rotation_auth_failed_no_retry_then_update(manager, simulator, kind):
+    arr = add(simulator, kind)
     c = manager.client
-    sid = c.discover_storage(None, access("pure", arr))["id"]
+    sid = c.discover_storage(None, access(kind, arr))["id"]
     simulator.rotate_password(arr["name"], "rotated")
     simulator.expire_sessions(arr["name"])
     with pytest.raises(InvalidUsernameOrPassword):
@@ -148,7 +157,7 @@ def test_pure_rotation_auth_failed_no_retry_then_update(manager, simulator):
         with pytest.raises(InvalidUsernameOrPassword):
             c.get_storage(None, sid)
     assert simulator.stats(arr["name"])["failed_logins"] == 1
-    c.update_access_info(None, {"storage_id": sid, "rest": access("pure", arr, "rotated")["rest"]})
+    c.update_access_info(None, {"storage_id": sid, "rest": access(kind, arr, "rotated")["rest"]})
     assert len(c.list_volumes(None, sid)) == SIZES["volumes"]
     stats = simulator.stats(arr["name"])
     assert (stats["logins"], stats["active_sessions"]) == (2, 1)
