@@ -21,6 +21,7 @@ imports Delfin's config plus the one driver module its storage uses. What the ho
   with a token refreshed in place, or a paramiko pool, and are not written for concurrent use.
   ``close()`` ends the session where the driver can: ``close_connection()`` if it has one, else
   ``logout()`` of its REST handlers, and every pooled SSH connection is closed.
+- **Unity's CSRF token** is put back after a call that raised (``_encoded_headers_kept``).
 - **Sessions a killed actor leaves.** For the drivers in ``SESSION_HANDOFF`` the session's
   cookies (and the headers its logout needs) are its handle; a restarted actor ends it with the
   driver's own handler and ``logout()``. That handler is given no password, so it cannot log in
@@ -68,6 +69,9 @@ class Handoff:
     """How a driver's REST session is handed to the restarted actor that ends it."""
     attr: str                        #: the driver attribute holding the REST handler
     headers: tuple[str, ...] = ()    #: session headers its ``logout()`` needs besides the cookies
+    #: of those, the ones the handler keeps ``cryptor``-encoded between requests (see
+    #: ``DelfinDriverHost._encoded_headers_kept``)
+    encoded: tuple[str, ...] = ()
 
 
 #: Delfin drivers whose session a restarted actor can end (see ``DelfinDriverHost.session_handle``).
@@ -75,7 +79,8 @@ class Handoff:
 #: CSRF token is kept as the handler keeps it (``cryptor``-encoded), and a Unity answers nothing
 #: without ``X-EMC-REST-CLIENT``, which only its login sets.
 SESSION_HANDOFF = {"pure flasharray": Handoff("rest_handler"),
-                   "dellemc unity": Handoff("rest_handler", ("X-EMC-REST-CLIENT", "EMC-CSRF-TOKEN"))}
+                   "dellemc unity": Handoff("rest_handler", ("X-EMC-REST-CLIENT", "EMC-CSRF-TOKEN"),
+                                            encoded=("EMC-CSRF-TOKEN",))}
 
 _init_lock = threading.Lock()
 _initialised = False
@@ -171,12 +176,35 @@ class DelfinDriverHost(StorageDriver):
     def _forward(self, method: str, *args: Any, **kwargs: Any) -> Any:
         if self._closed:
             raise StorageBackendException("the session was closed")
-        with translated(method):
+        with translated(method), self._encoded_headers_kept():
             result = getattr(self.inner, method)(None, *args, **kwargs)
         if result is None and method in _NONE_IS_UNSUPPORTED:
             raise NotSupported(method)
         with translated(method):
             return _RESULT_CHECKS.get(method, _as_is)(self, method, result)
+
+    @contextlib.contextmanager
+    def _encoded_headers_kept(self) -> Iterator[None]:
+        """Unity's handler decodes its CSRF token in the session's headers for each request and
+        encodes it back afterwards, but not when the request raises (a refused connection, a
+        timeout): the token stays decoded, every later request fails decoding it again, and so
+        does the logout, leaving the session open at the array (Delfin 1.5.0). After a call that
+        raised, a header found decoded is put back as it was."""
+        how = SESSION_HANDOFF.get(self.entry_point.name)
+        session = getattr(getattr(self.inner, how.attr, None), "session", None) if how and how.encoded else None
+        saved = {h: session.headers.get(h) for h in how.encoded} if session is not None else {}
+        try:
+            yield
+        except BaseException:
+            from delfin import cryptor
+            for name, value in saved.items():
+                try:
+                    decoded = cryptor.decode(value) if value else None
+                except (ValueError, TypeError):
+                    continue
+                if decoded is not None and session.headers.get(name) == decoded:
+                    session.headers[name] = value
+            raise
 
     def collect_perf_metrics(self, context: Any, storage_id: str, resource_metrics: Optional[dict],
                              start_time: int, end_time: int) -> Any:

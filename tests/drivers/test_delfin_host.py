@@ -138,6 +138,24 @@ def test_unity_file_resources_alerts_and_one_session(simulator, workdir):
 
 
 @pytest.mark.parametrize("kind", ["pure", "unity"])
+def test_an_outage_mid_session_leaves_the_session_usable_and_closable(simulator, kind, workdir):
+    """A request refused while the array is down must not break the session: Unity's handler
+    leaves its CSRF token decoded when a request raises (Delfin 1.5.0), after which every call,
+    and the logout, failed; the host puts the token back."""
+    arr, driver = make(simulator, kind)
+    simulator.faults(arr["name"], down=True)
+    try:
+        with pytest.raises(DelfinError):
+            driver.list_volumes(None)
+    finally:
+        simulator.faults(arr["name"], down=False)
+    assert len(driver.list_volumes(None)) == SIZES["volumes"]         # the same session, again
+    driver.close()
+    stats = simulator.stats(arr["name"])
+    assert (stats["logins"], stats["logouts"], stats["active_sessions"]) == (1, 1, 0)
+
+
+@pytest.mark.parametrize("kind", ["pure", "unity"])
 def test_a_dead_drivers_session_is_ended_by_its_handle_and_never_by_a_login(simulator, kind, workdir):
     """What a restarted actor does with the handle its killed predecessor published: a live
     session is logged out with no login; an expired one fails to end, also with no login (Unity's

@@ -85,6 +85,26 @@ def test_kill_9_leaves_one_session_at_the_array(manager, simulator, kind):
     assert state["released"] == (1 if kind in HANDOFF else 0)
 
 
+@pytest.mark.parametrize("kind", sorted(HANDOFF))
+def test_an_outage_costs_no_second_session(manager, simulator, kind):
+    """The array goes down while its storage is in use and comes back: the storage answers again
+    on its one session, and removing it leaves none (Unity's driver used to be left with a broken
+    CSRF token: a second login, and the first session open at the array until its idle timeout)."""
+    arr = add(simulator, kind)
+    c = manager.client
+    sid = c.discover_storage(None, access(kind, arr))["id"]
+    simulator.faults(arr["name"], down=True)
+    try:
+        wait_for(lambda: _state_after_a_call(c, sid) == "unreachable", 30, what="unreachable")
+    finally:
+        simulator.faults(arr["name"], down=False)
+    wait_for(lambda: _lists(c, sid), 60, what="answering again")
+    stats = simulator.stats(arr["name"])
+    assert (stats["logins"], stats["active_sessions"], stats["failed_logins"]) == (1, 1, 0)
+    c.remove_storage(None, sid)
+    wait_for(lambda: simulator.stats(arr["name"])["active_sessions"] == 0, 10, what="logout")
+
+
 @pytest.mark.parametrize("kind", ["pure", "storwize", "unity"])
 def test_types_the_array_lacks_are_not_supported(manager, simulator, kind):
     arr = add(simulator, kind)
@@ -244,3 +264,8 @@ def _lists(client, sid):
         return len(client.list_volumes(None, sid)) == SIZES["volumes"]
     except Exception:  # noqa: BLE001 - still draining the hung call
         return False
+
+
+def _state_after_a_call(client, sid):
+    _lists(client, sid)
+    return client.storage_state(sid)["state"]
