@@ -21,6 +21,9 @@ imports Delfin's config plus the one driver module its storage uses. What the ho
   with a token refreshed in place, or a paramiko pool, and are not written for concurrent use.
   ``close()`` ends the session where the driver can: ``close_connection()`` if it has one, else
   ``logout()`` of its REST handlers, and every pooled SSH connection is closed.
+- **An array in trouble is an error, never data.** A call during which a request's last answer
+  was 429 or 5xx fails with StorageBackendException, whatever the driver returned (Delfin's
+  FlashArray driver returns an empty or cut-short list then): ``response_watch``.
 - **Unity's CSRF token** is put back after a call that raised (``_encoded_headers_kept``).
 - **Sessions a killed actor leaves.** For the drivers in ``SESSION_HANDOFF`` the session's
   cookies (and the headers its logout needs) are its handle; a restarted actor ends it with the
@@ -49,6 +52,7 @@ from .arrow_schema import metrics_to_table
 from .base import LIST_METHODS, StorageDriver
 from .errors import ALL_ERRORS, DelfinError, InvalidResults, NotSupported, StorageBackendException
 from .models import check_row_shapes, validate_storage
+from .response_watch import watch_objects, watched
 
 log = logging.getLogger(__name__)
 
@@ -176,8 +180,14 @@ class DelfinDriverHost(StorageDriver):
     def _forward(self, method: str, *args: Any, **kwargs: Any) -> Any:
         if self._closed:
             raise StorageBackendException("the session was closed")
-        with translated(method), self._encoded_headers_kept():
-            result = getattr(self.inner, method)(None, *args, **kwargs)
+        watch_objects((self.inner, *_delfin_parts(self.inner)))
+        with watched() as troubles:
+            with translated(method), self._encoded_headers_kept():
+                result = getattr(self.inner, method)(None, *args, **kwargs)
+        if troubles:
+            more = f" (and {len(troubles) - 1} more)" if len(troubles) > 1 else ""
+            raise StorageBackendException(f"{method}: the array answered {troubles[0]}{more}; what the driver "
+                                          f"made of it is not used (it can be an empty or partial list)")
         if result is None and method in _NONE_IS_UNSUPPORTED:
             raise NotSupported(method)
         with translated(method):

@@ -88,6 +88,7 @@ class Faults:
     down: bool = False
     malformed: bool = False
     throttle: int = 0          # 0 = off, else the HTTP status to answer (429 or 503)
+    throttle_after: int = 0    # requests still served before the throttle applies (a list cut short)
 
 
 class SimArray:
@@ -245,6 +246,17 @@ class SimArray:
         if f.latency_ms or f.latency_jitter_ms:
             time.sleep((f.latency_ms + random.uniform(0.0, f.latency_jitter_ms)) / 1000.0)
 
+    def throttled(self) -> int:
+        """The status a request is throttled with now (0: served): ``throttle``, once the
+        ``throttle_after`` requests still to be served are spent."""
+        with self._lock:
+            if not self.faults.throttle:
+                return 0
+            if self.faults.throttle_after > 0:
+                self.faults.throttle_after -= 1
+                return 0
+            return self.faults.throttle
+
     # -- admin ------------------------------------------------------------------------------
     def stats(self) -> dict[str, int]:
         with self._lock:
@@ -294,6 +306,11 @@ class SimArray:
             self.faults.throttle = 503 if t is True else (int(t) if t else 0)
             if self.faults.throttle not in (0, 429, 503):
                 raise SimError(400, "throttle must be false, 429 or 503")
+        if "throttle_after" in body:
+            n = body["throttle_after"]
+            if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+                raise SimError(400, "throttle_after must be an integer >= 0")
+            self.faults.throttle_after = n
         if was_down != self.faults.down:
             self.on_fault_change()
         return self.faults.__dict__.copy()

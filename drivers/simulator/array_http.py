@@ -28,8 +28,9 @@ class ArrayHandler(JsonHandler):
         with array.in_flight(self.session_key()):
             array.delay()
             faults = array.faults
-            if faults.throttle:
-                raise HttpError(faults.throttle, "too many requests, try later")
+            throttled = array.throttled()
+            if throttled:
+                raise HttpError(throttled, "too many requests, try later")
             if faults.malformed:
                 return 200, self.GARBAGE
             try:

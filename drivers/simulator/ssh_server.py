@@ -72,7 +72,7 @@ def serve_command(array: SimArray, cli: Callable[[str], Answer], command: str, s
     answered by its command line (``cli``); never raises."""
     with array.in_flight(session):
         array.delay()
-        if array.faults.throttle:
+        if array.throttled():
             return EXIT_BUSY, b"", b"error: system busy, try later\n"
         array.count_request()
         if array.faults.malformed:

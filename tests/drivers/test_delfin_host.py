@@ -15,7 +15,8 @@ import pytest
 
 from drivers import errors
 from drivers.delfin_host import DelfinDriverHost, assert_unpatched, delfin_entry_points, host_class
-from drivers.errors import DelfinError, InvalidResults, InvalidUsernameOrPassword, NotSupported
+from drivers.errors import (DelfinError, InvalidResults, InvalidUsernameOrPassword, NotSupported,
+                            StorageBackendException)
 from drivers.plugins import driver_catalog, load_driver_class
 from drivers.access_info import AccessInfo
 from drivers.simulator.control import pure_access, storwize_access, unity_access
@@ -153,6 +154,28 @@ def test_an_outage_mid_session_leaves_the_session_usable_and_closable(simulator,
     driver.close()
     stats = simulator.stats(arr["name"])
     assert (stats["logins"], stats["logouts"], stats["active_sessions"]) == (1, 1, 0)
+
+
+@pytest.mark.parametrize("kind,volumes", [("pure", 1200), ("unity", 4500)])
+def test_a_list_the_array_cut_short_is_an_error_not_fewer_rows(simulator, kind, volumes, workdir):
+    """The array throttles from the second page of volumes on: Delfin's drivers return the first
+    page (FlashArray: 500 of 1200; Unity: 2000 of 4500) as if it were all; the host raises. A
+    throttled array from the first request: an error too, not an empty list."""
+    arr, driver = make(simulator, kind, sizes={**SIZES, "volumes": volumes})
+    try:
+        for after in (1, 0):
+            simulator.faults(arr["name"], throttle=429, throttle_after=after)
+            try:
+                with pytest.raises(StorageBackendException, match="answered 429 to GET"):
+                    driver.list_volumes(None)
+                with pytest.raises(StorageBackendException, match="answered 429"):
+                    driver.list_ports(None)
+            finally:
+                simulator.faults(arr["name"], throttle=False, throttle_after=0)
+        assert len(driver.list_volumes(None)) == volumes               # the same session, whole again
+        assert simulator.stats(arr["name"])["logins"] == 1
+    finally:
+        driver.close()
 
 
 @pytest.mark.parametrize("kind", ["pure", "unity"])

@@ -274,5 +274,6 @@ def test_simulator_survives_garbage(simulator):
     d = make("ssh", arr)
     assert d.get_storage(None)["serial_number"] == arr["serial_number"]
     d.close()
-    assert requests.post(f"{simulator.admin}/arrays/{arr['name']}/faults", json={"throttle": 7},
-                         timeout=5).status_code == 400
+    for bad in ({"throttle": 7}, {"throttle_after": -1}, {"throttle_after": "2"}):
+        assert requests.post(f"{simulator.admin}/arrays/{arr['name']}/faults", json=bad,
+                             timeout=5).status_code == 400, bad

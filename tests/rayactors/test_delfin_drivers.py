@@ -105,6 +105,30 @@ def test_an_outage_costs_no_second_session(manager, simulator, kind):
     wait_for(lambda: simulator.stats(arr["name"])["active_sessions"] == 0, 10, what="logout")
 
 
+@pytest.mark.parametrize("kind", sorted(HANDOFF))
+def test_a_throttled_array_keeps_the_last_inventory(manager, simulator, kind):
+    """A sync while the array answers 429: Delfin's drivers make empty lists of it; the host
+    makes it an error, so the sync fails per resource and the last inventory stays as it was."""
+    arr = add(simulator, kind)
+    c = manager.client
+    sid = c.discover_storage(None, access(kind, arr))["id"]
+    wait_for(lambda: len(c.resources("volume", sid)) == SIZES["volumes"], 30, what="first sync")
+    before = {k: len(c.resources(k, sid)) for k in ("volume", "port", "disk", "controller")}
+    assert before["port"] == SIZES["ports"]
+    simulator.faults(arr["name"], throttle=429)
+    try:
+        support = c.sync(sid)
+    finally:
+        simulator.faults(arr["name"], throttle=False)
+    for method in ("list_volumes", "list_ports", "list_disks", "list_controllers"):
+        assert support[method]["status"] == "failed", (method, support[method])
+        assert "answered 429" in support[method]["error"]["error_msg"]
+    assert {k: len(c.resources(k, sid)) for k in before} == before
+    assert c.sync(sid)["list_volumes"] == {"status": "supported", "count": SIZES["volumes"]}
+    stats = simulator.stats(arr["name"])
+    assert (stats["logins"], stats["active_sessions"]) == (1, 1)
+
+
 @pytest.mark.parametrize("kind", ["pure", "storwize", "unity"])
 def test_types_the_array_lacks_are_not_supported(manager, simulator, kind):
     arr = add(simulator, kind)

@@ -1,0 +1,70 @@
+"""What the array answered during one call of a Delfin driver, read from its ``requests`` sessions.
+
+Delfin's REST drivers often turn an error answer into no data: 1.5.0's FlashArray driver answers
+a throttled or failing array (429, 5xx) with an empty list, or with the pages it got before the
+failing one; Unity's does the same on 429. Returned as they are, an inventory sync would record
+the array as emptied. So the host watches every response of a call, and a call during which a
+request's last answer was 429 or 5xx fails instead of returning what the driver made of it
+(``DelfinDriverHost._forward``). A request the driver retried until it succeeded does not count;
+requests a driver makes from other threads than the caller's are not seen.
+"""
+from __future__ import annotations
+
+import contextlib
+import functools
+import threading
+from typing import Any, Iterator
+from urllib.parse import urlsplit
+
+#: per thread: request (method, URL) -> the status of its last answer, while a call is watched
+_calls = threading.local()
+
+
+def troubled(status: int) -> bool:
+    """An answer that says the array could not serve the request now (throttled, failing)."""
+    return status == 429 or status >= 500
+
+
+def _note(resp: Any, *args: Any, **kwargs: Any) -> None:
+    seen = getattr(_calls, "last", None)
+    if seen is not None and resp.request is not None:
+        seen[(resp.request.method, resp.url)] = resp.status_code
+
+
+def watch_session(session: Any) -> None:
+    """Add the hook to a ``requests.Session`` (once)."""
+    import requests
+    if isinstance(session, requests.Session):
+        hooks = session.hooks.setdefault("response", [])
+        if _note not in hooks:
+            hooks.append(_note)
+
+
+def _init_and_watch(obj: Any, init: Any, *args: Any, **kwargs: Any) -> Any:
+    out = init(obj, *args, **kwargs)
+    watch_session(getattr(obj, "session", None))
+    return out
+
+
+def watch_objects(objects: Any) -> None:
+    """Watch the sessions these objects hold, and the ones they make later: Delfin's handlers
+    build a new session in ``init_http_head`` when they log in again, within a call too."""
+    for obj in objects:
+        watch_session(getattr(obj, "session", None))
+        init = getattr(type(obj), "init_http_head", None)
+        if callable(init) and "init_http_head" not in vars(obj):
+            obj.init_http_head = functools.partial(_init_and_watch, obj, init)
+
+
+@contextlib.contextmanager
+def watched() -> Iterator[list[str]]:
+    """Around one call: yields a list that holds, once the call is over, every request whose
+    last answer was troubled (``"429 to GET /api/1.17/volume"``)."""
+    troubles: list[str] = []
+    _calls.last = last = {}
+    try:
+        yield troubles
+    finally:
+        _calls.last = None
+        troubles.extend(f"{status} to {method} {urlsplit(url).path}"
+                        for (method, url), status in last.items() if troubled(status))
