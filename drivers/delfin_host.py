@@ -67,7 +67,6 @@ FORWARDED = (*LIST_METHODS, "get_storage", "list_alerts", "clear_alert", "add_tr
 WORKDIR_FILES = {"ibm storwize_svc": "delfin/drivers/utils/performance_file/svc"}
 
 
-
 @dataclass(frozen=True)
 class Handoff:
     """How a driver's REST session is handed to the restarted actor that ends it."""
@@ -180,7 +179,7 @@ class DelfinDriverHost(StorageDriver):
     def _forward(self, method: str, *args: Any, **kwargs: Any) -> Any:
         if self._closed:
             raise StorageBackendException("the session was closed")
-        watch_objects((self.inner, *_delfin_parts(self.inner)))
+        watch_objects((self.inner, *_below(self.inner)))
         with watched() as troubles:
             with translated(method), self._encoded_headers_kept():
                 result = getattr(self.inner, method)(None, *args, **kwargs)
@@ -317,12 +316,17 @@ def _delfin_parts(obj: Any) -> list[Any]:
     return [v for v in vars(obj).values() if hasattr(v, "__dict__") and type(v).__module__.startswith("delfin")]
 
 
+def _below(inner: Any) -> list[Any]:
+    """A Delfin driver's handlers and their parts: where its sessions, pools and passwords are."""
+    handlers = _delfin_parts(inner)
+    return [*handlers, *(p for h in handlers for p in _delfin_parts(h))]
+
+
 def forget_passwords(inner: Any) -> None:
     """Set every ``*password`` attribute of a Delfin driver's objects to None (``rest_password``,
     ``ssh_password``, ``navi_password``): a handler that tries to log in then fails before any
     request is sent."""
-    handlers = _delfin_parts(inner)
-    for obj in (inner, *handlers, *(p for h in handlers for p in _delfin_parts(h))):
+    for obj in (inner, *_below(inner)):
         for name, value in list(vars(obj).items()):
             if name.endswith("password") and isinstance(value, (str, bytes)):
                 setattr(obj, name, None)
@@ -340,7 +344,7 @@ def session_enders(inner: Any) -> list[tuple[str, Any]]:
         for h in handlers:
             if callable(getattr(h, "logout", None)):
                 enders.append((f"{type(h).__name__}.logout()", h.logout))
-    for pool in (o for o in (*handlers, *(p for h in handlers for p in _delfin_parts(h))) if isinstance(o, SSHPool)):
+    for pool in (o for o in _below(inner) if isinstance(o, SSHPool)):
         enders.append(("SSH pool closed", functools.partial(_close_pool, pool)))
     return enders
 
