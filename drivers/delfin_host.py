@@ -24,7 +24,8 @@ imports Delfin's config plus the one driver module its storage uses. What the ho
 - **An array in trouble is an error, never data.** A call during which a request's last answer
   was 429 or 5xx fails with StorageBackendException, whatever the driver returned (Delfin's
   FlashArray driver returns an empty or cut-short list then): ``response_watch``.
-- **Unity's CSRF token** is put back after a call that raised (``_encoded_headers_kept``).
+- **Unity's and DS8000's session token** is put back after a call that raised
+  (``ENCODED_HEADERS``, ``_encoded_headers_kept``).
 - **Sessions a killed actor leaves.** For the drivers in ``SESSION_HANDOFF`` the session's
   cookies (and the headers its logout needs) are its handle; a restarted actor ends it with the
   driver's own handler and ``logout()``. That handler is given no password, so it cannot log in
@@ -72,18 +73,20 @@ class Handoff:
     """How a driver's REST session is handed to the restarted actor that ends it."""
     attr: str                        #: the driver attribute holding the REST handler
     headers: tuple[str, ...] = ()    #: session headers its ``logout()`` needs besides the cookies
-    #: of those, the ones the handler keeps ``cryptor``-encoded between requests (see
-    #: ``DelfinDriverHost._encoded_headers_kept``)
-    encoded: tuple[str, ...] = ()
 
 
 #: Delfin drivers whose session a restarted actor can end (see ``DelfinDriverHost.session_handle``).
 #: Only the ones checked at a simulated array (tests/rayactors/test_delfin_drivers.py). Unity's
 #: CSRF token is kept as the handler keeps it (``cryptor``-encoded), and a Unity answers nothing
-#: without ``X-EMC-REST-CLIENT``, which only its login sets.
+#: without ``X-EMC-REST-CLIENT``, which only its login sets. (DS8000's driver has no logout that
+#: reaches the array: its token cannot be handed over.)
 SESSION_HANDOFF = {"pure flasharray": Handoff("rest_handler"),
-                   "dellemc unity": Handoff("rest_handler", ("X-EMC-REST-CLIENT", "EMC-CSRF-TOKEN"),
-                                            encoded=("EMC-CSRF-TOKEN",))}
+                   "dellemc unity": Handoff("rest_handler", ("X-EMC-REST-CLIENT", "EMC-CSRF-TOKEN"))}
+
+#: the session header a driver's REST handler (the attribute) keeps ``cryptor``-encoded between
+#: requests and decodes for each one (see ``DelfinDriverHost._encoded_headers_kept``)
+ENCODED_HEADERS = {"dellemc unity": ("rest_handler", "EMC-CSRF-TOKEN"),
+                   "ibm ds8k": ("rest_handler", "X-Auth-Token")}
 
 _init_lock = threading.Lock()
 _initialised = False
@@ -194,25 +197,25 @@ class DelfinDriverHost(StorageDriver):
 
     @contextlib.contextmanager
     def _encoded_headers_kept(self) -> Iterator[None]:
-        """Unity's handler decodes its CSRF token in the session's headers for each request and
-        encodes it back afterwards, but not when the request raises (a refused connection, a
-        timeout): the token stays decoded, every later request fails decoding it again, and so
-        does the logout, leaving the session open at the array (Delfin 1.5.0). After a call that
-        raised, a header found decoded is put back as it was."""
-        how = SESSION_HANDOFF.get(self.entry_point.name)
-        session = getattr(getattr(self.inner, how.attr, None), "session", None) if how and how.encoded else None
-        saved = {h: session.headers.get(h) for h in how.encoded} if session is not None else {}
+        """Unity's and DS8000's handlers decode their token in the session's headers for each
+        request and encode it back afterwards, but not when the request raises (a refused
+        connection, a timeout): the token stays decoded, every later request fails decoding it
+        again, and so does Unity's logout, leaving the session open at the array (Delfin 1.5.0).
+        After a call that raised, a header found decoded is put back as it was."""
+        attr, name = ENCODED_HEADERS.get(self.entry_point.name, (None, None))
+        session = getattr(getattr(self.inner, attr, None), "session", None) if attr else None
+        saved = session.headers.get(name) if session is not None else None
         try:
             yield
         except BaseException:
-            from delfin import cryptor
-            for name, value in saved.items():
+            if saved:
+                from delfin import cryptor
                 try:
-                    decoded = cryptor.decode(value) if value else None
+                    decoded = cryptor.decode(saved)
                 except (ValueError, TypeError):
-                    continue
+                    decoded = None
                 if decoded is not None and session.headers.get(name) == decoded:
-                    session.headers[name] = value
+                    session.headers[name] = saved
             raise
 
     def collect_perf_metrics(self, context: Any, storage_id: str, resource_metrics: Optional[dict],

@@ -2,7 +2,7 @@
 
 Delfin's REST drivers often turn an error answer into no data: 1.5.0's FlashArray driver answers
 a throttled or failing array (429, 5xx) with an empty list, or with the pages it got before the
-failing one; Unity's does the same on 429. Returned as they are, an inventory sync would record
+failing one; Unity's and DS8000's do the same on 429. Returned as they are, an inventory sync would record
 the array as emptied. So the host watches every response of a call, and a call during which a
 request's last answer was 429 or 5xx fails instead of returning what the driver made of it
 (``DelfinDriverHost._forward``). A request the driver retried until it succeeded does not count;

@@ -22,7 +22,7 @@ PERF_TYPES = ["storage", "storagePool", "volume", "port", "disk", "controller"]
 #: a request the array served this much slower than its injected latency is kept in
 #: ``slow_requests`` (so a benchmark can tell a slow call's time at the array from ours)
 SLOW_MARGIN_MS = 10.0
-KINDS = {"sim", "pure", "storwize", "unity"}
+KINDS = {"sim", "pure", "storwize", "unity", "ds8k"}
 
 
 class SimError(Exception):
@@ -49,7 +49,8 @@ class ArrayConfig:
     vendor: str = "simulator"
     model: str = "sim-9000"
     #: which array API it speaks: "sim" (our REST API and SSH CLI), "pure" (FlashArray REST 1.17
-    #: over HTTPS), "storwize" (IBM Storwize/SVC CLI over SSH) or "unity" (Dell EMC Unity REST over HTTPS)
+    #: over HTTPS), "storwize" (IBM Storwize/SVC CLI over SSH), "unity" (Dell EMC Unity REST over HTTPS)
+    #: or "ds8k" (IBM DS8000 REST over HTTPS)
     kind: str = "sim"
 
     @classmethod

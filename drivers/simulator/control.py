@@ -157,6 +157,11 @@ def unity_access(array: dict, password: Optional[str] = None) -> dict:
     return _https_access("dellemc", "unity", array, password)
 
 
+def ds8k_access(array: dict, password: Optional[str] = None) -> dict:
+    """Access info for Delfin's ``ibm ds8k`` driver (a ``kind: ds8k`` array)."""
+    return _https_access("ibm", "ds8k", array, password)
+
+
 def storwize_access(array: dict, password: Optional[str] = None) -> dict:
     """Access info for Delfin's ``ibm storwize_svc`` driver. No ``pub_key``: Delfin's SSH pool
     pins a key only on port 22 and accepts the host key on first use otherwise."""

@@ -10,6 +10,7 @@ import paramiko
 
 from .admin_server import AdminHandler
 from .array import ArrayConfig, SimArray
+from .ds8k_server import DS8kRestHandler
 from .http_base import Server
 from .pure_server import PureRestHandler
 from .rest_server import ArrayRestHandler
@@ -20,7 +21,7 @@ from .unity_server import UnityArray, UnityRestHandler
 
 
 #: the kinds whose REST API is served over HTTPS with the simulator's self-signed certificate
-HTTPS_KINDS = {"pure", "unity"}
+HTTPS_KINDS = {"pure", "unity", "ds8k"}
 
 
 def default_array(i: int) -> dict[str, Any]:
@@ -67,13 +68,15 @@ class Simulator:
             return array
 
     def _servers_for(self, array: SimArray) -> tuple[Optional[Server], Optional[SSHServer]]:
-        """The protocols an array of this kind speaks: ours both, a FlashArray or a Unity HTTPS, a
-        Storwize SSH."""
+        """The protocols an array of this kind speaks: ours both, a FlashArray, Unity or DS8000
+        HTTPS, a Storwize SSH."""
         cfg = array.cfg
         if cfg.kind == "pure":
             return Server(PureRestHandler, cfg.rest_port, array, tls=self.tls), None
         if cfg.kind == "unity":
             return Server(UnityRestHandler, cfg.rest_port, UnityArray(array), tls=self.tls), None
+        if cfg.kind == "ds8k":
+            return Server(DS8kRestHandler, cfg.rest_port, array, tls=self.tls), None
         if cfg.kind == "storwize":
             cli = StorwizeCli(array)
             return None, SSHServer(array, cfg.ssh_port, self.host_key, cli=cli.run, files=cli.read_file)
