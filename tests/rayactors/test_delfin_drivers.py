@@ -149,10 +149,11 @@ def test_types_the_array_lacks_are_not_supported(manager, simulator, kind):
         for m in FILE_METHODS:
             assert support[m] == {"status": "supported", "count": per_pool[m] * SIZES["pools"]}
             assert len(getattr(c, m)(None, sid)) == per_pool[m] * SIZES["pools"]
-    for m in FILE_METHODS if kind != "unity" else ():
-        assert support[m] == {"status": "not_supported"}
-        with pytest.raises(NotSupported):
-            getattr(c, m)(None, sid)
+    else:
+        for m in FILE_METHODS:
+            assert support[m] == {"status": "not_supported"}
+            with pytest.raises(NotSupported):
+                getattr(c, m)(None, sid)
     assert support["list_volumes"] == {"status": "supported", "count": SIZES["volumes"]}
     if kind == "ds8k":                                                  # Delfin's DS8000 driver lists no disks
         assert support["list_disks"] == {"status": "not_supported"}
