@@ -23,6 +23,8 @@ PERF_TYPES = ["storage", "storagePool", "volume", "port", "disk", "controller"]
 #: ``slow_requests`` (so a benchmark can tell a slow call's time at the array from ours)
 SLOW_MARGIN_MS = 10.0
 KINDS = {"sim", "pure", "storwize", "unity", "ds8k"}
+#: the model an array of a kind reports unless given one (the FlashArray and Storwize APIs name theirs)
+DEFAULT_MODELS = {"unity": "Unity 480", "ds8k": "2107-996"}
 
 
 class SimError(Exception):
@@ -72,7 +74,7 @@ class ArrayConfig:
             raise ValueError("users maps user names to non-empty passwords")
         if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in data.get("sizes", {}).values()):
             raise ValueError("sizes maps pools/volumes/ports/disks/controllers to counts >= 0")
-        cfg = cls(**data)
+        cfg = cls(**{"model": DEFAULT_MODELS.get(str(data.get("kind")), "sim-9000"), **data})
         if not cfg.name or not isinstance(cfg.users, dict) or not cfg.users:
             raise ValueError("array needs a name and at least one user")
         if cfg.idle_timeout < 1 or cfg.max_sessions < 1 or cfg.perf_interval < 1:
