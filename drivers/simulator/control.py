@@ -1,6 +1,7 @@
 """Start a simulator process and drive its admin API (used by tests, bench, ``make run``)."""
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
@@ -8,7 +9,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 import requests
 
@@ -78,6 +79,15 @@ class SimulatorProcess:
 
     def faults(self, name: str, **faults: Any) -> dict:
         return self._call("POST", f"/arrays/{name}/faults", faults)
+
+    @contextlib.contextmanager
+    def faulted(self, name: str, **faults: Any) -> Iterator[None]:
+        """These faults on an array for the length of a block, then each of them off (0) again."""
+        self.faults(name, **faults)
+        try:
+            yield
+        finally:
+            self.faults(name, **{key: 0 for key in faults})
 
     def reset_stats(self, name: str) -> dict:
         return self._call("POST", f"/arrays/{name}/reset-stats")

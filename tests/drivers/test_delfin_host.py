@@ -145,12 +145,8 @@ def test_an_outage_mid_session_leaves_the_session_usable_and_closable(simulator,
     call failed (and Unity's logout); the host puts the token back. DS8000's driver never ends
     its token at the array (its logout closes its HTTP connections only)."""
     arr, driver = make(simulator, kind)
-    simulator.faults(arr["name"], down=True)
-    try:
-        with pytest.raises(DelfinError):
-            driver.list_volumes(None)
-    finally:
-        simulator.faults(arr["name"], down=False)
+    with simulator.faulted(arr["name"], down=True), pytest.raises(DelfinError):
+        driver.list_volumes(None)
     assert len(driver.list_volumes(None)) == SIZES["volumes"]         # the same session, again
     driver.close()
     stats = simulator.stats(arr["name"])
@@ -166,14 +162,11 @@ def test_a_list_the_array_cut_short_is_an_error_not_fewer_rows(simulator, kind, 
     arr, driver = make(simulator, kind, sizes={**SIZES, "volumes": volumes})
     try:
         for after in (1, 0):
-            simulator.faults(arr["name"], throttle=429, throttle_after=after)
-            try:
+            with simulator.faulted(arr["name"], throttle=429, throttle_after=after):
                 with pytest.raises(StorageBackendException, match="answered 429 to GET"):
                     driver.list_volumes(None)
                 with pytest.raises(StorageBackendException, match="answered 429"):
                     driver.list_ports(None)
-            finally:
-                simulator.faults(arr["name"], throttle=False, throttle_after=0)
         assert len(driver.list_volumes(None)) == volumes               # the same session, whole again
         assert simulator.stats(arr["name"])["logins"] == 1
     finally:
@@ -252,12 +245,10 @@ def test_innermost_delfin_error_wins_over_the_handlers_wrapping(simulator, workd
 
 def test_pure_garbage_reply_is_a_delfin_error(simulator, workdir):
     arr, driver = make(simulator, "pure")
-    simulator.faults(arr["name"], malformed=True)
     try:
-        with pytest.raises(DelfinError):
+        with simulator.faulted(arr["name"], malformed=True), pytest.raises(DelfinError):
             driver.list_volumes(None)
     finally:
-        simulator.faults(arr["name"], malformed=False)
         driver.close()
 
 

@@ -97,11 +97,8 @@ def test_an_outage_costs_no_second_session(manager, simulator, kind):
     arr = add(simulator, kind)
     c = manager.client
     sid = c.discover_storage(None, access(kind, arr))["id"]
-    simulator.faults(arr["name"], down=True)
-    try:
+    with simulator.faulted(arr["name"], down=True):
         wait_for(lambda: _state_after_a_call(c, sid) == "unreachable", 30, what="unreachable")
-    finally:
-        simulator.faults(arr["name"], down=False)
     wait_for(lambda: _lists(c, sid), 60, what="answering again")
     stats = simulator.stats(arr["name"])
     assert (stats["logins"], stats["active_sessions"], stats["failed_logins"]) == (1, 1, 0)
@@ -124,11 +121,8 @@ def test_a_throttled_array_keeps_the_last_inventory(manager, simulator, kind):
     kinds = ("volume", "port", "controller") + (() if kind == "ds8k" else ("disk",))   # DS8000: no disks
     before = {k: len(c.resources(k, sid)) for k in kinds}
     assert before["port"] == SIZES["ports"]
-    simulator.faults(arr["name"], throttle=429)
-    try:
+    with simulator.faulted(arr["name"], throttle=429):
         support = c.sync(sid)
-    finally:
-        simulator.faults(arr["name"], throttle=False)
     for method in (f"list_{k}s" for k in kinds):
         assert support[method]["status"] == "failed", (method, support[method])
         assert "answered 429" in support[method]["error"]["error_msg"]
