@@ -24,8 +24,8 @@ imports Delfin's config plus the one driver module its storage uses. What the ho
 - **An array in trouble is an error, never data.** A call during which a request's last answer
   was 429 or 5xx fails with StorageBackendException, whatever the driver returned (Delfin's
   FlashArray driver returns an empty or cut-short list then): ``response_watch``.
-- **Unity's and DS8000's session token** is put back after a call that raised
-  (``ENCODED_HEADERS``, ``_encoded_headers_kept``).
+- **A session token left decoded** by a request that raised (Unity's, DS8000's) is put back
+  (``_encoded_headers_kept``).
 - **Sessions a killed actor leaves.** For the drivers in ``SESSION_HANDOFF`` the session's
   cookies (and the headers its logout needs) are its handle; a restarted actor ends it with the
   driver's own handler and ``logout()``. That handler is given no password, so it cannot log in
@@ -82,11 +82,6 @@ class Handoff:
 #: reaches the array: its token cannot be handed over.)
 SESSION_HANDOFF = {"pure flasharray": Handoff("rest_handler"),
                    "dellemc unity": Handoff("rest_handler", ("X-EMC-REST-CLIENT", "EMC-CSRF-TOKEN"))}
-
-#: the session header a driver's REST handler (the attribute) keeps ``cryptor``-encoded between
-#: requests and decodes for each one (see ``DelfinDriverHost._encoded_headers_kept``)
-ENCODED_HEADERS = {"dellemc unity": ("rest_handler", "EMC-CSRF-TOKEN"),
-                   "ibm ds8k": ("rest_handler", "X-Auth-Token")}
 
 _init_lock = threading.Lock()
 _initialised = False
@@ -197,25 +192,29 @@ class DelfinDriverHost(StorageDriver):
 
     @contextlib.contextmanager
     def _encoded_headers_kept(self) -> Iterator[None]:
-        """Unity's and DS8000's handlers decode their token in the session's headers for each
-        request and encode it back afterwards, but not when the request raises (a refused
-        connection, a timeout): the token stays decoded, every later request fails decoding it
-        again, and so does Unity's logout, leaving the session open at the array (Delfin 1.5.0).
-        After a call that raised, a header found decoded is put back as it was."""
-        attr, name = ENCODED_HEADERS.get(self.entry_point.name, (None, None))
-        session = getattr(getattr(self.inner, attr, None), "session", None) if attr else None
-        saved = session.headers.get(name) if session is not None else None
+        """Delfin's handlers that keep a token ``cryptor``-encoded in their session's headers
+        (Unity's, DS8000's, VSP's) decode it for each request and encode it back afterwards, but
+        not when the request raises (a refused connection, a timeout): the token stays decoded,
+        every later request fails decoding it again, and so does Unity's logout, leaving the
+        session open at the array (Delfin 1.5.0). After a call that raised, every session header
+        found decoded is put back as it was."""
+        saved = [(obj.session, dict(obj.session.headers)) for obj in (self.inner, *_below(self.inner))
+                 if hasattr(getattr(obj, "session", None), "headers")]
         try:
             yield
         except BaseException:
-            if saved:
-                from delfin import cryptor
-                try:
-                    decoded = cryptor.decode(saved)
-                except (ValueError, TypeError):
-                    decoded = None
-                if decoded is not None and session.headers.get(name) == decoded:
-                    session.headers[name] = saved
+            from delfin import cryptor
+            for session, before in saved:
+                for name, value in before.items():
+                    now = session.headers.get(name)
+                    if now is None or now == value or not isinstance(value, str):
+                        continue
+                    try:
+                        decoded = cryptor.decode(value)
+                    except (ValueError, TypeError):
+                        continue
+                    if now == decoded:
+                        session.headers[name] = value
             raise
 
     def collect_perf_metrics(self, context: Any, storage_id: str, resource_metrics: Optional[dict],
