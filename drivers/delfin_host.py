@@ -177,9 +177,10 @@ class DelfinDriverHost(StorageDriver):
     def _forward(self, method: str, *args: Any, **kwargs: Any) -> Any:
         if self._closed:
             raise StorageBackendException("the session was closed")
-        watch_objects((self.inner, *_below(self.inner)))
+        objects = (self.inner, *_below(self.inner))
+        watch_objects(objects)
         with watched() as troubles:
-            with translated(method), self._encoded_headers_kept():
+            with translated(method), _encoded_headers_kept(objects):
                 result = getattr(self.inner, method)(None, *args, **kwargs)
         if troubles:
             more = f" (and {len(troubles) - 1} more)" if len(troubles) > 1 else ""
@@ -189,33 +190,6 @@ class DelfinDriverHost(StorageDriver):
             raise NotSupported(method)
         with translated(method):
             return _RESULT_CHECKS.get(method, _as_is)(self, method, result)
-
-    @contextlib.contextmanager
-    def _encoded_headers_kept(self) -> Iterator[None]:
-        """Delfin's handlers that keep a token ``cryptor``-encoded in their session's headers
-        (Unity's, DS8000's, VSP's) decode it for each request and encode it back afterwards, but
-        not when the request raises (a refused connection, a timeout): the token stays decoded,
-        every later request fails decoding it again, and so does Unity's logout, leaving the
-        session open at the array (Delfin 1.5.0). After a call that raised, every session header
-        found decoded is put back as it was."""
-        saved = [(obj.session, dict(obj.session.headers)) for obj in (self.inner, *_below(self.inner))
-                 if hasattr(getattr(obj, "session", None), "headers")]
-        try:
-            yield
-        except BaseException:
-            from delfin import cryptor
-            for session, before in saved:
-                for name, value in before.items():
-                    now = session.headers.get(name)
-                    if now is None or now == value or not isinstance(value, str):
-                        continue
-                    try:
-                        decoded = cryptor.decode(value)
-                    except (ValueError, TypeError):
-                        continue
-                    if now == decoded:
-                        session.headers[name] = value
-            raise
 
     def collect_perf_metrics(self, context: Any, storage_id: str, resource_metrics: Optional[dict],
                              start_time: int, end_time: int) -> Any:
@@ -332,6 +306,34 @@ def forget_passwords(inner: Any) -> None:
         for name, value in list(vars(obj).items()):
             if name.endswith("password") and isinstance(value, (str, bytes)):
                 setattr(obj, name, None)
+
+
+@contextlib.contextmanager
+def _encoded_headers_kept(objects: Any) -> Iterator[None]:
+    """Delfin's handlers that keep a token ``cryptor``-encoded in their session's headers
+    (Unity's, DS8000's, VSP's) decode it for each request and encode it back afterwards, but
+    not when the request raises (a refused connection, a timeout): the token stays decoded,
+    every later request fails decoding it again, and so does Unity's logout, leaving the
+    session open at the array (Delfin 1.5.0). After a call that raised, every session header
+    found decoded is put back as it was."""
+    saved = [(obj.session, dict(obj.session.headers)) for obj in objects
+             if hasattr(getattr(obj, "session", None), "headers")]
+    try:
+        yield
+    except BaseException:
+        from delfin import cryptor
+        for session, before in saved:
+            for name, value in before.items():
+                now = session.headers.get(name)
+                if now is None or now == value or not isinstance(value, str):
+                    continue
+                try:
+                    decoded = cryptor.decode(value)
+                except (ValueError, TypeError):
+                    continue
+                if now == decoded:
+                    session.headers[name] = value
+        raise
 
 
 def session_enders(inner: Any) -> list[tuple[str, Any]]:
