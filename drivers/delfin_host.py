@@ -193,12 +193,13 @@ class DelfinDriverHost(StorageDriver):
 
     def collect_perf_metrics(self, context: Any, storage_id: str, resource_metrics: Optional[dict],
                              start_time: int, end_time: int) -> Any:
-        """Delfin's drivers need the metrics named; by default every one their capabilities list."""
-        if not resource_metrics:
-            caps = self._forward("get_capabilities")
-            resource_metrics = {rtype: list(metrics) for rtype, metrics in
-                                (caps.get("resource_metrics") or {}).items()}
-        return self._forward("collect_perf_metrics", storage_id, resource_metrics, int(start_time), int(end_time))
+        """Delfin's drivers need the metrics named, in the shape Delfin's perf job gives them: the
+        capabilities' ``{resource_type: {metric: {unit, description}}}`` (OceanStor's driver calls
+        ``.get`` on each type's entry). By default every metric the capabilities list; otherwise
+        the ones asked for (a list or a dict per type) that the driver lists."""
+        offered = self._forward("get_capabilities").get("resource_metrics") or {}
+        return self._forward("collect_perf_metrics", storage_id, delfin_selection(offered, resource_metrics),
+                             int(start_time), int(end_time))
 
     # -- session ----------------------------------------------------------------------------
     def reset_connection(self, context: Any, **kwargs: Any) -> None:
@@ -285,6 +286,21 @@ def delfin_kwargs(access: AccessInfo, storage_id: Optional[str] = None, *, passw
         kwargs["ssh"]["pub_key_type"], kwargs["ssh"]["pub_key"] = access.ssh.host_key()
     kwargs["storage_id"] = storage_id
     return kwargs
+
+
+def delfin_selection(offered: dict, asked: Optional[dict]) -> dict[str, dict]:
+    """``resource_metrics`` for a Delfin driver: what its capabilities offer (``{type: {metric:
+    spec}}``), narrowed to what was asked (``{type: [metric]}`` or ``{type: {metric: ...}}``; an
+    empty entry means all of that type's). Types and metrics the driver does not offer are left out."""
+    if not asked:
+        return {rtype: dict(metrics) for rtype, metrics in offered.items() if metrics}
+    out: dict[str, dict] = {}
+    for rtype, names in asked.items():
+        metrics = offered.get(rtype) or {}
+        chosen = {m: metrics[m] for m in (names or metrics) if m in metrics}
+        if chosen:
+            out[rtype] = chosen
+    return out
 
 
 def _delfin_parts(obj: Any) -> list[Any]:

@@ -172,6 +172,11 @@ def ds8k_access(array: dict, password: Optional[str] = None) -> dict:
     return _https_access("ibm", "ds8k", array, password)
 
 
+def oceanstor_access(array: dict, password: Optional[str] = None) -> dict:
+    """Access info for Delfin's ``huawei oceanstor`` driver (a ``kind: oceanstor`` array)."""
+    return _https_access("huawei", "oceanstor", array, password)
+
+
 def storwize_access(array: dict, password: Optional[str] = None) -> dict:
     """Access info for Delfin's ``ibm storwize_svc`` driver. No ``pub_key``: Delfin's SSH pool
     pins a key only on port 22 and accepts the host key on first use otherwise."""

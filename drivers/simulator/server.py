@@ -17,11 +17,12 @@ from .rest_server import ArrayRestHandler
 from .ssh_server import SSHServer
 from .storwize_cli import StorwizeCli
 from .tls import self_signed
+from .oceanstor_server import OceanStorArray, OceanStorRestHandler
 from .unity_server import UnityArray, UnityRestHandler
 
 
 #: the kinds whose REST API is served over HTTPS with the simulator's self-signed certificate
-HTTPS_KINDS = {"pure", "unity", "ds8k"}
+HTTPS_KINDS = {"pure", "unity", "ds8k", "oceanstor"}
 
 
 def default_array(i: int) -> dict[str, Any]:
@@ -68,8 +69,8 @@ class Simulator:
             return array
 
     def _servers_for(self, array: SimArray) -> tuple[Optional[Server], Optional[SSHServer]]:
-        """The protocols an array of this kind speaks: ours both, a FlashArray, Unity or DS8000
-        HTTPS, a Storwize SSH."""
+        """The protocols an array of this kind speaks: ours both, a FlashArray, Unity, DS8000 or
+        OceanStor HTTPS, a Storwize SSH."""
         cfg = array.cfg
         if cfg.kind == "pure":
             return Server(PureRestHandler, cfg.rest_port, array, tls=self.tls), None
@@ -77,6 +78,8 @@ class Simulator:
             return Server(UnityRestHandler, cfg.rest_port, UnityArray(array), tls=self.tls), None
         if cfg.kind == "ds8k":
             return Server(DS8kRestHandler, cfg.rest_port, array, tls=self.tls), None
+        if cfg.kind == "oceanstor":
+            return Server(OceanStorRestHandler, cfg.rest_port, OceanStorArray(array), tls=self.tls), None
         if cfg.kind == "storwize":
             cli = StorwizeCli(array)
             return None, SSHServer(array, cfg.ssh_port, self.host_key, cli=cli.run, files=cli.read_file)
