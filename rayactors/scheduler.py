@@ -55,6 +55,8 @@ class CollectionScheduler:
         self._keep = keep                      # what ``recent`` holds of a window (the actor: a reference)
         self.jitter_s = random.uniform(0, min(interval_s / 2.0, 10.0))
         self.last_end: Optional[int] = None
+        #: a real-time (not historic) driver's newest sample written, epoch ms
+        self.realtime_last = -1
         self.pending: list[Window] = []
         self.stats = {"windows_collected": 0, "points_collected": 0, "windows_lost": 0,
                       "windows_pending": 0, "last_success": None, "last_duration_s": None,
@@ -172,8 +174,15 @@ class CollectionScheduler:
         t0 = time.perf_counter()
         table = self._collect(start - self.overlap_ms, end)
         ts = table.column("timestamp")
-        mask = pc.and_(pc.greater_equal(ts, pa.scalar(start, ts.type)), pc.less(ts, pa.scalar(end, ts.type)))
-        table = table.filter(mask)                    # overlap rows were written with their window
+        if self.historic:                             # overlap rows were written with their window
+            mask = pc.and_(pc.greater_equal(ts, pa.scalar(start, ts.type)), pc.less(ts, pa.scalar(end, ts.type)))
+        else:
+            # a real-time driver answers the array's latest sample, taken at or after the window's
+            # end on the array's clock: its rows are kept as stamped, less a sample already written
+            mask = pc.greater(ts, pa.scalar(self.realtime_last, ts.type))
+        table = table.filter(mask)
+        if not self.historic and table.num_rows:
+            self.realtime_last = max(self.realtime_last, pc.max(table.column("timestamp").cast(pa.int64())).as_py())
         self.sink.write_window(self.storage_id, start, end, table)
         if self.recent.maxlen:
             self.recent.append({"start": start, "end": end, "window": self._keep(table)})

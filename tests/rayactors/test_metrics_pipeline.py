@@ -210,3 +210,25 @@ def test_compaction_keeps_rows_and_cuts_files(tmp_path):
     assert [p.name for p in folder.iterdir()] == ["h-0.parquet"]
     got = metrics.read(root=str(tmp_path / "m"))
     assert sorted(got.column("value").to_pylist()) == [float(i) for i in range(30)]
+
+
+def test_a_real_time_drivers_latest_sample_is_kept_once(tmp_path):
+    """A driver that is not historic (Delfin's OceanStor) answers the array's latest sample, stamped
+    at or after the window's end on the array's clock: each sample is written, once."""
+    from drivers.arrow_schema import Metric, metrics_to_table
+    from rayactors.scheduler import CollectionScheduler
+    sampled_at = iter([60_000, 125_000, 125_000])     # the array's clock; the third has not moved on
+
+    def collect(start, end):
+        t = next(sampled_at)
+        return metrics_to_table([Metric("iops", {"storage_id": "s", "resource_type": "volume", "resource_id": "v",
+                                                 "unit": "IOPS"}, {t: float(t)})])
+    sched = CollectionScheduler("s", interval_s=60, overlap_s=0, sync_interval_s=3600, historic=False,
+                                retention_s=0, resource_metrics=None, collect=collect, is_ready=lambda: True,
+                                sync=lambda: None, supervisor=lambda: None, record=lambda *a: None,
+                                sink=ParquetSink(str(tmp_path / "m")))
+    for start in (0, 60_000, 120_000):
+        sched._collect_window(start, start + 60_000)
+    got = metrics.read(root=str(tmp_path / "m"))
+    assert sorted(got.column("timestamp").cast(pa.int64()).to_pylist()) == [60_000, 125_000]
+    assert sched.stats["windows_collected"] == 3
