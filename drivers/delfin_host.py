@@ -24,8 +24,10 @@ imports Delfin's config plus the one driver module its storage uses. What the ho
 - **An array in trouble is an error, never data.** A call during which a request's last answer
   was 429 or 5xx fails with StorageBackendException, whatever the driver returned (Delfin's
   FlashArray driver returns an empty or cut-short list then): ``response_watch``.
-- **A session token left decoded** by a request that raised (Unity's, DS8000's) is put back
-  (``_encoded_headers_kept``).
+- **A refused login is InvalidUsernameOrPassword** also where the driver raises a generic
+  error for it and says why only in its log (OceanStor's): ``login_refusal``.
+- **A session a failed request broke** is put back: a token left decoded (Unity's, DS8000's),
+  a live session replaced by a re-login that failed (OceanStor's): ``_sessions_kept``.
 - **Sessions a killed actor leaves.** For the drivers in ``SESSION_HANDOFF`` the session's
   cookies (and the headers its logout needs) are its handle; a restarted actor ends it with the
   driver's own handler and ``logout()``. That handler is given no password, so it cannot log in
@@ -52,6 +54,7 @@ from .access_info import AccessInfo
 from .arrow_schema import metrics_to_table
 from .base import LIST_METHODS, StorageDriver
 from .errors import ALL_ERRORS, DelfinError, InvalidResults, NotSupported, StorageBackendException
+from .login_refusal import refusals
 from .models import check_row_shapes, validate_storage
 from .response_watch import watch_objects, watched
 
@@ -61,7 +64,7 @@ ENTRY_POINT_GROUP = "delfin.storage.drivers"
 #: results that mean "the driver has nothing here" when Delfin's base class answers None
 _NONE_IS_UNSUPPORTED = {"collect_perf_metrics", "get_capabilities", "get_latest_perf_timestamp"}
 #: the driver methods the host forwards (ours minus the session ones it handles itself)
-FORWARDED = (*LIST_METHODS, "get_storage", "list_alerts", "clear_alert", "add_trap_config",
+FORWARDED = (*LIST_METHODS, "get_storage", "clear_alert", "add_trap_config",
              "remove_trap_config", "get_capabilities", "get_latest_perf_timestamp")
 #: directories some Delfin drivers write to, relative to the working directory (Delfin runs from
 #: its source tree, where they exist). The storage actor runs in a scratch directory of its own.
@@ -169,7 +172,7 @@ class DelfinDriverHost(StorageDriver):
         relative = WORKDIR_FILES.get(self.entry_point.name)
         if relative:
             os.makedirs(os.path.join(os.getcwd(), relative), exist_ok=True)
-        with translated("login"):
+        with refusals(self.entry_point.name), translated("login"):
             self.inner = cls(**delfin_kwargs(self.access_info, self.storage_id))
         self._closed = False
 
@@ -180,7 +183,7 @@ class DelfinDriverHost(StorageDriver):
         objects = (self.inner, *_below(self.inner))
         watch_objects(objects)
         with watched() as troubles:
-            with translated(method), _encoded_headers_kept(objects):
+            with refusals(self.entry_point.name), translated(method), _sessions_kept(objects):
                 result = getattr(self.inner, method)(None, *args, **kwargs)
         if troubles:
             more = f" (and {len(troubles) - 1} more)" if len(troubles) > 1 else ""
@@ -190,6 +193,10 @@ class DelfinDriverHost(StorageDriver):
             raise NotSupported(method)
         with translated(method):
             return _RESULT_CHECKS.get(method, _as_is)(self, method, result)
+
+    def list_alerts(self, context: Any, query_para: Optional[dict] = None) -> Any:
+        """``query_para`` given always: OceanStor's driver has no default for it."""
+        return self._forward("list_alerts", query_para)
 
     def collect_perf_metrics(self, context: Any, storage_id: str, resource_metrics: Optional[dict],
                              start_time: int, end_time: int) -> Any:
@@ -205,7 +212,7 @@ class DelfinDriverHost(StorageDriver):
     def reset_connection(self, context: Any, **kwargs: Any) -> None:
         if self._closed:
             raise StorageBackendException("the session was closed")
-        with translated("reset_connection"):
+        with refusals(self.entry_point.name), translated("reset_connection"):
             self.inner.reset_connection(None, **delfin_kwargs(self.access_info, self.storage_id))
 
     def close(self) -> None:
@@ -325,31 +332,54 @@ def forget_passwords(inner: Any) -> None:
 
 
 @contextlib.contextmanager
-def _encoded_headers_kept(objects: Any) -> Iterator[None]:
-    """Delfin's handlers that keep a token ``cryptor``-encoded in their session's headers
-    (Unity's, DS8000's, VSP's) decode it for each request and encode it back afterwards, but
-    not when the request raises (a refused connection, a timeout): the token stays decoded,
-    every later request fails decoding it again, and so does Unity's logout, leaving the
-    session open at the array (Delfin 1.5.0). After a call that raised, every session header
-    found decoded is put back as it was."""
-    saved = [(obj.session, dict(obj.session.headers)) for obj in objects
-             if hasattr(getattr(obj, "session", None), "headers")]
+def _sessions_kept(objects: Any) -> Iterator[None]:
+    """After a call that raised, put back what the failure broke in the driver's sessions, two
+    ways Delfin 1.5.0's handlers lose a live session when a request raises (the array refused the
+    connection or timed out):
+
+    - **a re-login that failed midway**: OceanStor's client logs in again when a request cannot
+      reach the array, and its login first replaces the session (and forgets the device URL).
+      When that login fails too, the handler holds a fresh session with no token, the next call
+      logs in a second time, and the first session stays open at the array until its idle
+      timeout. A handler whose session was replaced by one lacking a header or cookie the old
+      one had gets its attributes back as they were before the call.
+    - **a token left decoded**: Unity's, DS8000's and VSP's handlers keep a token
+      ``cryptor``-encoded in their session's headers, decode it for each request and encode it
+      back afterwards, but not when the request raises: every later request fails decoding it
+      again, and so does Unity's logout. Every session header found decoded is put back."""
+    saved = [(obj, dict(vars(obj)), obj.session, dict(obj.session.headers), set(obj.session.cookies.keys()))
+             for obj in objects if hasattr(getattr(obj, "session", None), "headers")]
     try:
         yield
     except BaseException:
-        from delfin import cryptor
-        for session, before in saved:
-            for name, value in before.items():
-                now = session.headers.get(name)
-                if now is None or now == value or not isinstance(value, str):
-                    continue
-                try:
-                    decoded = cryptor.decode(value)
-                except (ValueError, TypeError):
-                    continue
-                if now == decoded:
-                    session.headers[name] = value
+        for obj, attrs, session, headers, cookies in saved:
+            now = getattr(obj, "session", None)
+            if now is not session and _lacks(now, headers, cookies):
+                vars(obj).update(attrs)
+            _reencoded(session, headers)
         raise
+
+
+def _lacks(session: Any, headers: dict, cookies: set) -> bool:
+    """Whether ``session`` lacks a header or a cookie another session had (a login not completed)."""
+    if not hasattr(session, "headers"):
+        return True
+    return any(h not in session.headers for h in headers) or not cookies <= set(session.cookies.keys())
+
+
+def _reencoded(session: Any, before: dict) -> None:
+    """Put back each header of ``session`` now holding the decoded form of its value ``before``."""
+    from delfin import cryptor
+    for name, value in before.items():
+        now = session.headers.get(name)
+        if now is None or now == value or not isinstance(value, str):
+            continue
+        try:
+            decoded = cryptor.decode(value)
+        except (ValueError, TypeError):
+            continue
+        if now == decoded:
+            session.headers[name] = value
 
 
 def session_enders(inner: Any) -> list[tuple[str, Any]]:

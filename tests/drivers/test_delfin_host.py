@@ -1,5 +1,5 @@
 """SODA Delfin's own drivers through ``drivers/delfin_host.py`` (no Ray), counted at the
-simulated FlashArray, Unity and Storwize arrays."""
+simulated FlashArray, Unity, DS8000, OceanStor and Storwize arrays."""
 from __future__ import annotations
 
 import inspect
@@ -9,6 +9,7 @@ import time
 from importlib.metadata import EntryPoint
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
@@ -19,12 +20,15 @@ from drivers.errors import (DelfinError, InvalidResults, InvalidUsernameOrPasswo
                             StorageBackendException)
 from drivers.plugins import driver_catalog, load_driver_class
 from drivers.access_info import AccessInfo
-from drivers.simulator.control import ds8k_access, pure_access, storwize_access, unity_access
+from drivers.simulator import oceanstor_server
+from drivers.simulator.control import ds8k_access, oceanstor_access, pure_access, storwize_access, unity_access
+from drivers import perfgen
 
 delfin_exception = pytest.importorskip("delfin.exception")
 from delfin.drivers import driver as delfin_driver  # noqa: E402
 
-VENDORS = {"pure": pure_access, "storwize": storwize_access, "unity": unity_access, "ds8k": ds8k_access}
+VENDORS = {"pure": pure_access, "storwize": storwize_access, "unity": unity_access, "ds8k": ds8k_access,
+           "oceanstor": oceanstor_access}
 SIZES = {"volumes": 30, "pools": 3, "ports": 6, "disks": 8, "controllers": 2}
 
 
@@ -138,12 +142,14 @@ def test_unity_file_resources_alerts_and_one_session(simulator, workdir):
     assert simulator.stats(arr["name"])["logouts"] == 1
 
 
-@pytest.mark.parametrize("kind", ["pure", "unity", "ds8k"])
+@pytest.mark.parametrize("kind", ["pure", "unity", "ds8k", "oceanstor"])
 def test_an_outage_mid_session_leaves_the_session_usable_and_closable(simulator, kind, workdir):
     """A request refused while the array is down must not break the session: Unity's and DS8000's
     handlers leave their token decoded when a request raises (Delfin 1.5.0), after which every
-    call failed (and Unity's logout); the host puts the token back. DS8000's driver never ends
-    its token at the array (its logout closes its HTTP connections only)."""
+    call failed (and Unity's logout); OceanStor's client logs in again, and its failed login
+    replaces the live session with an empty one, so the next call logged in a second time. The
+    host puts back what the failure broke. DS8000's driver never ends its token at the array (its
+    logout closes its HTTP connections only)."""
     arr, driver = make(simulator, kind)
     with simulator.faulted(arr["name"], down=True), pytest.raises(DelfinError):
         driver.list_volumes(None)
@@ -196,6 +202,70 @@ def test_a_dead_drivers_session_is_ended_by_its_handle_and_never_by_a_login(simu
         driver.close()
         after = simulator.stats(arr["name"])
         assert (after["logins"], after["failed_logins"], after["logouts"]) == (1, 0, stats["logouts"]), expired
+
+
+def test_oceanstor_inventory_files_alerts_and_real_time_perf(simulator, workdir):
+    """OceanStor: lists paged 100 at a time, file resources, an alarm cleared at the array, and
+    the array's latest statistics sample per object, in the order the driver asked for them."""
+    arr, driver = make(simulator, "oceanstor", sizes={**SIZES, "volumes": 250}, perf_interval=10, seed=77)
+    try:
+        pools = SIZES["pools"]
+        counts = {m: len(getattr(driver, m)(None)) for m in
+                  ("list_volumes", "list_storage_pools", "list_filesystems", "list_qtrees", "list_quotas",
+                   "list_shares", "list_ports", "list_disks", "list_controllers", "list_storage_hosts")}
+        assert counts == {"list_volumes": 250, "list_storage_pools": pools, "list_filesystems": pools,
+                          "list_qtrees": pools, "list_quotas": pools, "list_shares": 2 * pools,
+                          "list_ports": SIZES["ports"], "list_disks": SIZES["disks"],
+                          "list_controllers": SIZES["controllers"], "list_storage_hosts": 0}
+        vols = {v["native_volume_id"]: v for v in driver.list_volumes(None)}
+        assert vols["vol-1"]["native_storage_pool_id"] == "pool-1"       # the pool found by its name
+        alerts = driver.list_alerts(None)
+        assert alerts
+        driver.clear_alert(None, alerts[0]["sequence_number"])
+        assert [a["sequence_number"] for a in driver.list_alerts(None)] == [a["sequence_number"] for a in alerts[1:]]
+        now = int(time.time() * 1000)
+        asked = {"volume": ["readIops", "iops"], "controller": []}       # our lists; empty = all
+        table = driver.collect_perf_metrics(None, "st-1", asked, now - 60_000, now)
+        rtypes = table.column("resource_type").to_pylist()
+        assert set(rtypes) == {"volume", "controller"}
+        assert rtypes.count("controller") == SIZES["controllers"] * 7    # OceanStor's 7 controller metrics
+        ts = set(table.column("timestamp").cast(pa.int64()).to_pylist())
+        assert len(ts) == 1 and now - 10_000 <= ts.pop() <= now + 1000    # the array's latest sample
+        got = {(r, m): v for r, m, v, t in zip(table.column("resource_id").to_pylist(), table.column("metric").to_pylist(),
+                                                table.column("value").to_pylist(), rtypes) if t == "volume"}
+        assert len(got) == 2 * 250
+        sample = table.column("timestamp").cast(pa.int64())[0].as_py()
+        for vid in ("vol-0", "vol-249"):
+            expect = perfgen.series_values(77, "volume", [vid], ["iops", "readIops"], np.array([sample]))
+            assert (got[(vid, "iops")], got[(vid, "readIops")]) == tuple(float(int(v)) for v in expect)
+        stats = simulator.stats(arr["name"])
+        assert (stats["logins"], stats["active_sessions"], stats["peak_session_inflight"]) == (1, 1, 1)
+    finally:
+        driver.close()
+    assert simulator.stats(arr["name"])["logouts"] == 1
+
+
+def test_oceanstor_refused_login_is_invalid_username_or_password(simulator, workdir):
+    """OceanStor's client raises the same generic error for a refused password as for an array it
+    cannot reach; the host tells them apart by what the driver logged of the array's answer. A
+    refused first login, and a refused re-login inside a call, are InvalidUsernameOrPassword;
+    an array that is down is not."""
+    arr, driver = make(simulator, "oceanstor")
+    access = VENDORS["oceanstor"](arr, "wrong")
+    cls = type(driver)
+    with pytest.raises(InvalidUsernameOrPassword, match="code 1077949061"):
+        cls(**access, storage_id="st-2")
+    assert simulator.stats(arr["name"])["failed_logins"] == 1
+    with simulator.faulted(arr["name"], down=True):
+        with pytest.raises(StorageBackendException):
+            cls(**VENDORS["oceanstor"](arr), storage_id="st-3")
+    simulator.rotate_password(arr["name"], "rotated")
+    simulator.expire_sessions(arr["name"])
+    with pytest.raises(InvalidUsernameOrPassword):
+        driver.list_volumes(None)
+    driver.close()
+    stats = simulator.stats(arr["name"])
+    assert (stats["logins"], stats["failed_logins"]) == (1, 2)
 
 
 def test_pure_has_no_perf_in_delfin_1_5_so_it_is_not_supported(simulator, workdir):
