@@ -24,8 +24,9 @@ imports Delfin's config plus the one driver module its storage uses. What the ho
 - **An array in trouble is an error, never data.** A call during which a request's last answer
   was 429 or 5xx fails with StorageBackendException, whatever the driver returned (Delfin's
   FlashArray driver returns an empty or cut-short list then): ``response_watch``.
-- **A refused login is InvalidUsernameOrPassword** also where the driver raises a generic
-  error for it and says why only in its log (OceanStor's): ``login_refusal``.
+- **What a driver says only in its log** decides the error where it raises a generic one
+  (OceanStor's client: a refused login is InvalidUsernameOrPassword, an array it could not
+  reach InvalidIpOrPort): ``driver_log``.
 - **A session a failed request broke** is put back: a token left decoded (Unity's, DS8000's),
   a live session replaced by a re-login that failed (OceanStor's): ``_sessions_kept``.
 - **Sessions a killed actor leaves.** For the drivers in ``SESSION_HANDOFF`` the session's
@@ -54,7 +55,7 @@ from .access_info import AccessInfo
 from .arrow_schema import metrics_to_table
 from .base import LIST_METHODS, StorageDriver
 from .errors import ALL_ERRORS, DelfinError, InvalidResults, NotSupported, StorageBackendException
-from .login_refusal import refusals
+from .driver_log import logged_errors
 from .models import check_row_shapes, validate_storage
 from .response_watch import watch_objects, watched
 
@@ -172,7 +173,7 @@ class DelfinDriverHost(StorageDriver):
         relative = WORKDIR_FILES.get(self.entry_point.name)
         if relative:
             os.makedirs(os.path.join(os.getcwd(), relative), exist_ok=True)
-        with refusals(self.entry_point.name), translated("login"):
+        with logged_errors(self.entry_point.name), translated("login"):
             self.inner = cls(**delfin_kwargs(self.access_info, self.storage_id))
         self._closed = False
 
@@ -183,7 +184,7 @@ class DelfinDriverHost(StorageDriver):
         objects = (self.inner, *_below(self.inner))
         watch_objects(objects)
         with watched() as troubles:
-            with refusals(self.entry_point.name), translated(method), _sessions_kept(objects):
+            with logged_errors(self.entry_point.name), translated(method), _sessions_kept(objects):
                 result = getattr(self.inner, method)(None, *args, **kwargs)
         if troubles:
             more = f" (and {len(troubles) - 1} more)" if len(troubles) > 1 else ""
@@ -212,7 +213,7 @@ class DelfinDriverHost(StorageDriver):
     def reset_connection(self, context: Any, **kwargs: Any) -> None:
         if self._closed:
             raise StorageBackendException("the session was closed")
-        with refusals(self.entry_point.name), translated("reset_connection"):
+        with logged_errors(self.entry_point.name), translated("reset_connection"):
             self.inner.reset_connection(None, **delfin_kwargs(self.access_info, self.storage_id))
 
     def close(self) -> None:

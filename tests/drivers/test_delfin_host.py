@@ -16,7 +16,7 @@ import pytest
 
 from drivers import errors
 from drivers.delfin_host import DelfinDriverHost, assert_unpatched, delfin_entry_points, host_class
-from drivers.errors import (DelfinError, InvalidResults, InvalidUsernameOrPassword, NotSupported,
+from drivers.errors import (DelfinError, InvalidIpOrPort, InvalidResults, InvalidUsernameOrPassword, NotSupported,
                             StorageBackendException)
 from drivers.plugins import driver_catalog, load_driver_class
 from drivers.access_info import AccessInfo
@@ -247,9 +247,9 @@ def test_oceanstor_inventory_files_alerts_and_real_time_perf(simulator, workdir)
 
 def test_oceanstor_refused_login_is_invalid_username_or_password(simulator, workdir):
     """OceanStor's client raises the same generic error for a refused password as for an array it
-    cannot reach; the host tells them apart by what the driver logged of the array's answer. A
-    refused first login, and a refused re-login inside a call, are InvalidUsernameOrPassword;
-    an array that is down is not."""
+    cannot reach; the host tells them apart by what the driver logged. A refused first login, and
+    a refused re-login inside a call, are InvalidUsernameOrPassword; an array that is down is
+    InvalidIpOrPort."""
     arr, driver = make(simulator, "oceanstor")
     access = VENDORS["oceanstor"](arr, "wrong")
     cls = type(driver)
@@ -257,8 +257,10 @@ def test_oceanstor_refused_login_is_invalid_username_or_password(simulator, work
         cls(**access, storage_id="st-2")
     assert simulator.stats(arr["name"])["failed_logins"] == 1
     with simulator.faulted(arr["name"], down=True):
-        with pytest.raises(StorageBackendException):
+        with pytest.raises(InvalidIpOrPort, match="could not be reached"):
             cls(**VENDORS["oceanstor"](arr), storage_id="st-3")
+        with pytest.raises(InvalidIpOrPort):                         # in a call: its re-login too
+            driver.list_volumes(None)
     simulator.rotate_password(arr["name"], "rotated")
     simulator.expire_sessions(arr["name"])
     with pytest.raises(InvalidUsernameOrPassword):

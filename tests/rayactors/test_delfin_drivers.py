@@ -1,5 +1,5 @@
-"""SODA Delfin's own vendor drivers (pure flasharray, dellemc unity, ibm ds8k, ibm storwize_svc)
-in our storage actors, over real Ray and real sockets, counted at the simulated arrays."""
+"""SODA Delfin's own vendor drivers (pure flasharray, dellemc unity, ibm ds8k, huawei oceanstor,
+ibm storwize_svc) in our storage actors, over real Ray and real sockets, counted at the simulated arrays."""
 from __future__ import annotations
 
 import json
@@ -15,18 +15,24 @@ import pytest
 import ray
 
 from drivers.errors import InvalidUsernameOrPassword, NotSupported, StorageNotFound
-from drivers.simulator.control import ds8k_access, pure_access, storwize_access, unity_access
+from drivers.simulator.control import ds8k_access, oceanstor_access, pure_access, storwize_access, unity_access
 from rayactors import metrics
 
 from ..helpers import kill_9_and_wait, wait_for
 
 pytest.importorskip("delfin")
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-VENDORS = {"pure": pure_access, "storwize": storwize_access, "unity": unity_access, "ds8k": ds8k_access}
+VENDORS = {"pure": pure_access, "storwize": storwize_access, "unity": unity_access, "ds8k": ds8k_access,
+           "oceanstor": oceanstor_access}
 #: the drivers whose session a restarted actor ends by its handle (SESSION_HANDOFF)
 HANDOFF = {"pure", "unity"}
 #: Delfin's REST drivers run here; DS8000's never ends its token at the array (no logout call)
-REST = ["ds8k", "pure", "unity"]
+REST = ["ds8k", "oceanstor", "pure", "unity"]
+#: the ones that make an empty or partial list of a throttled answer (OceanStor's raises itself)
+EMPTY_ON_429 = ["ds8k", "pure", "unity"]
+#: file resources per pool, where the simulated array has them
+FILES_PER_POOL = {"unity": {"list_filesystems": 1, "list_qtrees": 1, "list_quotas": 2, "list_shares": 2},
+                  "oceanstor": {"list_filesystems": 1, "list_qtrees": 1, "list_quotas": 1, "list_shares": 2}}
 SIZES = {"volumes": 5, "pools": 2, "ports": 4, "disks": 3, "controllers": 2}
 FILE_METHODS = ("list_filesystems", "list_qtrees", "list_quotas", "list_shares")
 
@@ -110,7 +116,7 @@ def test_an_outage_costs_no_second_session(manager, simulator, kind):
     wait_for(lambda: simulator.stats(arr["name"])["active_sessions"] == 0, 10, what="logout")
 
 
-@pytest.mark.parametrize("kind", REST)
+@pytest.mark.parametrize("kind", EMPTY_ON_429)
 def test_a_throttled_array_keeps_the_last_inventory(manager, simulator, kind):
     """A sync while the array answers 429: Delfin's drivers make empty lists of it; the host
     makes it an error, so the sync fails per resource and the last inventory stays as it was."""
@@ -132,14 +138,14 @@ def test_a_throttled_array_keeps_the_last_inventory(manager, simulator, kind):
     assert (stats["logins"], stats["active_sessions"]) == (1, 1)
 
 
-@pytest.mark.parametrize("kind", ["ds8k", "pure", "storwize", "unity"])
+@pytest.mark.parametrize("kind", ["ds8k", "oceanstor", "pure", "storwize", "unity"])
 def test_types_the_array_lacks_are_not_supported(manager, simulator, kind):
     arr = add(simulator, kind)
     c = manager.client
     sid = c.discover_storage(None, access(kind, arr))["id"]
     support = c.resource_support(sid)
-    if kind == "unity":            # one file system per pool, each with a qtree, 2 quotas, 2 shares
-        per_pool = {"list_filesystems": 1, "list_qtrees": 1, "list_quotas": 2, "list_shares": 2}
+    if kind in FILES_PER_POOL:     # one file system per pool, each with a qtree, its quotas and 2 shares
+        per_pool = FILES_PER_POOL[kind]
         for m in FILE_METHODS:
             assert support[m] == {"status": "supported", "count": per_pool[m] * SIZES["pools"]}
             assert len(getattr(c, m)(None, sid)) == per_pool[m] * SIZES["pools"]
@@ -152,10 +158,33 @@ def test_types_the_array_lacks_are_not_supported(manager, simulator, kind):
     if kind == "ds8k":                                                  # Delfin's DS8000 driver lists no disks
         assert support["list_disks"] == {"status": "not_supported"}
     assert support["list_storage_pools"]["status"] == "supported"     # Pure: 0 pools, truthfully
-    if kind in REST:                            # no perf in Delfin 1.5's Pure, Unity and DS8000 drivers
+    if kind in EMPTY_ON_429:                    # no perf in Delfin 1.5's Pure, Unity and DS8000 drivers
         with pytest.raises(NotSupported):
             c.collect_perf_metrics(None, sid, None, 0, int(time.time() * 1000))
     assert simulator.stats(arr["name"])["logins"] == 1
+
+
+def test_oceanstor_real_time_windows_hold_each_sample_once(manager_factory, simulator):
+    """Delfin's OceanStor driver is real-time (not historic): each window gets the array's latest
+    sample, stamped at or after the window's end. Every sample is kept, once (the window filter
+    for historic drivers dropped them all), over one session."""
+    m = manager_factory(scheduler_enabled=True, perf_overlap_s=2)
+    arr = add(simulator, "oceanstor", perf_interval=2)
+    c = m.client
+    sid = c.discover_storage(None, access("oceanstor", arr, collect_interval="2",
+                                          resource_metrics="volume:iops,readIops"))["id"]
+    wait_for(lambda: c.collection_stats(sid).get("windows_collected", 0) >= 4, 40, what="four windows")
+    table = metrics.read(storage_ids=[sid], root=m.cfg.metrics_root)
+    assert set(table.column("resource_type").cast(pa.string()).to_pylist()) == {"volume"}
+    assert set(table.column("metric").cast(pa.string()).to_pylist()) == {"iops", "readIops"}
+    vol = table.filter(pc.and_(pc.equal(table.column("resource_id").cast(pa.string()), "vol-0"),
+                               pc.equal(table.column("metric").cast(pa.string()), "iops")))
+    ts = vol.column("timestamp").cast(pa.int64()).to_pylist()
+    assert len(ts) >= 3 and len(ts) == len(set(ts)), ts                   # each sample once
+    assert all(t % 2000 == 0 for t in ts)                                  # as the array stamped them
+    assert table.num_rows == len(ts) * SIZES["volumes"] * 2
+    stats = simulator.stats(arr["name"])
+    assert (stats["logins"], stats["active_sessions"], stats["peak_session_inflight"]) == (1, 1, 1)
 
 
 def test_storwize_rotation_auth_failed_no_retry_update_and_backfill(manager_factory, simulator):
@@ -190,8 +219,11 @@ def test_storwize_rotation_auth_failed_no_retry_update_and_backfill(manager_fact
     assert c.collection_stats(sid)["windows_lost"] == 0
 
 
-@pytest.mark.parametrize("kind", ["pure", "unity"])
+@pytest.mark.parametrize("kind", ["oceanstor", "pure", "unity"])
 def test_rest_rotation_auth_failed_no_retry_then_update(manager, simulator, kind):
+    """OceanStor's client raises the same generic error for a refused password as for an array
+    it cannot reach: the host reads the refusal from its log (without, the call failed alone,
+    the storage stayed ``ready`` and every later call tried the old password again)."""
     arr = add(simulator, kind)
     c = manager.client
     sid = c.discover_storage(None, access(kind, arr))["id"]
