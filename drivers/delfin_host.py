@@ -30,10 +30,11 @@ imports Delfin's config plus the one driver module its storage uses. What the ho
 - **A session a failed request broke** is put back: a token left decoded (Unity's, DS8000's),
   a live session replaced by a re-login that failed (OceanStor's): ``_sessions_kept``.
 - **Sessions a killed actor leaves.** For the drivers in ``SESSION_HANDOFF`` the session's
-  cookies (and the headers its logout needs) are its handle; a restarted actor ends it with the
-  driver's own handler and ``logout()``. That handler is given no password, so it cannot log in
-  (Unity's handler logs in again on a 401, even from ``logout()``). Other REST drivers'
-  sessions lapse at the array's idle timeout; SSH sessions end with the process.
+  cookies (and the headers and handler attributes its logout needs) are its handle; a restarted
+  actor ends it with the driver's own handler and ``logout()``. That handler is given no
+  password, so it cannot log in (Unity's handler logs in again on a 401, even from
+  ``logout()``), and is made without its constructor where that logs in (OceanStor's). Other
+  REST drivers' sessions lapse at the array's idle timeout; SSH sessions end with the process.
 - **No monkey-patching.** Delfin imports eventlet (its SSH pool); importing it patches nothing,
   and ``assert_unpatched()`` checks that no Delfin import did.
 """
@@ -77,15 +78,22 @@ class Handoff:
     """How a driver's REST session is handed to the restarted actor that ends it."""
     attr: str                        #: the driver attribute holding the REST handler
     headers: tuple[str, ...] = ()    #: session headers its ``logout()`` needs besides the cookies
+    attrs: tuple[str, ...] = ()      #: handler attributes it needs (OceanStor's device URL)
+    cookie: bool = True              #: the session is a cookie (False: the headers alone)
+    #: the handler's constructor logs in (OceanStor's): the release handler is made without it
+    login_in_constructor: bool = False
 
 
 #: Delfin drivers whose session a restarted actor can end (see ``DelfinDriverHost.session_handle``).
 #: Only the ones checked at a simulated array (tests/rayactors/test_delfin_drivers.py). Unity's
 #: CSRF token is kept as the handler keeps it (``cryptor``-encoded), and a Unity answers nothing
-#: without ``X-EMC-REST-CLIENT``, which only its login sets. (DS8000's driver has no logout that
-#: reaches the array: its token cannot be handed over.)
+#: without ``X-EMC-REST-CLIENT``, which only its login sets. OceanStor's session is its
+#: ``iBaseToken`` header on its device's URL. (DS8000's driver has no logout that reaches the
+#: array: its token cannot be handed over.)
 SESSION_HANDOFF = {"pure flasharray": Handoff("rest_handler"),
-                   "dellemc unity": Handoff("rest_handler", ("X-EMC-REST-CLIENT", "EMC-CSRF-TOKEN"))}
+                   "dellemc unity": Handoff("rest_handler", ("X-EMC-REST-CLIENT", "EMC-CSRF-TOKEN")),
+                   "huawei oceanstor": Handoff("client", ("iBaseToken",), ("url",), cookie=False,
+                                               login_in_constructor=True)}
 
 _init_lock = threading.Lock()
 _initialised = False
@@ -232,8 +240,8 @@ class DelfinDriverHost(StorageDriver):
                 log.warning("%s: %s failed: %s", self.entry_point.name, how, type(exc).__name__)
 
     def session_handle(self) -> Optional[str]:
-        """The REST handler's class, session cookies and the headers its logout needs, for the
-        drivers in SESSION_HANDOFF."""
+        """The REST handler's class, session cookies and the headers and attributes its logout
+        needs, for the drivers in SESSION_HANDOFF."""
         how = SESSION_HANDOFF.get(self.entry_point.name)
         handler = getattr(self.inner, how.attr, None) if how and not self._closed else None
         session = getattr(handler, "session", None)
@@ -241,23 +249,26 @@ class DelfinDriverHost(StorageDriver):
             return None
         cookies = {c.name: c.value for c in session.cookies}
         headers = {h: session.headers[h] for h in how.headers if session.headers.get(h)}
-        if not cookies or len(headers) != len(how.headers):
+        attrs = {a: getattr(handler, a) for a in how.attrs if isinstance(getattr(handler, a, None), str)}
+        if (how.cookie and not cookies) or len(headers) != len(how.headers) or len(attrs) != len(how.attrs):
             return None                       # not logged in (yet)
         return json.dumps({"handler": f"{type(handler).__module__}:{type(handler).__qualname__}",
-                           "cookies": cookies, "headers": headers}, sort_keys=True)
+                           "cookies": cookies, "headers": headers, "attrs": attrs}, sort_keys=True)
 
     @classmethod
     def release_session(cls, access_info: AccessInfo, handle: str) -> None:
         """A fresh handler of the driver's own class, given the dead session's cookies and
         headers, logs out with the driver's own ``logout()``. It has no password: a handler that
         would log in again (the session expired meanwhile) fails instead, before any request."""
-        if cls.entry_point.name not in SESSION_HANDOFF:
+        how = SESSION_HANDOFF.get(cls.entry_point.name)
+        if how is None:
             raise NotSupported("release_session")
         try:
             saved = json.loads(handle)
             module, _, name = saved["handler"].partition(":")
             cookies = dict(saved["cookies"])
             headers = {str(k): str(v) for k, v in dict(saved.get("headers") or {}).items()}
+            attrs = {a: str(v) for a, v in dict(saved.get("attrs") or {}).items() if a in how.attrs}
         except (ValueError, KeyError, TypeError, AttributeError):
             raise NotSupported("release_session: not a handle of this driver") from None
         if not module.startswith("delfin.drivers."):
@@ -265,8 +276,14 @@ class DelfinDriverHost(StorageDriver):
         init_delfin()
         with translated("release session"):
             kwargs = delfin_kwargs(AccessInfo.parse(access_info), passwords=False)
-            handler = getattr(importlib.import_module(module), name)(**kwargs)
+            handler_cls = getattr(importlib.import_module(module), name)
+            if how.login_in_constructor:      # made without its constructor, given what it reads
+                handler = handler_cls.__new__(handler_cls)
+                handler.verify = kwargs.get("verify")
+            else:
+                handler = handler_cls(**kwargs)
             handler.init_http_head()
+            vars(handler).update(attrs)
             handler.session.cookies.update(cookies)
             handler.session.headers.update(headers)
             try:

@@ -179,11 +179,12 @@ def test_a_list_the_array_cut_short_is_an_error_not_fewer_rows(simulator, kind, 
         driver.close()
 
 
-@pytest.mark.parametrize("kind", ["pure", "unity"])
+@pytest.mark.parametrize("kind", ["pure", "unity", "oceanstor"])
 def test_a_dead_drivers_session_is_ended_by_its_handle_and_never_by_a_login(simulator, kind, workdir):
     """What a restarted actor does with the handle its killed predecessor published: a live
     session is logged out with no login; an expired one fails to end, also with no login (Unity's
-    handler logs in again on a 401, even inside ``logout()``: the release handler has no password).
+    handler logs in again on a 401, even inside ``logout()``: the release handler has no password;
+    OceanStor's logs in in its constructor: the release handler is made without it).
     Then the driver that held it is closed: its logout meets a 401 too, and logs in neither."""
     for expired in (False, True):
         arr, driver = make(simulator, kind)

@@ -25,7 +25,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 VENDORS = {"pure": pure_access, "storwize": storwize_access, "unity": unity_access, "ds8k": ds8k_access,
            "oceanstor": oceanstor_access}
 #: the drivers whose session a restarted actor ends by its handle (SESSION_HANDOFF)
-HANDOFF = {"pure", "unity"}
+HANDOFF = {"oceanstor", "pure", "unity"}
 #: Delfin's REST drivers run here; DS8000's never ends its token at the array (no logout call)
 REST = ["ds8k", "oceanstor", "pure", "unity"]
 #: the ones that make an empty or partial list of a throttled answer (OceanStor's raises itself)
@@ -48,7 +48,7 @@ def access(kind, arr, password=None, **extra):
     return out
 
 
-@pytest.mark.parametrize("kind", ["pure", "storwize", "unity"])
+@pytest.mark.parametrize("kind", ["oceanstor", "pure", "storwize", "unity"])
 def test_nine_callers_one_session_then_remove_logs_out(manager, simulator, kind, tmp_path):
     arr = add(simulator, kind)
     sid = manager.client.discover_storage(None, access(kind, arr))["id"]
@@ -78,11 +78,11 @@ def test_nine_callers_one_session_then_remove_logs_out(manager, simulator, kind,
         manager.client.get_storage(None, sid)
 
 
-@pytest.mark.parametrize("kind", ["pure", "storwize", "unity"])
+@pytest.mark.parametrize("kind", ["oceanstor", "pure", "storwize", "unity"])
 def test_kill_9_leaves_one_session_at_the_array(manager, simulator, kind):
-    """Pure and Unity: the restarted actor ends the dead one's session with Delfin's own handler
-    and logout, given the session cookie (and Unity's CSRF token) it kept, with no login;
-    Storwize: SSH ends with the process."""
+    """Pure, Unity and OceanStor: the restarted actor ends the dead one's session with Delfin's
+    own handler and logout, given the session cookie (and Unity's CSRF token; OceanStor's token
+    header and device URL) it kept, with no login; Storwize: SSH ends with the process."""
     arr = add(simulator, kind)
     sid = manager.client.discover_storage(None, access(kind, arr))["id"]
     state = kill_9_and_wait(manager, sid, handles=kind in HANDOFF)
