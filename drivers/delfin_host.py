@@ -63,8 +63,9 @@ from .response_watch import watch_objects, watched
 log = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "delfin.storage.drivers"
-#: results that mean "the driver has nothing here" when Delfin's base class answers None
-_NONE_IS_UNSUPPORTED = {"collect_perf_metrics", "get_capabilities", "get_latest_perf_timestamp"}
+#: results that mean "the driver has nothing here" when it answers None: Delfin's base class
+#: does for these, and a driver's own ``list_*`` whose body is ``pass`` (3PAR's file resources)
+_NONE_IS_UNSUPPORTED = {"collect_perf_metrics", "get_capabilities", "get_latest_perf_timestamp", *LIST_METHODS}
 #: the driver methods the host forwards (ours minus the session ones it handles itself)
 FORWARDED = (*LIST_METHODS, "get_storage", "clear_alert", "add_trap_config",
              "remove_trap_config", "get_capabilities", "get_latest_perf_timestamp")
@@ -430,7 +431,21 @@ def _as_is(host: DelfinDriverHost, method: str, result: Any) -> Any:
 
 
 def _rows(host: DelfinDriverHost, method: str, result: Any) -> Any:
-    return check_row_shapes(method, result)
+    return check_row_shapes(method, _native_ids_as_text(result))
+
+
+def _native_ids_as_text(result: Any) -> Any:
+    """Native ids are text, as Delfin's tables keep them; some drivers give numbers (3PAR's
+    volumes name their CPG by its numeric id, its CPGs by the same id as text)."""
+    lists = result.values() if isinstance(result, dict) else [result]
+    for rows in lists:
+        for row in rows if isinstance(rows, list) else ():
+            if isinstance(row, dict):
+                for key, value in row.items():
+                    if key.startswith("native_") and key.endswith("_id") and isinstance(value, int) \
+                            and not isinstance(value, bool):
+                        row[key] = str(value)
+    return result
 
 
 def _storage(host: DelfinDriverHost, method: str, result: Any) -> dict:

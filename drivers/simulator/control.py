@@ -177,6 +177,15 @@ def oceanstor_access(array: dict, password: Optional[str] = None) -> dict:
     return _https_access("huawei", "oceanstor", array, password)
 
 
+def hpe3par_access(array: dict, password: Optional[str] = None) -> dict:
+    """Access info for Delfin's ``hpe 3par`` driver (a ``kind: 3par`` array): its WSAPI over
+    HTTPS and its CLI over SSH, with the same account (no ``pub_key``, as for Storwize)."""
+    out = _https_access("hpe", "3par", array, password)
+    out["ssh"] = {"host": array["host"], "port": array["ssh_port"], "username": "admin",
+                  "password": password or array["users"]["admin"]}
+    return out
+
+
 def storwize_access(array: dict, password: Optional[str] = None) -> dict:
     """Access info for Delfin's ``ibm storwize_svc`` driver. No ``pub_key``: Delfin's SSH pool
     pins a key only on port 22 and accepts the host key on first use otherwise."""

@@ -1,5 +1,5 @@
 """SODA Delfin's own drivers through ``drivers/delfin_host.py`` (no Ray), counted at the
-simulated FlashArray, Unity, DS8000, OceanStor and Storwize arrays."""
+simulated FlashArray, Unity, DS8000, OceanStor, 3PAR and Storwize arrays."""
 from __future__ import annotations
 
 import inspect
@@ -21,14 +21,15 @@ from drivers.errors import (DelfinError, InvalidIpOrPort, InvalidResults, Invali
 from drivers.plugins import driver_catalog, load_driver_class
 from drivers.access_info import AccessInfo
 from drivers.simulator import oceanstor_server
-from drivers.simulator.control import ds8k_access, oceanstor_access, pure_access, storwize_access, unity_access
+from drivers.simulator.control import (ds8k_access, hpe3par_access, oceanstor_access, pure_access, storwize_access,
+                                      unity_access)
 from drivers import perfgen
 
 delfin_exception = pytest.importorskip("delfin.exception")
 from delfin.drivers import driver as delfin_driver  # noqa: E402
 
 VENDORS = {"pure": pure_access, "storwize": storwize_access, "unity": unity_access, "ds8k": ds8k_access,
-           "oceanstor": oceanstor_access}
+           "oceanstor": oceanstor_access, "3par": hpe3par_access}
 SIZES = {"volumes": 30, "pools": 3, "ports": 6, "disks": 8, "controllers": 2}
 
 
@@ -271,6 +272,45 @@ def test_oceanstor_refused_login_is_invalid_username_or_password(simulator, work
     assert (stats["logins"], stats["failed_logins"]) == (1, 2)
 
 
+def test_3par_rest_and_ssh_inventory_alerts_and_two_sessions(simulator, workdir):
+    """3PAR: pools and volumes over its WSAPI, nodes, disks, ports and alerts over its CLI; one
+    REST session key and one SSH connection, both ended on close. Its file methods are ``pass``
+    in Delfin 1.5.0 (None): not supported, as its missing quotas and perf."""
+    arr, driver = make(simulator, "3par")
+    try:
+        counts = {m: len(getattr(driver, m)(None)) for m in
+                  ("list_storage_pools", "list_volumes", "list_controllers", "list_disks", "list_ports")}
+        assert counts == {"list_storage_pools": SIZES["pools"], "list_volumes": SIZES["volumes"],
+                          "list_controllers": SIZES["controllers"], "list_disks": SIZES["disks"],
+                          "list_ports": SIZES["ports"]}
+        pools = {p["native_storage_pool_id"] for p in driver.list_storage_pools(None)}
+        assert {v["native_storage_pool_id"] for v in driver.list_volumes(None)} == pools    # both text
+        ports = driver.list_ports(None)
+        assert {p["type"] for p in ports} == {"fc", "iscsi"} and all(p["ipv4"] for p in ports if p["type"] == "iscsi")
+        assert all(c["memory_size"] != "0" and c["cpu_info"] for c in driver.list_controllers(None))
+        for lacking in ("list_filesystems", "list_qtrees", "list_shares", "list_quotas"):
+            with pytest.raises(NotSupported):
+                getattr(driver, lacking)(None)
+        with pytest.raises(NotSupported):
+            driver.collect_perf_metrics(None, "st-1", None, 0, int(time.time() * 1000))
+        alerts = driver.list_alerts(None)
+        assert alerts and all(a["occur_time"] < time.time() * 1000 for a in alerts)
+        driver.clear_alert(None, alerts[0]["sequence_number"])
+        assert [a["sequence_number"] for a in driver.list_alerts(None)] == [a["sequence_number"] for a in alerts[1:]]
+        stats = simulator.stats(arr["name"])
+        assert (stats["logins"], stats["active_sessions"], stats["peak_session_inflight"]) == (2, 2, 1)
+    finally:
+        driver.close()
+    wait = time.monotonic() + 5
+    while simulator.stats(arr["name"])["active_sessions"] and time.monotonic() < wait:
+        time.sleep(0.05)
+    stats = simulator.stats(arr["name"])
+    assert (stats["active_sessions"], stats["logouts"]) == (0, 2)
+    with pytest.raises(InvalidUsernameOrPassword):
+        type(driver)(**VENDORS["3par"](arr, "wrong"), storage_id="st-2")
+    assert simulator.stats(arr["name"])["failed_logins"] == 1
+
+
 def test_pure_has_no_perf_in_delfin_1_5_so_it_is_not_supported(simulator, workdir):
     _, driver = make(simulator, "pure")
     try:
@@ -339,6 +379,8 @@ class StubDelfinDriver(delfin_driver.StorageDriver):
     def remove_trap_config(self, context, trap_config): pass
     def list_alerts(self, context, query_para=None): return "not a list"
     def clear_alert(self, context, sequence_number): pass
+    def list_disks(self, context): return [{"native_disk_id": 7, "native_disk_group_id": 3, "name": "d"}]
+    def list_filesystems(self, context): pass                # as 3PAR's: the body is ``pass``
 
 
 class StubHost(DelfinDriverHost):
@@ -356,6 +398,9 @@ def test_misbehaving_delfin_driver_gives_delfin_errors():
     assert isinstance(err.value.__cause__, KeyError)
     with pytest.raises(NotSupported):
         d.list_controllers(None)                            # Delfin's base: NotImplementedError
+    with pytest.raises(NotSupported):
+        d.list_filesystems(None)                            # a list method that answers None
+    assert d.list_disks(None) == [{"native_disk_id": "7", "native_disk_group_id": "3", "name": "d"}]
     with pytest.raises(NotSupported):
         d.collect_perf_metrics(None, "st-1", {"volume": ["iops"]}, 0, 1)   # Delfin's base: None
     d.close()

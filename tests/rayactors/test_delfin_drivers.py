@@ -1,5 +1,5 @@
 """SODA Delfin's own vendor drivers (pure flasharray, dellemc unity, ibm ds8k, huawei oceanstor,
-ibm storwize_svc) in our storage actors, over real Ray and real sockets, counted at the simulated arrays."""
+hpe 3par, ibm storwize_svc) in our storage actors, over real Ray and real sockets, counted at the simulated arrays."""
 from __future__ import annotations
 
 import json
@@ -15,7 +15,8 @@ import pytest
 import ray
 
 from drivers.errors import InvalidUsernameOrPassword, NotSupported, StorageNotFound
-from drivers.simulator.control import ds8k_access, oceanstor_access, pure_access, storwize_access, unity_access
+from drivers.simulator.control import (ds8k_access, hpe3par_access, oceanstor_access, pure_access, storwize_access,
+                                      unity_access)
 from rayactors import metrics
 
 from ..helpers import kill_9_and_wait, wait_for
@@ -23,7 +24,9 @@ from ..helpers import kill_9_and_wait, wait_for
 pytest.importorskip("delfin")
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 VENDORS = {"pure": pure_access, "storwize": storwize_access, "unity": unity_access, "ds8k": ds8k_access,
-           "oceanstor": oceanstor_access}
+           "oceanstor": oceanstor_access, "3par": hpe3par_access}
+#: sessions one driver instance holds at the array (3PAR's: a REST session key and an SSH connection)
+SESSIONS = {"3par": 2}
 #: the drivers whose session a restarted actor ends by its handle (SESSION_HANDOFF)
 HANDOFF = {"oceanstor", "pure", "unity"}
 #: Delfin's REST drivers run here; DS8000's never ends its token at the array (no logout call)
@@ -138,7 +141,7 @@ def test_a_throttled_array_keeps_the_last_inventory(manager, simulator, kind):
     assert (stats["logins"], stats["active_sessions"]) == (1, 1)
 
 
-@pytest.mark.parametrize("kind", ["ds8k", "oceanstor", "pure", "storwize", "unity"])
+@pytest.mark.parametrize("kind", ["3par", "ds8k", "oceanstor", "pure", "storwize", "unity"])
 def test_types_the_array_lacks_are_not_supported(manager, simulator, kind):
     arr = add(simulator, kind)
     c = manager.client
@@ -158,10 +161,10 @@ def test_types_the_array_lacks_are_not_supported(manager, simulator, kind):
     if kind == "ds8k":                                                  # Delfin's DS8000 driver lists no disks
         assert support["list_disks"] == {"status": "not_supported"}
     assert support["list_storage_pools"]["status"] == "supported"     # Pure: 0 pools, truthfully
-    if kind in EMPTY_ON_429:                    # no perf in Delfin 1.5's Pure, Unity and DS8000 drivers
+    if kind in (*EMPTY_ON_429, "3par"):         # no perf in Delfin 1.5's Pure, Unity, DS8000, 3PAR drivers
         with pytest.raises(NotSupported):
             c.collect_perf_metrics(None, sid, None, 0, int(time.time() * 1000))
-    assert simulator.stats(arr["name"])["logins"] == 1
+    assert simulator.stats(arr["name"])["logins"] == SESSIONS.get(kind, 1)
 
 
 def test_oceanstor_real_time_windows_hold_each_sample_once(manager_factory, simulator):
@@ -219,7 +222,7 @@ def test_storwize_rotation_auth_failed_no_retry_update_and_backfill(manager_fact
     assert c.collection_stats(sid)["windows_lost"] == 0
 
 
-@pytest.mark.parametrize("kind", ["oceanstor", "pure", "unity"])
+@pytest.mark.parametrize("kind", ["3par", "oceanstor", "pure", "unity"])
 def test_rest_rotation_auth_failed_no_retry_then_update(manager, simulator, kind):
     """OceanStor's client raises the same generic error for a refused password as for an array
     it cannot reach: the host reads the refusal from its log (without, the call failed alone,
@@ -239,10 +242,11 @@ def test_rest_rotation_auth_failed_no_retry_then_update(manager, simulator, kind
         with pytest.raises(InvalidUsernameOrPassword):
             c.get_storage(None, sid)
     assert simulator.stats(arr["name"])["failed_logins"] == 1
-    c.update_access_info(None, {"storage_id": sid, "rest": access(kind, arr, "rotated")["rest"]})
+    new = access(kind, arr, "rotated")
+    c.update_access_info(None, {"storage_id": sid, **{k: new[k] for k in ("rest", "ssh") if k in new}})
     assert len(c.list_volumes(None, sid)) == SIZES["volumes"]
-    stats = simulator.stats(arr["name"])
-    assert (stats["logins"], stats["active_sessions"]) == (2, 1)
+    stats, n = simulator.stats(arr["name"]), SESSIONS.get(kind, 1)
+    assert (stats["logins"], stats["active_sessions"]) == (2 * n, n)
 
 
 @pytest.mark.parametrize("kind,latency_ms,calls", [("pure", 300, 24), ("storwize", 150, 12)])
