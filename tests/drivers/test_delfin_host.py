@@ -311,6 +311,27 @@ def test_3par_rest_and_ssh_inventory_alerts_and_two_sessions(simulator, workdir)
     assert simulator.stats(arr["name"])["failed_logins"] == 1
 
 
+def test_3par_outage_keeps_its_rest_key_and_connects_ssh_again(simulator, workdir):
+    """The array down: a REST call is InvalidIpOrPort (``unreachable``), an SSH call SSHException.
+    Up again: the same REST session key answers; the SSH connection the outage cut is made again,
+    once. Two sessions at the array at most, none after close."""
+    arr, driver = make(simulator, "3par")
+    driver.list_disks(None)
+    with simulator.faulted(arr["name"], down=True):
+        with pytest.raises(InvalidIpOrPort):
+            driver.list_volumes(None)
+        with pytest.raises(errors.SSHException):
+            driver.list_disks(None)
+    assert (len(driver.list_volumes(None)), len(driver.list_disks(None))) == (SIZES["volumes"], SIZES["disks"])
+    stats = simulator.stats(arr["name"])
+    assert (stats["logins"], stats["active_sessions"], stats["peak_sessions"]) == (3, 2, 2)
+    driver.close()
+    wait = time.monotonic() + 5
+    while simulator.stats(arr["name"])["active_sessions"] and time.monotonic() < wait:
+        time.sleep(0.05)
+    assert simulator.stats(arr["name"])["active_sessions"] == 0
+
+
 def test_pure_has_no_perf_in_delfin_1_5_so_it_is_not_supported(simulator, workdir):
     _, driver = make(simulator, "pure")
     try:
