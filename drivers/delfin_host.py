@@ -79,8 +79,11 @@ class Handoff:
     """How a driver's REST session is handed to the restarted actor that ends it."""
     attr: str                        #: the driver attribute holding the REST handler
     headers: tuple[str, ...] = ()    #: session headers its ``logout()`` needs besides the cookies
-    attrs: tuple[str, ...] = ()      #: handler attributes it needs (OceanStor's device URL)
+    attrs: tuple[str, ...] = ()      #: attributes of the session's holder it needs (OceanStor's device URL)
     cookie: bool = True              #: the session is a cookie (False: the headers alone)
+    #: the handler's attribute holding the session, when not the handler itself (3PAR's REST
+    #: handler is built around a REST client built from the access info, which holds the session)
+    via: str = ""
     #: the handler's constructor logs in (OceanStor's): the release handler is made without it
     login_in_constructor: bool = False
 
@@ -89,12 +92,15 @@ class Handoff:
 #: Only the ones checked at a simulated array (tests/rayactors/test_delfin_drivers.py). Unity's
 #: CSRF token is kept as the handler keeps it (``cryptor``-encoded), and a Unity answers nothing
 #: without ``X-EMC-REST-CLIENT``, which only its login sets. OceanStor's session is its
-#: ``iBaseToken`` header on its device's URL. (DS8000's driver has no logout that reaches the
-#: array: its token cannot be handed over.)
+#: ``iBaseToken`` header on its device's URL; 3PAR's its session key, in a header and in the
+#: logout's URL. (DS8000's driver has no logout that reaches the array: its token cannot be
+#: handed over.)
 SESSION_HANDOFF = {"pure flasharray": Handoff("rest_handler"),
                    "dellemc unity": Handoff("rest_handler", ("X-EMC-REST-CLIENT", "EMC-CSRF-TOKEN")),
                    "huawei oceanstor": Handoff("client", ("iBaseToken",), ("url",), cookie=False,
-                                               login_in_constructor=True)}
+                                               login_in_constructor=True),
+                   "hpe 3par": Handoff("rest_handler", ("X-HP3PAR-WSAPI-SessionKey",), ("rest_auth_token",),
+                                       cookie=False, via="rest_client")}
 
 _init_lock = threading.Lock()
 _initialised = False
@@ -245,15 +251,16 @@ class DelfinDriverHost(StorageDriver):
         needs, for the drivers in SESSION_HANDOFF."""
         how = SESSION_HANDOFF.get(self.entry_point.name)
         handler = getattr(self.inner, how.attr, None) if how and not self._closed else None
-        session = getattr(handler, "session", None)
+        holder = getattr(handler, how.via, None) if how and how.via else handler
+        session = getattr(holder, "session", None)
         if session is None:
             return None
         cookies = {c.name: c.value for c in session.cookies}
         headers = {h: session.headers[h] for h in how.headers if session.headers.get(h)}
-        attrs = {a: getattr(handler, a) for a in how.attrs if isinstance(getattr(handler, a, None), str)}
+        attrs = {a: getattr(holder, a) for a in how.attrs if isinstance(getattr(holder, a, None), str)}
         if (how.cookie and not cookies) or len(headers) != len(how.headers) or len(attrs) != len(how.attrs):
             return None                       # not logged in (yet)
-        return json.dumps({"handler": f"{type(handler).__module__}:{type(handler).__qualname__}",
+        return json.dumps({"handler": _qualname(handler), "holder": _qualname(holder),
                            "cookies": cookies, "headers": headers, "attrs": attrs}, sort_keys=True)
 
     @classmethod
@@ -266,35 +273,48 @@ class DelfinDriverHost(StorageDriver):
             raise NotSupported("release_session")
         try:
             saved = json.loads(handle)
-            module, _, name = saved["handler"].partition(":")
+            names = [saved["handler"], saved.get("holder") or saved["handler"]]
             cookies = dict(saved["cookies"])
             headers = {str(k): str(v) for k, v in dict(saved.get("headers") or {}).items()}
             attrs = {a: str(v) for a, v in dict(saved.get("attrs") or {}).items() if a in how.attrs}
         except (ValueError, KeyError, TypeError, AttributeError):
             raise NotSupported("release_session: not a handle of this driver") from None
-        if not module.startswith("delfin.drivers."):
+        if not all(isinstance(n, str) and n.startswith("delfin.drivers.") for n in names):
             raise NotSupported("release_session: not a Delfin handler")
         init_delfin()
         with translated("release session"):
             kwargs = delfin_kwargs(AccessInfo.parse(access_info), passwords=False)
-            handler_cls = getattr(importlib.import_module(module), name)
-            if how.login_in_constructor:      # made without its constructor, given what it reads
-                handler = handler_cls.__new__(handler_cls)
+            handler_cls, holder_cls = (_load(n) for n in names)
+            if how.via:                       # the handler around a holder built from the access info
+                holder = holder_cls(**kwargs)
+                handler = handler_cls(holder)
+            elif how.login_in_constructor:    # made without its constructor, given what it reads
+                handler = holder = handler_cls.__new__(handler_cls)
                 handler.verify = kwargs.get("verify")
             else:
-                handler = handler_cls(**kwargs)
-            handler.init_http_head()
-            vars(handler).update(attrs)
-            handler.session.cookies.update(cookies)
-            handler.session.headers.update(headers)
+                handler = holder = handler_cls(**kwargs)
+            holder.init_http_head()
+            vars(holder).update(attrs)
+            holder.session.cookies.update(cookies)
+            holder.session.headers.update(headers)
             try:
                 handler.logout()
             finally:
-                handler.session.close()
+                if holder.session is not None:
+                    holder.session.close()
 
     @staticmethod
     def parse_alert(context: Any, alert: dict) -> dict:
         raise NotSupported("parse_alert")   # replaced per class by host_class
+
+
+def _qualname(obj: Any) -> str:
+    return f"{type(obj).__module__}:{type(obj).__qualname__}"
+
+
+def _load(qualname: str) -> Any:
+    module, _, name = qualname.partition(":")
+    return getattr(importlib.import_module(module), name)
 
 
 def delfin_kwargs(access: AccessInfo, storage_id: Optional[str] = None, *, passwords: bool = True) -> dict[str, Any]:

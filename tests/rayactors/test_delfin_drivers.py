@@ -28,7 +28,7 @@ VENDORS = {"pure": pure_access, "storwize": storwize_access, "unity": unity_acce
 #: sessions one driver instance holds at the array (3PAR's: a REST session key and an SSH connection)
 SESSIONS = {"3par": 2}
 #: the drivers whose session a restarted actor ends by its handle (SESSION_HANDOFF)
-HANDOFF = {"oceanstor", "pure", "unity"}
+HANDOFF = {"3par", "oceanstor", "pure", "unity"}
 #: Delfin's REST drivers run here; DS8000's never ends its token at the array (no logout call)
 REST = ["ds8k", "oceanstor", "pure", "unity"]
 #: the ones that make an empty or partial list of a throttled answer (OceanStor's raises itself)
@@ -81,18 +81,20 @@ def test_nine_callers_one_session_then_remove_logs_out(manager, simulator, kind,
         manager.client.get_storage(None, sid)
 
 
-@pytest.mark.parametrize("kind", ["oceanstor", "pure", "storwize", "unity"])
+@pytest.mark.parametrize("kind", ["3par", "oceanstor", "pure", "storwize", "unity"])
 def test_kill_9_leaves_one_session_at_the_array(manager, simulator, kind):
-    """Pure, Unity and OceanStor: the restarted actor ends the dead one's session with Delfin's
-    own handler and logout, given the session cookie (and Unity's CSRF token; OceanStor's token
-    header and device URL) it kept, with no login; Storwize: SSH ends with the process."""
+    """Pure, Unity, OceanStor and 3PAR: the restarted actor ends the dead one's REST session with
+    Delfin's own handler and logout, given the session cookie (and Unity's CSRF token; OceanStor's
+    token header and device URL; 3PAR's session key) it kept, with no login; SSH (Storwize's,
+    3PAR's) ends with the process. So the array holds one storage's sessions, not two."""
     arr = add(simulator, kind)
+    n = SESSIONS.get(kind, 1)
     sid = manager.client.discover_storage(None, access(kind, arr))["id"]
     state = kill_9_and_wait(manager, sid, handles=kind in HANDOFF)
     assert len(manager.client.list_volumes(None, sid)) == SIZES["volumes"]
-    wait_for(lambda: simulator.stats(arr["name"])["active_sessions"] == 1 or None, 10, what="one session")
+    wait_for(lambda: simulator.stats(arr["name"])["active_sessions"] == n or None, 10, what="one storage's sessions")
     stats = simulator.stats(arr["name"])
-    assert (stats["logins"], stats["active_sessions"], stats["failed_logins"]) == (2, 1, 0)
+    assert (stats["logins"], stats["active_sessions"], stats["failed_logins"]) == (2 * n, n, 0)
     assert state["released"] == (1 if kind in HANDOFF else 0)
 
 
