@@ -48,6 +48,7 @@ class JsonHandler(BaseHTTPRequestHandler):
 
     def _dispatch(self) -> None:
         self.extra_headers: dict[str, str] = {}      # a route may add some (cookies, paging)
+        self._body: Optional[bytes] = None
         url = urlsplit(self.path)
         self.query = {k: v[-1] for k, v in parse_qs(url.query).items()}
         parts = [p for p in url.path.split("/") if p]
@@ -58,6 +59,10 @@ class JsonHandler(BaseHTTPRequestHandler):
         except Exception as exc:  # never let a bad request kill the server
             log.exception("handler failed")
             status, body = 500, {"error": f"internal error: {type(exc).__name__}"}
+        try:
+            self._raw_body()            # a body the route did not read must not be taken for the
+        except HttpError:               # next request on this keep-alive connection
+            self.close_connection = True
         if isinstance(body, (bytes, str)):
             self.send_raw(status, body.encode() if isinstance(body, str) else body)
         else:
@@ -68,11 +73,17 @@ class JsonHandler(BaseHTTPRequestHandler):
     def route(self, method: str, parts: list[str]) -> tuple[int, Any]:
         raise HttpError(404, "not found")
 
+    def _raw_body(self) -> bytes:
+        """The request's body, read once."""
+        if self._body is None:
+            length = int(self.headers.get("Content-Length") or 0)
+            if length > MAX_BODY:
+                raise HttpError(413, "body too large")
+            self._body = self.rfile.read(length) if length else b""
+        return self._body
+
     def body(self) -> dict[str, Any]:
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_BODY:
-            raise HttpError(413, "body too large")
-        raw = self.rfile.read(length) if length else b""
+        raw = self._raw_body()
         if not raw:
             return {}
         try:
