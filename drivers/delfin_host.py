@@ -22,8 +22,9 @@ imports Delfin's config plus the one driver module its storage uses. What the ho
   ``close()`` ends the session where the driver can: ``close_connection()`` if it has one, else
   ``logout()`` of its REST handlers, and every pooled SSH connection is closed.
 - **An array in trouble is an error, never data.** A call during which a request's last answer
-  was 429 or 5xx fails with StorageBackendException, whatever the driver returned (Delfin's
-  FlashArray driver returns an empty or cut-short list then): ``response_watch``.
+  was 401 fails with InvalidUsernameOrPassword, one whose last answer was 429 or 5xx with
+  StorageBackendException, whatever the driver returned (Delfin's FlashArray driver returns an
+  empty or cut-short list then, VPLEX's an empty one for a rejected password): ``response_watch``.
 - **What a driver says only in its log** decides the error where it raises a generic one
   (OceanStor's client: a refused login is InvalidUsernameOrPassword, an array it could not
   reach InvalidIpOrPort): ``driver_log``.
@@ -55,7 +56,8 @@ from typing import Any, ClassVar, Iterator, Optional
 from .access_info import AccessInfo
 from .arrow_schema import metrics_to_table
 from .base import LIST_METHODS, StorageDriver
-from .errors import ALL_ERRORS, DelfinError, InvalidResults, NotSupported, StorageBackendException
+from .errors import (ALL_ERRORS, DelfinError, InvalidResults, InvalidUsernameOrPassword, NotSupported,
+                     StorageBackendException)
 from .driver_log import logged_errors
 from .models import check_row_shapes, validate_storage
 from .response_watch import watch_objects, watched
@@ -198,13 +200,14 @@ class DelfinDriverHost(StorageDriver):
             raise StorageBackendException("the session was closed")
         objects = (self.inner, *_below(self.inner))
         watch_objects(objects)
-        with watched() as troubles:
+        with watched() as answers:
             with logged_errors(self.entry_point.name), translated(method), _sessions_kept(objects):
                 result = getattr(self.inner, method)(None, *args, **kwargs)
-        if troubles:
-            more = f" (and {len(troubles) - 1} more)" if len(troubles) > 1 else ""
-            raise StorageBackendException(f"{method}: the array answered {troubles[0]}{more}; what the driver "
-                                          f"made of it is not used (it can be an empty or partial list)")
+        for seen, error in ((answers.refused, InvalidUsernameOrPassword), (answers.troubles, StorageBackendException)):
+            if seen:
+                more = f" (and {len(seen) - 1} more)" if len(seen) > 1 else ""
+                raise error(f"{method}: the array answered {seen[0]}{more}; what the driver made of it "
+                            f"is not used (it can be an empty or partial list)")
         if result is None and method in _NONE_IS_UNSUPPORTED:
             raise NotSupported(method)
         with translated(method):

@@ -2,17 +2,22 @@
 
 Delfin's REST drivers often turn an error answer into no data: 1.5.0's FlashArray driver answers
 a throttled or failing array (429, 5xx) with an empty list, or with the pages it got before the
-failing one; Unity's and DS8000's do the same on 429. Returned as they are, an inventory sync would record
-the array as emptied. So the host watches every response of a call, and a call during which a
-request's last answer was 429 or 5xx fails instead of returning what the driver made of it
-(``DelfinDriverHost._forward``). A request the driver retried until it succeeded does not count;
-requests a driver makes from other threads than the caller's are not seen.
+failing one; Unity's and DS8000's do the same on 429; VPLEX's answers a rejected password (401:
+it sends the credentials with every request) with an empty list. Returned as they are, an
+inventory sync would record the array as emptied, and with a rejected password every later call
+would try it again, towards the account's lock-out. So the host watches every response of a
+call, and a call during which a request's last answer was 401 fails with
+InvalidUsernameOrPassword, one whose last answer was 429 or 5xx with StorageBackendException,
+instead of returning what the driver made of it (``DelfinDriverHost._forward``). A request the
+driver retried until it succeeded (a 401 answered by a new login, then the request again) does
+not count; requests a driver makes from other threads than the caller's are not seen.
 """
 from __future__ import annotations
 
 import contextlib
 import functools
 import threading
+from dataclasses import dataclass, field
 from typing import Any, Iterator
 from urllib.parse import urlsplit
 
@@ -23,6 +28,18 @@ _calls = threading.local()
 def troubled(status: int) -> bool:
     """An answer that says the array could not serve the request now (throttled, failing)."""
     return status == 429 or status >= 500
+
+
+def refused(status: int) -> bool:
+    """An answer that says the array did not accept the credentials."""
+    return status == 401
+
+
+@dataclass
+class Answers:
+    """What a watched call's requests last got, once the call is over: ``"429 to GET /path"``."""
+    troubles: list[str] = field(default_factory=list)     #: throttled or failing
+    refused: list[str] = field(default_factory=list)      #: credentials not accepted
 
 
 def _note(resp: Any, *args: Any, **kwargs: Any) -> None:
@@ -57,14 +74,18 @@ def watch_objects(objects: Any) -> None:
 
 
 @contextlib.contextmanager
-def watched() -> Iterator[list[str]]:
-    """Around one call: yields a list that holds, once the call is over, every request whose
-    last answer was troubled (``"429 to GET /api/1.17/volume"``)."""
-    troubles: list[str] = []
+def watched() -> Iterator[Answers]:
+    """Around one call: yields ``Answers`` that hold, once the call is over, every request whose
+    last answer was troubled or refused (``"429 to GET /api/1.17/volume"``)."""
+    answers = Answers()
     _calls.last = last = {}
     try:
-        yield troubles
+        yield answers
     finally:
         _calls.last = None
-        troubles.extend(f"{status} to {method} {urlsplit(url).path}"
-                        for (method, url), status in last.items() if troubled(status))
+        for (method, url), status in last.items():
+            seen = f"{status} to {method} {urlsplit(url).path}"
+            if troubled(status):
+                answers.troubles.append(seen)
+            elif refused(status):
+                answers.refused.append(seen)

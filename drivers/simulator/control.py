@@ -177,6 +177,11 @@ def oceanstor_access(array: dict, password: Optional[str] = None) -> dict:
     return _https_access("huawei", "oceanstor", array, password)
 
 
+def vplex_access(array: dict, password: Optional[str] = None) -> dict:
+    """Access info for Delfin's ``dellemc vplex`` driver (a ``kind: vplex`` array)."""
+    return _https_access("dellemc", "vplex", array, password)
+
+
 def hpe3par_access(array: dict, password: Optional[str] = None) -> dict:
     """Access info for Delfin's ``hpe 3par`` driver (a ``kind: 3par`` array): its WSAPI over
     HTTPS and its CLI over SSH, with the same account (no ``pub_key``, as for Storwize)."""

@@ -20,10 +20,11 @@ from .tls import self_signed
 from .hpe3par_server import Hpe3parCli, Hpe3parRestHandler
 from .oceanstor_server import OceanStorArray, OceanStorRestHandler
 from .unity_server import UnityArray, UnityRestHandler
+from .vplex_server import VplexRestHandler
 
 
 #: the kinds whose REST API is served over HTTPS with the simulator's self-signed certificate
-HTTPS_KINDS = {"pure", "unity", "ds8k", "oceanstor", "3par"}
+HTTPS_KINDS = {"pure", "unity", "ds8k", "oceanstor", "3par", "vplex"}
 
 
 def default_array(i: int) -> dict[str, Any]:
@@ -70,8 +71,8 @@ class Simulator:
             return array
 
     def _servers_for(self, array: SimArray) -> tuple[Optional[Server], Optional[SSHServer]]:
-        """The protocols an array of this kind speaks: ours both, a FlashArray, Unity, DS8000 or
-        OceanStor HTTPS, a Storwize SSH, a 3PAR both (HTTPS)."""
+        """The protocols an array of this kind speaks: ours both, a FlashArray, Unity, DS8000,
+        OceanStor or VPLEX HTTPS, a Storwize SSH, a 3PAR both (HTTPS)."""
         cfg = array.cfg
         if cfg.kind == "pure":
             return Server(PureRestHandler, cfg.rest_port, array, tls=self.tls), None
@@ -81,6 +82,8 @@ class Simulator:
             return Server(DS8kRestHandler, cfg.rest_port, array, tls=self.tls), None
         if cfg.kind == "oceanstor":
             return Server(OceanStorRestHandler, cfg.rest_port, OceanStorArray(array), tls=self.tls), None
+        if cfg.kind == "vplex":
+            return Server(VplexRestHandler, cfg.rest_port, array, tls=self.tls), None
         if cfg.kind == "3par":
             return (Server(Hpe3parRestHandler, cfg.rest_port, array, tls=self.tls),
                     SSHServer(array, cfg.ssh_port, self.host_key, cli=Hpe3parCli(array).run))

@@ -1,5 +1,5 @@
 """SODA Delfin's own drivers through ``drivers/delfin_host.py`` (no Ray), counted at the
-simulated FlashArray, Unity, DS8000, OceanStor, 3PAR and Storwize arrays."""
+simulated FlashArray, Unity, DS8000, OceanStor, 3PAR, VPLEX and Storwize arrays."""
 from __future__ import annotations
 
 import contextlib
@@ -23,14 +23,14 @@ from drivers.plugins import driver_catalog, load_driver_class
 from drivers.access_info import AccessInfo
 from drivers.simulator import oceanstor_server
 from drivers.simulator.control import (ds8k_access, hpe3par_access, oceanstor_access, pure_access, storwize_access,
-                                      unity_access)
+                                      unity_access, vplex_access)
 from drivers import perfgen
 
 delfin_exception = pytest.importorskip("delfin.exception")
 from delfin.drivers import driver as delfin_driver  # noqa: E402
 
 VENDORS = {"pure": pure_access, "storwize": storwize_access, "unity": unity_access, "ds8k": ds8k_access,
-           "oceanstor": oceanstor_access, "3par": hpe3par_access}
+           "oceanstor": oceanstor_access, "3par": hpe3par_access, "vplex": vplex_access}
 SIZES = {"volumes": 30, "pools": 3, "ports": 6, "disks": 8, "controllers": 2}
 
 
@@ -337,6 +337,42 @@ def test_3par_outage_keeps_its_rest_key_and_connects_ssh_again(simulator, workdi
     assert (stats["logins"], stats["active_sessions"], stats["peak_sessions"]) == (3, 2, 2)
     driver.close()
     assert _settled(simulator, arr["name"], 0)["active_sessions"] == 0
+
+
+def test_vplex_inventory_with_no_session_at_the_array(simulator, workdir):
+    """VPLEX: clusters, devices (pools), virtual volumes, directors and ports, the capacities
+    from the CLI summaries its API returns as text; no session at all (the credentials go with
+    every request). No disks, alerts or perf in Delfin 1.5.0's VPLEX driver: not supported."""
+    arr, driver = make(simulator, "vplex")
+    try:
+        storage = driver.get_storage(None)                  # after a POST whose body the array ignores
+        assert storage["serial_number"] == arr["serial_number"] and storage["total_capacity"] > 0
+        counts = {m: len(getattr(driver, m)(None)) for m in
+                  ("list_storage_pools", "list_volumes", "list_controllers", "list_ports")}
+        assert counts == {"list_storage_pools": SIZES["pools"], "list_volumes": SIZES["volumes"],
+                          "list_controllers": SIZES["controllers"], "list_ports": SIZES["ports"]}
+        pools = {p["native_storage_pool_id"] for p in driver.list_storage_pools(None)}
+        assert {v["native_storage_pool_id"] for v in driver.list_volumes(None)} <= pools
+        for lacking in ("list_disks", "list_alerts", "list_filesystems"):
+            with pytest.raises(NotSupported):
+                getattr(driver, lacking)(None)
+        stats = simulator.stats(arr["name"])
+        assert (stats["logins"], stats["failed_logins"], stats["active_sessions"]) == (0, 0, 0)
+        assert stats["requests"] > 10
+    finally:
+        driver.close()
+
+
+def test_vplex_rejected_password_is_an_error_not_an_empty_inventory(simulator, workdir):
+    """VPLEX's driver sends the credentials with every request and makes a 401 an empty list:
+    after a rotation the inventory read as emptied, and every call tried the old password again.
+    The host makes the 401 InvalidUsernameOrPassword (the session goes ``auth_failed``)."""
+    arr, driver = make(simulator, "vplex")
+    simulator.rotate_password(arr["name"], "rotated")
+    with pytest.raises(InvalidUsernameOrPassword, match="401 to GET /vplex/clusters"):
+        driver.list_volumes(None)
+    assert simulator.stats(arr["name"])["failed_logins"] == 1
+    driver.close()
 
 
 def test_pure_has_no_perf_in_delfin_1_5_so_it_is_not_supported(simulator, workdir):
