@@ -200,14 +200,22 @@ class DelfinDriverHost(StorageDriver):
             raise StorageBackendException("the session was closed")
         objects = (self.inner, *_below(self.inner))
         watch_objects(objects)
+        raised: Optional[DelfinError] = None
         with watched() as answers:
-            with logged_errors(self.entry_point.name), translated(method), _sessions_kept(objects):
-                result = getattr(self.inner, method)(None, *args, **kwargs)
+            try:
+                with logged_errors(self.entry_point.name), translated(method), _sessions_kept(objects):
+                    result = getattr(self.inner, method)(None, *args, **kwargs)
+            except DelfinError as exc:
+                raised = exc
+        # a rejected password decides over whatever the driver made of it, an error included (VPLEX's
+        # get_storage fails on the empty answer); a throttled or failing answer over a result only
         for seen, error in ((answers.refused, InvalidUsernameOrPassword), (answers.troubles, StorageBackendException)):
-            if seen:
+            if seen and (raised is None or error is InvalidUsernameOrPassword):
                 more = f" (and {len(seen) - 1} more)" if len(seen) > 1 else ""
                 raise error(f"{method}: the array answered {seen[0]}{more}; what the driver made of it "
-                            f"is not used (it can be an empty or partial list)")
+                            f"is not used (it can be an empty or partial list)") from raised
+        if raised is not None:
+            raise raised
         if result is None and method in _NONE_IS_UNSUPPORTED:
             raise NotSupported(method)
         with translated(method):
@@ -268,9 +276,11 @@ class DelfinDriverHost(StorageDriver):
 
     @classmethod
     def release_session(cls, access_info: AccessInfo, handle: str) -> None:
-        """A fresh handler of the driver's own class, given the dead session's cookies and
-        headers, logs out with the driver's own ``logout()``. It has no password: a handler that
-        would log in again (the session expired meanwhile) fails instead, before any request."""
+        """A fresh handler of the driver's own class, given the dead session's cookies, headers
+        and attributes, logs out with the driver's own ``logout()``. It has no password: a handler
+        that would log in again (the session expired meanwhile) fails instead, before any request.
+        Built as ``SESSION_HANDOFF`` says: around a holder of the session made from the access
+        info (``via``), without its constructor where that logs in, or from the access info."""
         how = SESSION_HANDOFF.get(cls.entry_point.name)
         if how is None:
             raise NotSupported("release_session")

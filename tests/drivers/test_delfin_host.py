@@ -372,6 +372,8 @@ def test_vplex_rejected_password_is_an_error_not_an_empty_inventory(simulator, w
     with pytest.raises(InvalidUsernameOrPassword, match="401 to GET /vplex/clusters"):
         driver.list_volumes(None)
     assert simulator.stats(arr["name"])["failed_logins"] == 1
+    with pytest.raises(InvalidUsernameOrPassword, match="401 to POST /vplex/health-check"):
+        driver.get_storage(None)                             # the driver fails on the empty answer itself
     driver.close()
 
 
