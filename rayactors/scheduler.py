@@ -55,8 +55,8 @@ class CollectionScheduler:
         self._keep = keep                      # what ``recent`` holds of a window (the actor: a reference)
         self.jitter_s = random.uniform(0, min(interval_s / 2.0, 10.0))
         self.last_end: Optional[int] = None
-        #: a real-time (not historic) driver's newest sample written, epoch ms
-        self.realtime_last = -1
+        #: a real-time (not historic) driver's newest sample written, epoch ms (None: not read yet)
+        self.realtime_last: Optional[int] = None
         self.pending: list[Window] = []
         self.stats = {"windows_collected": 0, "points_collected": 0, "windows_lost": 0,
                       "windows_pending": 0, "last_success": None, "last_duration_s": None,
@@ -179,6 +179,9 @@ class CollectionScheduler:
         else:
             # a real-time driver answers the array's latest sample, taken at or after the window's
             # end on the array's clock: its rows are kept as stamped, less a sample already written
+            # (by this scheduler, or before it: an actor restarted since)
+            if self.realtime_last is None:
+                self.realtime_last = self.sink.newest(self.storage_id) or -1
             mask = pc.greater(ts, pa.scalar(self.realtime_last, ts.type))
         table = table.filter(mask)
         if not self.historic and table.num_rows:

@@ -84,6 +84,31 @@ class ParquetSink:
                 merged += len(paths)
         return merged
 
+    def newest(self, storage_id: str) -> Optional[int]:
+        """The newest point written for a storage (epoch ms), or None: from the timestamp
+        statistics of its newest day's files, without reading their rows."""
+        root = f"{self.base}/storage_id={storage_id}"
+        try:
+            days = sorted((i for i in self.fs.get_file_info(pafs.FileSelector(root))
+                           if i.type == pafs.FileType.Directory), key=lambda i: i.base_name, reverse=True)
+        except FileNotFoundError:
+            return None
+        for day in days:
+            newest: Optional[int] = None
+            for f in self.fs.get_file_info(pafs.FileSelector(day.path)):
+                if f.type != pafs.FileType.File or f.base_name.startswith(".") or not f.base_name.endswith(".parquet"):
+                    continue
+                with self.fs.open_input_file(f.path) as handle:
+                    meta = pq.ParquetFile(handle).metadata
+                column = meta.schema.names.index("timestamp")
+                for g in range(meta.num_row_groups):
+                    stats = meta.row_group(g).column(column).statistics
+                    if stats is not None and stats.has_min_max:
+                        newest = max(newest or stats.max_raw, stats.max_raw)
+            if newest is not None:
+                return newest
+        return None
+
     # -- retention ---------------------------------------------------------------------------
     def drop_storage(self, storage_id: str) -> bool:
         """Delete every point of one storage (its partition); True if there was one."""

@@ -214,7 +214,8 @@ def test_compaction_keeps_rows_and_cuts_files(tmp_path):
 
 def test_a_real_time_drivers_latest_sample_is_kept_once(tmp_path):
     """A driver that is not historic (Delfin's OceanStor) answers the array's latest sample, stamped
-    at or after the window's end on the array's clock: each sample is written, once."""
+    at or after the window's end on the array's clock: each sample is written, once, across an
+    actor restart too."""
     from drivers.arrow_schema import Metric, metrics_to_table
     from rayactors.scheduler import CollectionScheduler
     sampled_at = iter([60_000, 125_000, 125_000])     # the array's clock; the third has not moved on
@@ -227,8 +228,14 @@ def test_a_real_time_drivers_latest_sample_is_kept_once(tmp_path):
                                 retention_s=0, resource_metrics=None, collect=collect, is_ready=lambda: True,
                                 sync=lambda: None, supervisor=lambda: None, record=lambda *a: None,
                                 sink=ParquetSink(str(tmp_path / "m")))
-    for start in (0, 60_000, 120_000):
+    for start in (0, 60_000):
         sched._collect_window(start, start + 60_000)
+    # the actor restarts: a new scheduler finds the newest sample written in the dataset
+    sched = CollectionScheduler("s", interval_s=60, overlap_s=0, sync_interval_s=3600, historic=False,
+                                retention_s=0, resource_metrics=None, collect=collect, is_ready=lambda: True,
+                                sync=lambda: None, supervisor=lambda: None, record=lambda *a: None,
+                                sink=ParquetSink(str(tmp_path / "m")))
+    sched._collect_window(120_000, 180_000)
     got = metrics.read(root=str(tmp_path / "m"))
     assert sorted(got.column("timestamp").cast(pa.int64()).to_pylist()) == [60_000, 125_000]
-    assert sched.stats["windows_collected"] == 3
+    assert sched.stats["windows_collected"] == 1 and sched.realtime_last == 125_000
