@@ -185,15 +185,22 @@ def vplex_access(array: dict, password: Optional[str] = None) -> dict:
 def hpe3par_access(array: dict, password: Optional[str] = None) -> dict:
     """Access info for Delfin's ``hpe 3par`` driver (a ``kind: 3par`` array): its WSAPI over
     HTTPS and its CLI over SSH, with the same account (no ``pub_key``, as for Storwize)."""
-    out = _https_access("hpe", "3par", array, password)
-    out["ssh"] = {"host": array["host"], "port": array["ssh_port"], "username": "admin",
-                  "password": password or array["users"]["admin"]}
-    return out
+    return {**_https_access("hpe", "3par", array, password), "ssh": _delfin_ssh("hpe", "3par", array, password)["ssh"]}
+
+
+def _delfin_ssh(vendor: str, model: str, array: dict, password: Optional[str]) -> dict:
+    """Access info for one of Delfin's SSH drivers. No ``pub_key``: Delfin's SSH pool pins a key
+    only on port 22 and accepts the host key on first use otherwise."""
+    return {"vendor": vendor, "model": model,
+            "ssh": {"host": array["host"], "port": array["ssh_port"], "username": "admin",
+                    "password": password or array["users"]["admin"]}}
 
 
 def storwize_access(array: dict, password: Optional[str] = None) -> dict:
-    """Access info for Delfin's ``ibm storwize_svc`` driver. No ``pub_key``: Delfin's SSH pool
-    pins a key only on port 22 and accepts the host key on first use otherwise."""
-    return {"vendor": "ibm", "model": "storwize_svc",
-            "ssh": {"host": array["host"], "port": array["ssh_port"], "username": "admin",
-                    "password": password or array["users"]["admin"]}}
+    """Access info for Delfin's ``ibm storwize_svc`` driver (a ``kind: storwize`` array)."""
+    return _delfin_ssh("ibm", "storwize_svc", array, password)
+
+
+def msa_access(array: dict, password: Optional[str] = None) -> dict:
+    """Access info for Delfin's ``hpe msa`` driver (a ``kind: msa`` array)."""
+    return _delfin_ssh("hpe", "msa", array, password)

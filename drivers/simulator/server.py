@@ -18,6 +18,7 @@ from .ssh_server import SSHServer
 from .storwize_cli import StorwizeCli
 from .tls import self_signed
 from .hpe3par_server import Hpe3parCli, Hpe3parRestHandler
+from .msa_cli import MsaCli
 from .oceanstor_server import OceanStorArray, OceanStorRestHandler
 from .unity_server import UnityArray, UnityRestHandler
 from .vplex_server import VplexRestHandler
@@ -72,7 +73,7 @@ class Simulator:
 
     def _servers_for(self, array: SimArray) -> tuple[Optional[Server], Optional[SSHServer]]:
         """The protocols an array of this kind speaks: ours both, a FlashArray, Unity, DS8000,
-        OceanStor or VPLEX HTTPS, a Storwize SSH, a 3PAR both (HTTPS)."""
+        OceanStor or VPLEX HTTPS, a Storwize or MSA SSH, a 3PAR both (HTTPS)."""
         cfg = array.cfg
         if cfg.kind == "pure":
             return Server(PureRestHandler, cfg.rest_port, array, tls=self.tls), None
@@ -82,6 +83,8 @@ class Simulator:
             return Server(DS8kRestHandler, cfg.rest_port, array, tls=self.tls), None
         if cfg.kind == "oceanstor":
             return Server(OceanStorRestHandler, cfg.rest_port, OceanStorArray(array), tls=self.tls), None
+        if cfg.kind == "msa":
+            return None, SSHServer(array, cfg.ssh_port, self.host_key, cli=MsaCli(array).run)
         if cfg.kind == "vplex":
             return Server(VplexRestHandler, cfg.rest_port, array, tls=self.tls), None
         if cfg.kind == "3par":

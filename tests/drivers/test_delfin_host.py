@@ -1,5 +1,5 @@
 """SODA Delfin's own drivers through ``drivers/delfin_host.py`` (no Ray), counted at the
-simulated FlashArray, Unity, DS8000, OceanStor, 3PAR, VPLEX and Storwize arrays."""
+simulated FlashArray, Unity, DS8000, OceanStor, 3PAR, VPLEX, MSA and Storwize arrays."""
 from __future__ import annotations
 
 import contextlib
@@ -22,15 +22,15 @@ from drivers.errors import (DelfinError, InvalidIpOrPort, InvalidResults, Invali
 from drivers.plugins import driver_catalog, load_driver_class
 from drivers.access_info import AccessInfo
 from drivers.simulator import oceanstor_server
-from drivers.simulator.control import (ds8k_access, hpe3par_access, oceanstor_access, pure_access, storwize_access,
-                                      unity_access, vplex_access)
+from drivers.simulator.control import (ds8k_access, hpe3par_access, msa_access, oceanstor_access, pure_access,
+                                      storwize_access, unity_access, vplex_access)
 from drivers import perfgen
 
 delfin_exception = pytest.importorskip("delfin.exception")
 from delfin.drivers import driver as delfin_driver  # noqa: E402
 
 VENDORS = {"pure": pure_access, "storwize": storwize_access, "unity": unity_access, "ds8k": ds8k_access,
-           "oceanstor": oceanstor_access, "3par": hpe3par_access, "vplex": vplex_access}
+           "oceanstor": oceanstor_access, "3par": hpe3par_access, "vplex": vplex_access, "msa": msa_access}
 SIZES = {"volumes": 30, "pools": 3, "ports": 6, "disks": 8, "controllers": 2}
 
 
@@ -90,12 +90,14 @@ def test_each_delfin_driver_loads_and_fails_fast_on_a_closed_port(name, workdir)
     assert_unpatched()
 
 
-@pytest.mark.parametrize("kind", ["pure", "storwize"])
+@pytest.mark.parametrize("kind", ["pure", "storwize", "msa"])
 def test_vendor_inventory_support_and_logout_counted_at_the_array(simulator, kind, workdir):
+    """Pure, Storwize and MSA (whose driver connects at its first call, not when built): the
+    inventory, no file resources, the open alerts, all on one session, logged out on close."""
     arr, driver = make(simulator, kind)
     try:
         stats = simulator.stats(arr["name"])
-        assert (stats["logins"], stats["active_sessions"]) == (1, 1)
+        assert (stats["logins"], stats["active_sessions"]) == ((0, 0) if kind == "msa" else (1, 1))
         storage = driver.get_storage(None)
         assert storage["serial_number"] == arr["serial_number"]
         assert len(driver.list_volumes(None)) == SIZES["volumes"]

@@ -1,5 +1,5 @@
 """SODA Delfin's own vendor drivers (pure flasharray, dellemc unity, ibm ds8k, huawei oceanstor,
-hpe 3par, dellemc vplex, ibm storwize_svc) in our storage actors, over real Ray and real sockets, counted at the simulated arrays."""
+hpe 3par, dellemc vplex, hpe msa, ibm storwize_svc) in our storage actors, over real Ray and real sockets, counted at the simulated arrays."""
 from __future__ import annotations
 
 import json
@@ -15,8 +15,8 @@ import pytest
 import ray
 
 from drivers.errors import InvalidUsernameOrPassword, NotSupported, StorageNotFound
-from drivers.simulator.control import (ds8k_access, hpe3par_access, oceanstor_access, pure_access, storwize_access,
-                                      unity_access, vplex_access)
+from drivers.simulator.control import (ds8k_access, hpe3par_access, msa_access, oceanstor_access, pure_access,
+                                      storwize_access, unity_access, vplex_access)
 from rayactors import metrics
 
 from ..helpers import kill_9_and_wait, wait_for
@@ -24,12 +24,13 @@ from ..helpers import kill_9_and_wait, wait_for
 pytest.importorskip("delfin")
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 VENDORS = {"pure": pure_access, "storwize": storwize_access, "unity": unity_access, "ds8k": ds8k_access,
-           "oceanstor": oceanstor_access, "3par": hpe3par_access, "vplex": vplex_access}
+           "oceanstor": oceanstor_access, "3par": hpe3par_access, "vplex": vplex_access, "msa": msa_access}
 #: sessions one driver instance holds at the array (3PAR's: a REST session key and an SSH
 #: connection; VPLEX's none: the credentials go with every request)
 SESSIONS = {"3par": 2, "vplex": 0}
-#: Delfin 1.5.0's drivers that list no disks
+#: Delfin 1.5.0's drivers that list no disks, and those with no performance collection
 NO_DISKS = {"ds8k", "vplex"}
+NO_PERF = {"3par", "ds8k", "msa", "pure", "unity", "vplex"}
 #: the drivers whose session a restarted actor ends by its handle (SESSION_HANDOFF)
 HANDOFF = {"3par", "oceanstor", "pure", "unity"}
 #: Delfin's REST drivers run here; DS8000's never ends its token at the array (no logout call)
@@ -146,7 +147,7 @@ def test_a_throttled_array_keeps_the_last_inventory(manager, simulator, kind):
     assert (stats["logins"], stats["active_sessions"]) == (1, 1)
 
 
-@pytest.mark.parametrize("kind", ["3par", "ds8k", "oceanstor", "pure", "storwize", "unity", "vplex"])
+@pytest.mark.parametrize("kind", ["3par", "ds8k", "msa", "oceanstor", "pure", "storwize", "unity", "vplex"])
 def test_types_the_array_lacks_are_not_supported(manager, simulator, kind):
     arr = add(simulator, kind)
     c = manager.client
@@ -166,7 +167,7 @@ def test_types_the_array_lacks_are_not_supported(manager, simulator, kind):
     if kind in NO_DISKS:                                  # Delfin's DS8000 and VPLEX drivers list no disks
         assert support["list_disks"] == {"status": "not_supported"}
     assert support["list_storage_pools"]["status"] == "supported"     # Pure: 0 pools, truthfully
-    if kind in (*EMPTY_ON_429, "3par", "vplex"):  # no perf in Delfin 1.5's Pure, Unity, DS8000, 3PAR, VPLEX
+    if kind in NO_PERF:
         with pytest.raises(NotSupported):
             c.collect_perf_metrics(None, sid, None, 0, int(time.time() * 1000))
     assert simulator.stats(arr["name"])["logins"] == SESSIONS.get(kind, 1)
@@ -227,19 +228,24 @@ def test_storwize_rotation_auth_failed_no_retry_update_and_backfill(manager_fact
     assert c.collection_stats(sid)["windows_lost"] == 0
 
 
-@pytest.mark.parametrize("kind", ["3par", "oceanstor", "pure", "unity", "vplex"])
-def test_rest_rotation_auth_failed_no_retry_then_update(manager, simulator, kind):
+@pytest.mark.parametrize("kind", ["3par", "msa", "oceanstor", "pure", "unity", "vplex"])
+def test_rotation_auth_failed_no_retry_then_update(manager, simulator, kind):
     """OceanStor's client raises the same generic error for a refused password as for an array
     it cannot reach: the host reads the refusal from its log; VPLEX's makes the 401 an empty
     list: the host reads the answer (without either, the call failed alone or returned nothing,
-    the storage stayed ``ready`` and every later call tried the old password again)."""
+    the storage stayed ``ready`` and every later call tried the old password again). MSA (SSH
+    alone): the array dropped the connection, so the first call meets the dead connection
+    (``unreachable``) and the prober's fresh connection is the one refused."""
     arr = add(simulator, kind)
     c = manager.client
     sid = c.discover_storage(None, access(kind, arr))["id"]
     simulator.rotate_password(arr["name"], "rotated")
     simulator.expire_sessions(arr["name"])
-    with pytest.raises(InvalidUsernameOrPassword):
-        c.list_volumes(None, sid)
+    if kind == "msa":
+        wait_for(lambda: _state_after_a_call(c, sid) == "auth_failed", 30, what="auth_failed")
+    else:
+        with pytest.raises(InvalidUsernameOrPassword):
+            c.list_volumes(None, sid)
     assert c.storage_state(sid)["state"] == "auth_failed"
     wait_for(lambda: [a for a in c.alerts(sid, open_only=True) if a["alert_name"] == "CredentialsRejected"],
              20, what="alert")
