@@ -232,8 +232,10 @@ class DelfinDriverHost(StorageDriver):
         ``.get`` on each type's entry). By default every metric the capabilities list; otherwise
         the ones asked for (a list or a dict per type) that the driver lists."""
         offered = self._forward("get_capabilities").get("resource_metrics") or {}
-        return self._forward("collect_perf_metrics", storage_id, delfin_selection(offered, resource_metrics),
-                             int(start_time), int(end_time))
+        selection = delfin_selection(offered, resource_metrics)
+        if not selection:        # asked for metrics the driver does not offer: say so, not an empty window
+            raise NotSupported(f"collect_perf_metrics: the driver offers none of {resource_metrics or 'its metrics'}")
+        return self._forward("collect_perf_metrics", storage_id, selection, int(start_time), int(end_time))
 
     # -- session ----------------------------------------------------------------------------
     def reset_connection(self, context: Any, **kwargs: Any) -> None:

@@ -255,6 +255,8 @@ def test_oceanstor_inventory_files_alerts_and_real_time_perf(simulator, workdir)
         for vid in ("vol-0", "vol-249"):
             expect = perfgen.series_values(77, "volume", [vid], ["iops", "readIops"], np.array([sample]))
             assert (got[(vid, "iops")], got[(vid, "readIops")]) == tuple(float(int(v)) for v in expect)
+        with pytest.raises(NotSupported, match="offers none"):              # no storage-level metrics
+            driver.collect_perf_metrics(None, "st-1", {"storage": ["iops"]}, now - 60_000, now)
         stats = simulator.stats(arr["name"])
         assert (stats["logins"], stats["active_sessions"], stats["peak_session_inflight"]) == (1, 1, 1)
     finally:
