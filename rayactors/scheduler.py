@@ -23,6 +23,7 @@ from drivers.errors import DelfinError
 
 from . import lean
 from .collection_report import CollectionReporter, Window
+from .metrics.realtime import NewSamples
 from .metrics.sink import HOUR_MS, ParquetSink
 
 log = logging.getLogger("delfin_dm.scheduler")
@@ -55,8 +56,8 @@ class CollectionScheduler:
         self._keep = keep                      # what ``recent`` holds of a window (the actor: a reference)
         self.jitter_s = random.uniform(0, min(interval_s / 2.0, 10.0))
         self.last_end: Optional[int] = None
-        #: a real-time (not historic) driver's newest sample written, epoch ms (None: not read yet)
-        self.realtime_last: Optional[int] = None
+        #: a real-time (not historic) driver's samples not written yet
+        self.new_samples = None if historic else NewSamples(lambda: sink.newest(storage_id))
         self.pending: list[Window] = []
         self.stats = {"windows_collected": 0, "points_collected": 0, "windows_lost": 0,
                       "windows_pending": 0, "last_success": None, "last_duration_s": None,
@@ -173,19 +174,14 @@ class CollectionScheduler:
     def _collect_window(self, start: int, end: int) -> None:
         t0 = time.perf_counter()
         table = self._collect(start - self.overlap_ms, end)
-        ts = table.column("timestamp")
-        if self.historic:                             # overlap rows were written with their window
-            mask = pc.and_(pc.greater_equal(ts, pa.scalar(start, ts.type)), pc.less(ts, pa.scalar(end, ts.type)))
+        if self.new_samples is None:                  # overlap rows were written with their window
+            ts = table.column("timestamp")
+            table = table.filter(pc.and_(pc.greater_equal(ts, pa.scalar(start, ts.type)),
+                                         pc.less(ts, pa.scalar(end, ts.type))))
         else:
-            # a real-time driver answers the array's latest sample, taken at or after the window's
-            # end on the array's clock: its rows are kept as stamped, less a sample already written
-            # (by this scheduler, or before it: an actor restarted since)
-            if self.realtime_last is None:
-                self.realtime_last = self.sink.newest(self.storage_id) or -1
-            mask = pc.greater(ts, pa.scalar(self.realtime_last, ts.type))
-        table = table.filter(mask)
-        if not self.historic and table.num_rows:
-            self.realtime_last = max(self.realtime_last, pc.max(table.column("timestamp").cast(pa.int64())).as_py())
+            # a real-time driver answers the array's latest samples, taken at or after the window's
+            # end on the array's clock: kept as stamped, less the samples already written
+            table = self.new_samples.keep(table)
         self.sink.write_window(self.storage_id, start, end, table)
         if self.recent.maxlen:
             self.recent.append({"start": start, "end": end, "window": self._keep(table)})

@@ -131,7 +131,7 @@ class Hpe3parCli:
             argv = shlex.split(command)
         except ValueError:
             argv = []
-        handler = self.COMMANDS.get(" ".join(argv[:2])) or self.COMMANDS.get(argv[0] if argv else "")
+        handler = self.COMMANDS.get(argv[0] if argv else "")
         if handler is None:
             # the 3PAR CLI answers an unknown command on stdout, as the driver reads it
             return EXIT_OK, f"{argv[0] if argv else ''}: invalid command name\n".encode(), b""

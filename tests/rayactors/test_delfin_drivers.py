@@ -1,5 +1,6 @@
 """SODA Delfin's own vendor drivers (pure flasharray, dellemc unity, ibm ds8k, huawei oceanstor,
-hpe 3par, dellemc vplex, hpe msa, ibm storwize_svc) in our storage actors, over real Ray and real sockets, counted at the simulated arrays."""
+hpe 3par, dellemc vplex, hpe msa, ibm storwize_svc) in our storage actors, over real Ray and real
+sockets, counted at the simulated arrays."""
 from __future__ import annotations
 
 import json

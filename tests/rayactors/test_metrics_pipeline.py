@@ -213,29 +213,34 @@ def test_compaction_keeps_rows_and_cuts_files(tmp_path):
 
 
 def test_a_real_time_drivers_latest_sample_is_kept_once(tmp_path):
-    """A driver that is not historic (Delfin's OceanStor) answers the array's latest sample, stamped
-    at or after the window's end on the array's clock: each sample is written, once, across an
-    actor restart too."""
+    """A driver that is not historic (Delfin's OceanStor) answers the array's latest sample of each
+    object, stamped at or after the window's end on the array's clock, one object after the other
+    (an answer can cross a sampling time: its objects then carry different timestamps). Each
+    sample is written, once, across an actor restart too."""
     from drivers.arrow_schema import Metric, metrics_to_table
     from rayactors.scheduler import CollectionScheduler
-    sampled_at = iter([60_000, 125_000, 125_000])     # the array's clock; the third has not moved on
+    answers = iter([{"v1": 60_000, "v2": 62_000},        # crossed a sampling time between the two
+                    {"v1": 62_000, "v2": 62_000},        # v2 has not moved on: written already
+                    {"v1": 125_000, "v2": 125_000},
+                    {"v1": 125_000, "v2": 126_000}])     # after a restart: v1 written already
 
     def collect(start, end):
-        t = next(sampled_at)
-        return metrics_to_table([Metric("iops", {"storage_id": "s", "resource_type": "volume", "resource_id": "v",
-                                                 "unit": "IOPS"}, {t: float(t)})])
-    sched = CollectionScheduler("s", interval_s=60, overlap_s=0, sync_interval_s=3600, historic=False,
-                                retention_s=0, resource_metrics=None, collect=collect, is_ready=lambda: True,
-                                sync=lambda: None, supervisor=lambda: None, record=lambda *a: None,
-                                sink=ParquetSink(str(tmp_path / "m")))
-    for start in (0, 60_000):
+        return metrics_to_table([Metric("iops", {"storage_id": "s", "resource_type": "volume", "resource_id": v,
+                                                 "unit": "IOPS"}, {t: float(t)}) for v, t in next(answers).items()])
+
+    def scheduler():
+        return CollectionScheduler("s", interval_s=60, overlap_s=0, sync_interval_s=3600, historic=False,
+                                   retention_s=0, resource_metrics=None, collect=collect, is_ready=lambda: True,
+                                   sync=lambda: None, supervisor=lambda: None, record=lambda *a: None,
+                                   sink=ParquetSink(str(tmp_path / "m")))
+    sched = scheduler()
+    for start in (0, 60_000, 120_000):
         sched._collect_window(start, start + 60_000)
-    # the actor restarts: a new scheduler finds the newest sample written in the dataset
-    sched = CollectionScheduler("s", interval_s=60, overlap_s=0, sync_interval_s=3600, historic=False,
-                                retention_s=0, resource_metrics=None, collect=collect, is_ready=lambda: True,
-                                sync=lambda: None, supervisor=lambda: None, record=lambda *a: None,
-                                sink=ParquetSink(str(tmp_path / "m")))
-    sched._collect_window(120_000, 180_000)
+    scheduler()._collect_window(180_000, 240_000)            # the actor restarted
     got = metrics.read(root=str(tmp_path / "m"))
-    assert sorted(got.column("timestamp").cast(pa.int64()).to_pylist()) == [60_000, 125_000]
-    assert sched.stats["windows_collected"] == 1 and sched.realtime_last == 125_000
+    series = {}
+    for rid, ts in zip(got.column("resource_id").cast(pa.string()).to_pylist(),
+                       got.column("timestamp").cast(pa.int64()).to_pylist()):
+        series.setdefault(rid, []).append(ts)
+    assert {k: sorted(v) for k, v in series.items()} == {"v1": [60_000, 62_000, 125_000],
+                                                          "v2": [62_000, 125_000, 126_000]}
