@@ -190,8 +190,15 @@ class DelfinDriverHost(StorageDriver):
         relative = WORKDIR_FILES.get(self.entry_point.name)
         if relative:
             os.makedirs(os.path.join(os.getcwd(), relative), exist_ok=True)
-        with logged_errors(self.entry_point.name), translated("login"):
-            self.inner = cls(**delfin_kwargs(self.access_info, self.storage_id))
+        inner = cls.__new__(cls)
+        try:
+            with logged_errors(self.entry_point.name), translated("login"):
+                inner.__init__(**delfin_kwargs(self.access_info, self.storage_id))
+        except BaseException:
+            # a constructor that failed after a login (3PAR's: REST, then SSH) leaves no session
+            end_sessions(self.entry_point.name, inner)
+            raise
+        self.inner = inner
         self._closed = False
 
     # -- the one dispatch path ------------------------------------------------------------
@@ -252,12 +259,7 @@ class DelfinDriverHost(StorageDriver):
         if self._closed:
             return
         self._closed = True
-        forget_passwords(self.inner)
-        for how, fn in session_enders(self.inner):
-            try:
-                fn()
-            except Exception as exc:  # best effort: the array expires it anyway
-                log.warning("%s: %s failed: %s", self.entry_point.name, how, type(exc).__name__)
+        end_sessions(self.entry_point.name, self.inner)
 
     def session_handle(self) -> Optional[str]:
         """The REST handler's class, session cookies and the headers and attributes its logout
@@ -436,20 +438,36 @@ def _reencoded(session: Any, before: dict) -> None:
             session.headers[name] = value
 
 
-def session_enders(inner: Any) -> list[tuple[str, Any]]:
-    """How a Delfin driver instance's session ends: ``close_connection()`` if its class has one,
-    else ``logout()`` of each handler; then every pooled SSH connection closed."""
+def end_sessions(name: str, inner: Any) -> None:
+    """End what a Delfin driver instance holds at the array, best effort (the array expires it
+    anyway), never logging in: its passwords are dropped first."""
+    forget_passwords(inner)
+    for how, fn, instead in session_enders(inner):
+        try:
+            fn()
+        except Exception as exc:
+            log.warning("%s: %s failed: %s", name, how, type(exc).__name__)
+            for other, logout in instead:
+                try:
+                    logout()
+                except Exception as exc2:
+                    log.warning("%s: %s failed: %s", name, other, type(exc2).__name__)
+
+
+def session_enders(inner: Any) -> list[tuple[str, Any, list[tuple[str, Any]]]]:
+    """How a Delfin driver instance's session ends, each way with what to try if it fails:
+    ``close_connection()`` if its class has one (else, when it fails, as for a driver whose
+    constructor failed before setting up what it uses: each handler's ``logout()``), else
+    ``logout()`` of each handler; then every pooled SSH connection closed."""
     from delfin.drivers.utils.ssh_client import SSHPool
-    enders: list[tuple[str, Any]] = []
-    handlers = _delfin_parts(inner)
+    logouts = [(f"{type(h).__name__}.logout()", h.logout) for h in _delfin_parts(inner)
+               if callable(getattr(h, "logout", None))]
     if callable(getattr(type(inner), "close_connection", None)):
-        enders.append(("close_connection()", inner.close_connection))
+        enders: list[tuple[str, Any, list[tuple[str, Any]]]] = [("close_connection()", inner.close_connection, logouts)]
     else:
-        for h in handlers:
-            if callable(getattr(h, "logout", None)):
-                enders.append((f"{type(h).__name__}.logout()", h.logout))
+        enders = [(how, fn, []) for how, fn in logouts]
     for pool in (o for o in _below(inner) if isinstance(o, SSHPool)):
-        enders.append(("SSH pool closed", functools.partial(_close_pool, pool)))
+        enders.append(("SSH pool closed", functools.partial(_close_pool, pool), []))
     return enders
 
 

@@ -325,6 +325,22 @@ def test_3par_rest_and_ssh_inventory_alerts_and_two_sessions(simulator, workdir)
     assert simulator.stats(arr["name"])["failed_logins"] == 1
 
 
+def test_a_constructor_that_fails_after_a_login_leaves_no_session(simulator, workdir):
+    """3PAR's driver logs in over REST, then connects over SSH: with its SSH port closed (or its
+    SSH block missing) the constructor fails, and the REST session it opened is logged out."""
+    arr = simulator.add_array(kind="3par", sizes=SIZES)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    good = VENDORS["3par"](arr)
+    cls = load_driver_class("hpe", "3par")
+    for access in ({**good, "ssh": {**good["ssh"], "port": closed}}, {k: v for k, v in good.items() if k != "ssh"}):
+        with pytest.raises(DelfinError):
+            cls(**access, storage_id="st-1")
+    stats = simulator.stats(arr["name"])
+    assert (stats["logins"], stats["logouts"], stats["active_sessions"]) == (2, 2, 0)
+
+
 def test_3par_outage_keeps_its_rest_key_and_connects_ssh_again(simulator, workdir):
     """The array down: a REST call is InvalidIpOrPort (``unreachable``), an SSH call SSHException.
     Up again: the same REST session key answers; the SSH connection the outage cut is made again,
