@@ -21,7 +21,6 @@ from drivers.errors import (DelfinError, InvalidIpOrPort, InvalidResults, Invali
                             StorageBackendException)
 from drivers.plugins import driver_catalog, load_driver_class
 from drivers.access_info import AccessInfo
-from drivers.simulator import oceanstor_server
 from drivers.simulator.control import (ds8k_access, hpe3par_access, msa_access, oceanstor_access, pure_access,
                                       storwize_access, unity_access, vplex_access)
 from drivers import perfgen
