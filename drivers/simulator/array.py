@@ -24,7 +24,8 @@ PERF_TYPES = ["storage", "storagePool", "volume", "port", "disk", "controller"]
 SLOW_MARGIN_MS = 10.0
 KINDS = {"sim", "pure", "storwize", "unity", "ds8k", "oceanstor", "3par", "vplex", "msa"}
 #: the model an array of a kind reports unless given one (the FlashArray and Storwize APIs name theirs)
-DEFAULT_MODELS = {"unity": "Unity 480", "ds8k": "2107-996", "oceanstor": "OceanStor 5500 V5", "3par": "HPE 3PAR 8440", "msa": "MSA 2050 SAN"}
+DEFAULT_MODELS = {"unity": "Unity 480", "ds8k": "2107-996", "oceanstor": "OceanStor 5500 V5", "3par": "HPE 3PAR 8440",
+                  "msa": "MSA 2050 SAN"}
 
 
 class SimError(Exception):
@@ -52,7 +53,7 @@ class ArrayConfig:
     model: str = "sim-9000"
     #: which array API it speaks: "sim" (our REST API and SSH CLI), "pure" (FlashArray REST 1.17
     #: over HTTPS), "storwize" (IBM Storwize/SVC CLI over SSH), "unity" (Dell EMC Unity REST over HTTPS),
-    #: "ds8k" (IBM DS8000 REST over HTTPS), "oceanstor" (Huawei OceanStor DeviceManager REST over HTTPS)
+    #: "ds8k" (IBM DS8000 REST over HTTPS), "oceanstor" (Huawei OceanStor DeviceManager REST over HTTPS),
     #: "3par" (HPE 3PAR WSAPI over HTTPS and CLI over SSH), "vplex" (Dell EMC VPLEX REST over HTTPS)
     #: or "msa" (HPE MSA CLI over SSH, XML answers)
     kind: str = "sim"

@@ -4,28 +4,41 @@ from __future__ import annotations
 import shutil
 import tempfile
 import threading
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import paramiko
 
 from .admin_server import AdminHandler
 from .array import ArrayConfig, SimArray
 from .ds8k_server import DS8kRestHandler
+from .hpe3par_server import Hpe3parCli, Hpe3parRestHandler
 from .http_base import Server
+from .msa_cli import MsaCli
+from .oceanstor_server import OceanStorArray, OceanStorRestHandler
 from .pure_server import PureRestHandler
 from .rest_server import ArrayRestHandler
 from .ssh_server import SSHServer
 from .storwize_cli import StorwizeCli
 from .tls import self_signed
-from .hpe3par_server import Hpe3parCli, Hpe3parRestHandler
-from .msa_cli import MsaCli
-from .oceanstor_server import OceanStorArray, OceanStorRestHandler
 from .unity_server import UnityArray, UnityRestHandler
 from .vplex_server import VplexRestHandler
 
 
+#: an HTTPS API: its handler class, and the context it serves (built from the array)
+RestApi = tuple[type, Callable[[SimArray], Any]]
+#: each vendor API's servers: its HTTPS API or None, its CLI over SSH (built from the array) or None
+VENDOR_APIS: dict[str, tuple[Optional[RestApi], Optional[Callable[[SimArray], Any]]]] = {
+    "pure": ((PureRestHandler, lambda a: a), None),
+    "unity": ((UnityRestHandler, UnityArray), None),
+    "ds8k": ((DS8kRestHandler, lambda a: a), None),
+    "oceanstor": ((OceanStorRestHandler, OceanStorArray), None),
+    "vplex": ((VplexRestHandler, lambda a: a), None),
+    "3par": ((Hpe3parRestHandler, lambda a: a), Hpe3parCli),
+    "msa": (None, MsaCli),
+    "storwize": (None, StorwizeCli),
+}
 #: the kinds whose REST API is served over HTTPS with the simulator's self-signed certificate
-HTTPS_KINDS = {"pure", "unity", "ds8k", "oceanstor", "3par", "vplex"}
+HTTPS_KINDS = {kind for kind, (rest, _) in VENDOR_APIS.items() if rest is not None}
 
 
 def default_array(i: int) -> dict[str, Any]:
@@ -72,28 +85,19 @@ class Simulator:
             return array
 
     def _servers_for(self, array: SimArray) -> tuple[Optional[Server], Optional[SSHServer]]:
-        """The protocols an array of this kind speaks: ours both, a FlashArray, Unity, DS8000,
-        OceanStor or VPLEX HTTPS, a Storwize or MSA SSH, a 3PAR both (HTTPS)."""
+        """The protocols an array of this kind speaks (``VENDOR_APIS``): its vendor's HTTPS API,
+        its CLI over SSH, or both; ours (kind ``sim``) our REST API and SSH CLI."""
         cfg = array.cfg
-        if cfg.kind == "pure":
-            return Server(PureRestHandler, cfg.rest_port, array, tls=self.tls), None
-        if cfg.kind == "unity":
-            return Server(UnityRestHandler, cfg.rest_port, UnityArray(array), tls=self.tls), None
-        if cfg.kind == "ds8k":
-            return Server(DS8kRestHandler, cfg.rest_port, array, tls=self.tls), None
-        if cfg.kind == "oceanstor":
-            return Server(OceanStorRestHandler, cfg.rest_port, OceanStorArray(array), tls=self.tls), None
-        if cfg.kind == "msa":
-            return None, SSHServer(array, cfg.ssh_port, self.host_key, cli=MsaCli(array).run)
-        if cfg.kind == "vplex":
-            return Server(VplexRestHandler, cfg.rest_port, array, tls=self.tls), None
-        if cfg.kind == "3par":
-            return (Server(Hpe3parRestHandler, cfg.rest_port, array, tls=self.tls),
-                    SSHServer(array, cfg.ssh_port, self.host_key, cli=Hpe3parCli(array).run))
-        if cfg.kind == "storwize":
-            cli = StorwizeCli(array)
-            return None, SSHServer(array, cfg.ssh_port, self.host_key, cli=cli.run, files=cli.read_file)
-        return Server(ArrayRestHandler, cfg.rest_port, array), SSHServer(array, cfg.ssh_port, self.host_key)
+        if cfg.kind not in VENDOR_APIS:
+            return Server(ArrayRestHandler, cfg.rest_port, array), SSHServer(array, cfg.ssh_port, self.host_key)
+        rest, cli = VENDOR_APIS[cfg.kind]
+        https = Server(rest[0], cfg.rest_port, rest[1](array), tls=self.tls) if rest else None
+        ssh = None
+        if cli is not None:
+            commands = cli(array)
+            ssh = SSHServer(array, cfg.ssh_port, self.host_key, cli=commands.run,
+                            files=getattr(commands, "read_file", None))
+        return https, ssh
 
     @staticmethod
     def _apply_down(array: SimArray, rest: Optional[Server], ssh: Optional[SSHServer]) -> None:

@@ -277,3 +277,11 @@ def test_simulator_survives_garbage(simulator):
     for bad in ({"throttle": 7}, {"throttle_after": -1}, {"throttle_after": "2"}):
         assert requests.post(f"{simulator.admin}/arrays/{arr['name']}/faults", json=bad,
                              timeout=5).status_code == 400, bad
+
+
+def test_every_array_kind_has_its_servers():
+    """An array kind the config accepts is one the simulator can serve (ours, or a vendor's API)."""
+    from drivers.simulator.array import KINDS
+    from drivers.simulator.server import HTTPS_KINDS, VENDOR_APIS
+    assert set(VENDOR_APIS) | {"sim"} == KINDS
+    assert HTTPS_KINDS == {"pure", "unity", "ds8k", "oceanstor", "vplex", "3par"}
