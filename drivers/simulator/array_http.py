@@ -16,9 +16,23 @@ class ArrayHandler(JsonHandler):
     def sim_array(self) -> SimArray:
         return self.server.context  # type: ignore[attr-defined]
 
+    #: where a request carries its session: a header or a cookie (None: the API holds none)
+    SESSION_HEADER: Optional[str] = None
+    SESSION_COOKIE: Optional[str] = None
+
     def session_key(self) -> Optional[str]:
         """The session a request runs on (token or cookie), for ``peak_session_inflight``."""
-        return None
+        if self.SESSION_HEADER:
+            return self.headers.get(self.SESSION_HEADER)
+        return self.cookie(self.SESSION_COOKIE) if self.SESSION_COOKIE else None
+
+    def session_user(self) -> Optional[str]:
+        """The user of the request's session, its idle timer refreshed; None when the array does
+        not hold that session (expired, logged out, never opened)."""
+        try:
+            return self.sim_array().touch(self.session_key())
+        except SimError:
+            return None
 
     def serve(self, method: str, parts: list[str]) -> tuple[int, Any]:
         raise HttpError(404, "not found")

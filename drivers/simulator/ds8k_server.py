@@ -23,9 +23,7 @@ TOKEN = "X-Auth-Token"
 
 class DS8kRestHandler(ArrayHandler):
     GARBAGE = b"{\"data\": {\"pools\": [<<garbage"
-
-    def session_key(self) -> str | None:
-        return self.headers.get(TOKEN)
+    SESSION_HEADER = TOKEN
 
     def serve(self, method: str, parts: list[str]) -> tuple[int, Any]:
         if parts[:2] != ["api", "v1"] or len(parts) < 3:
@@ -40,10 +38,8 @@ class DS8kRestHandler(ArrayHandler):
             token = array.open_session(user)
             return 200, {"server": {"status": "ok", "code": "", "message": "Operation done successfully."},
                          "token": {"token": token, "expired_time": "", "max_idle_interval": "1800000"}}
-        try:
-            array.touch(self.headers.get(TOKEN))
-        except SimError:
-            raise HttpError(401, "the token is expired or invalid") from None
+        if self.session_user() is None:
+            raise HttpError(401, "the token is expired or invalid")
         array.count_request()
         if method != "GET":
             raise HttpError(404, "not found")

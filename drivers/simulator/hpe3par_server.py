@@ -36,9 +36,7 @@ NORMAL, DEGRADED = 1, 2
 
 class Hpe3parRestHandler(ArrayHandler):
     GARBAGE = b"{\"total\": 3, \"members\": [<<garbage"
-
-    def session_key(self) -> str | None:
-        return self.headers.get(KEY)
+    SESSION_HEADER = KEY
 
     def serve(self, method: str, parts: list[str]) -> tuple[int, Any]:
         if parts[:2] != ["api", "v1"] or len(parts) < 3:
@@ -51,9 +49,7 @@ class Hpe3parRestHandler(ArrayHandler):
             except SimError:
                 return 400, {"code": 5, "desc": "invalid username or password"}
             return 201, {"key": array.open_session(user)}
-        try:
-            array.touch(self.headers.get(KEY))
-        except SimError:
+        if self.session_user() is None:
             return 403, {"code": 6, "desc": "invalid session key"}
         if len(rest) == 2 and rest[0] == "credentials" and method == "DELETE":
             array.logout(rest[1])

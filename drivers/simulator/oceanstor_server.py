@@ -86,12 +86,11 @@ def _answer(data: Any = None, code: int = 0, description: str = "0") -> dict[str
 
 class OceanStorRestHandler(ArrayHandler):
     GARBAGE = b"{\"data\": [{\"ID\": <<garbage"
+    SESSION_HEADER = TOKEN
 
     def sim_array(self) -> SimArray:
         return self.server.context.array  # type: ignore[attr-defined]
 
-    def session_key(self) -> str | None:
-        return self.headers.get(TOKEN)
 
     def serve(self, method: str, parts: list[str]) -> tuple[int, Any]:
         if parts[:2] != ["deviceManager", "rest"] or len(parts) < 4:
@@ -109,14 +108,10 @@ class OceanStorRestHandler(ArrayHandler):
                 raise
             return 200, _answer({"deviceid": DEVICE_ID, "iBaseToken": token, "accountstate": 1,
                                  "username": user, "level": 2})
-        if device != DEVICE_ID:
-            return 200, _answer(code=NOT_LOGGED_IN, description="unauthorized")
-        try:
-            array.touch(self.headers.get(TOKEN))
-        except SimError:
+        if device != DEVICE_ID or self.session_user() is None:
             return 200, _answer(code=NOT_LOGGED_IN, description="unauthorized")
         if rest == ["sessions"] and method == "DELETE":
-            array.logout(self.headers.get(TOKEN))
+            array.logout(self.session_key())
             return 200, _answer()
         array.count_request()
         path = "/".join(rest)

@@ -39,9 +39,7 @@ def _offset(token: str) -> int:
 
 class PureRestHandler(ArrayHandler):
     GARBAGE = b"[{\"name\": <<garbage"
-
-    def session_key(self) -> str | None:
-        return self.cookie(COOKIE)
+    SESSION_COOKIE = COOKIE
 
     def serve(self, method: str, parts: list[str]) -> tuple[int, Any]:
         if parts[:2] != PREFIX or len(parts) < 3:
@@ -65,17 +63,13 @@ class PureRestHandler(ArrayHandler):
             self.extra_headers["Set-Cookie"] = f"{COOKIE}={session}; Path=/; HttpOnly; Secure"
             return 200, {"username": user}
         if rest == ["auth", "session"] and method == "DELETE":
-            cookie = self.cookie(COOKIE)
-            try:
-                user = array.touch(cookie)
-            except SimError:
-                raise HttpError(401, "no session") from None
-            array.logout(cookie)
+            user = self.session_user()
+            if user is None:
+                raise HttpError(401, "no session")
+            array.logout(self.session_key())
             return 200, {"username": user}
-        try:
-            array.touch(self.cookie(COOKIE))
-        except SimError:
-            raise HttpError(401, "session expired or invalid") from None
+        if self.session_user() is None:
+            raise HttpError(401, "session expired or invalid")
         array.count_request()
         if method != "GET" or len(rest) != 1:
             raise HttpError(404, "not found")

@@ -20,8 +20,7 @@ MAX_PAGE = 2000
 
 
 class ArrayRestHandler(ArrayHandler):
-    def session_key(self) -> str | None:
-        return self.headers.get("X-Auth-Token")
+    SESSION_HEADER = "X-Auth-Token"
 
     def serve(self, method: str, parts: list[str]) -> tuple[int, Any]:
         if parts[:2] != ["api", "v1"] or len(parts) < 3:
@@ -35,7 +34,7 @@ class ArrayRestHandler(ArrayHandler):
             if not isinstance(user, str) or not isinstance(password, str):
                 raise HttpError(400, "username and password are required")
             return 201, {"token": array.login(user, password)}
-        token = self.headers.get("X-Auth-Token")
+        token = self.session_key()
         if rest == ["sessions", "current"] and method == "DELETE":
             array.logout(token)
             return 204, None

@@ -66,8 +66,7 @@ class UnityRestHandler(ArrayHandler):
     def sim_array(self) -> SimArray:
         return self.server.context.array  # type: ignore[attr-defined]
 
-    def session_key(self) -> str | None:
-        return self.cookie(COOKIE)
+    SESSION_COOKIE = COOKIE
 
     def serve(self, method: str, parts: list[str]) -> tuple[int, Any]:
         if self.headers.get("X-EMC-REST-CLIENT") != "true":
@@ -101,11 +100,9 @@ class UnityRestHandler(ArrayHandler):
             self.extra_headers["Set-Cookie"] = f"{COOKIE}={session}; Path=/; HttpOnly; Secure"
             return 200, _entries([{"id": user, "user": {"id": f"user_{user}"}, "roles": [{"id": "administrator"}]}],
                                  "loginSessionInfo")
-        cookie = self.cookie(COOKIE)
-        try:
-            array.touch(cookie)
-        except SimError:
-            raise HttpError(401, "Unauthorized: session expired or invalid") from None
+        cookie = self.session_key()
+        if self.session_user() is None:
+            raise HttpError(401, "Unauthorized: session expired or invalid")
         if method == "POST":
             with unity.lock:
                 expected = unity.csrf.get(cookie or "")
