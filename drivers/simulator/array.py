@@ -22,10 +22,10 @@ PERF_TYPES = ["storage", "storagePool", "volume", "port", "disk", "controller"]
 #: a request the array served this much slower than its injected latency is kept in
 #: ``slow_requests`` (so a benchmark can tell a slow call's time at the array from ours)
 SLOW_MARGIN_MS = 10.0
-KINDS = {"sim", "pure", "storwize", "unity", "ds8k", "oceanstor", "3par", "vplex", "msa"}
+KINDS = {"sim", "pure", "storwize", "unity", "ds8k", "oceanstor", "3par", "vplex", "msa", "vmax"}
 #: the model an array of a kind reports unless given one (the FlashArray and Storwize APIs name theirs)
 DEFAULT_MODELS = {"unity": "Unity 480", "ds8k": "2107-996", "oceanstor": "OceanStor 5500 V5", "3par": "HPE 3PAR 8440",
-                  "msa": "MSA 2050 SAN"}
+                  "msa": "MSA 2050 SAN", "vmax": "PowerMax_2000"}
 
 
 class SimError(Exception):
@@ -54,8 +54,8 @@ class ArrayConfig:
     #: which array API it speaks: "sim" (our REST API and SSH CLI), "pure" (FlashArray REST 1.17
     #: over HTTPS), "storwize" (IBM Storwize/SVC CLI over SSH), "unity" (Dell EMC Unity REST over HTTPS),
     #: "ds8k" (IBM DS8000 REST over HTTPS), "oceanstor" (Huawei OceanStor DeviceManager REST over HTTPS),
-    #: "3par" (HPE 3PAR WSAPI over HTTPS and CLI over SSH), "vplex" (Dell EMC VPLEX REST over HTTPS)
-    #: or "msa" (HPE MSA CLI over SSH, XML answers)
+    #: "3par" (HPE 3PAR WSAPI over HTTPS and CLI over SSH), "vplex" (Dell EMC VPLEX REST over HTTPS),
+    #: "msa" (HPE MSA CLI over SSH, XML answers) or "vmax" (Dell EMC Unisphere for PowerMax REST over HTTPS)
     kind: str = "sim"
 
     @classmethod
@@ -110,7 +110,7 @@ class SimArray:
         self._ssh: dict[int, str] = {}                     # connection id -> user
         self._ssh_seq = 0
         self.counters = {"logins": 0, "failed_logins": 0, "logouts": 0, "expired_sessions": 0, "requests": 0,
-                         "rejected_session_limit": 0, "peak_sessions": 0, "peak_inflight": 0,
+                         "rejected_session_limit": 0, "throttled": 0, "peak_sessions": 0, "peak_inflight": 0,
                          "peak_session_inflight": 0}
         self._inflight = 0
         self._inflight_by: dict[Any, int] = {}
@@ -261,6 +261,7 @@ class SimArray:
             if self.faults.throttle_after > 0:
                 self.faults.throttle_after -= 1
                 return 0
+            self.counters["throttled"] += 1
             return self.faults.throttle
 
     # -- admin ------------------------------------------------------------------------------
@@ -272,6 +273,7 @@ class SimArray:
                     "active_sessions": len(self._tokens) + len(self._ssh),
                     "max_sessions": self.cfg.max_sessions, "requests": self.counters["requests"],
                     "rejected_session_limit": self.counters["rejected_session_limit"],
+                    "throttled": self.counters["throttled"],
                     "peak_sessions": self.counters["peak_sessions"],
                     "peak_inflight": self.counters["peak_inflight"], "inflight": self._inflight,
                     "peak_session_inflight": self.counters["peak_session_inflight"]}

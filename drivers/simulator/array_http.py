@@ -3,6 +3,8 @@ the request counted in flight on its session, the injected latency and faults, t
 errors as HTTP answers."""
 from __future__ import annotations
 
+import base64
+import binascii
 from typing import Any, Optional
 
 from .array import SimArray, SimError
@@ -33,6 +35,17 @@ class ArrayHandler(JsonHandler):
             return self.sim_array().touch(self.session_key())
         except SimError:
             return None
+
+    def basic_auth(self) -> tuple[str, str]:
+        """The user and password of the request's basic ``Authorization`` header (401 without one)."""
+        scheme, _, encoded = (self.headers.get("Authorization") or "").partition(" ")
+        try:
+            user, _, password = base64.b64decode(encoded, validate=True).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            user = password = ""
+        if scheme != "Basic" or not user:
+            raise HttpError(401, "Unauthorized")
+        return user, password
 
     def serve(self, method: str, parts: list[str]) -> tuple[int, Any]:
         raise HttpError(404, "not found")

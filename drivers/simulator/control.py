@@ -133,11 +133,12 @@ def stop_pid(pid: int, timeout: float = 10.0) -> bool:
 
 
 def rest_access(array: dict, password: Optional[str] = None, **extra: Any) -> dict:
-    """Access info for the ``simulator rest`` driver (plain HTTP: TLS verify off, explicitly)."""
+    """Access info for the ``simulator rest`` driver (plain HTTP: TLS verify off, explicitly,
+    unless ``extra`` says otherwise)."""
     return {"vendor": "simulator", "model": "rest",
             "rest": {"host": array["host"], "port": array["rest_port"], "username": "admin",
                      "password": password or array["users"]["admin"]},
-            "extra_attributes": extra_attributes(scheme="http", verify="false", **extra)}
+            "extra_attributes": extra_attributes(**{"scheme": "http", "verify": "false", **extra})}
 
 
 def ssh_access(array: dict, password: Optional[str] = None, **extra: Any) -> dict:
@@ -180,6 +181,11 @@ def oceanstor_access(array: dict, password: Optional[str] = None) -> dict:
 def vplex_access(array: dict, password: Optional[str] = None) -> dict:
     """Access info for Delfin's ``dellemc vplex`` driver (a ``kind: vplex`` array)."""
     return _https_access("dellemc", "vplex", array, password)
+
+
+def vmax_access(array: dict, password: Optional[str] = None) -> dict:
+    """Access info for Delfin's ``dellemc vmax`` driver (a ``kind: vmax`` array)."""
+    return _https_access("dellemc", "vmax", array, password)
 
 
 def hpe3par_access(array: dict, password: Optional[str] = None) -> dict:

@@ -21,6 +21,7 @@ from .ssh_server import SSHServer
 from .storwize_cli import StorwizeCli
 from .tls import self_signed
 from .unity_server import UnityArray, UnityRestHandler
+from .vmax_server import VmaxArray, VmaxRestHandler
 from .vplex_server import VplexRestHandler
 
 
@@ -33,6 +34,7 @@ VENDOR_APIS: dict[str, tuple[Optional[RestApi], Optional[Callable[[SimArray], An
     "ds8k": ((DS8kRestHandler, lambda a: a), None),
     "oceanstor": ((OceanStorRestHandler, OceanStorArray), None),
     "vplex": ((VplexRestHandler, lambda a: a), None),
+    "vmax": ((VmaxRestHandler, VmaxArray), None),
     "3par": ((Hpe3parRestHandler, lambda a: a), Hpe3parCli),
     "msa": (None, MsaCli),
     "storwize": (None, StorwizeCli),

@@ -15,8 +15,6 @@ pool, with a tree quota, a user quota, an NFS and an SMB share) are derived from
 """
 from __future__ import annotations
 
-import base64
-import binascii
 import random
 import secrets
 import threading
@@ -75,20 +73,10 @@ class UnityRestHandler(ArrayHandler):
             raise HttpError(404, "not found")
         return self._api(self.server.context, method, parts[1:])  # type: ignore[attr-defined]
 
-    def _basic_auth(self) -> tuple[str, str]:
-        scheme, _, encoded = (self.headers.get("Authorization") or "").partition(" ")
-        try:
-            user, _, password = base64.b64decode(encoded, validate=True).decode().partition(":")
-        except (binascii.Error, UnicodeDecodeError):
-            user = password = ""
-        if scheme != "Basic" or not user:
-            raise HttpError(401, "Unauthorized")
-        return user, password
-
     def _api(self, unity: UnityArray, method: str, rest: list[str]) -> tuple[int, Any]:
         array = unity.array
         if rest == ["types", "loginSessionInfo", "instances"] and method == "GET":
-            user, password = self._basic_auth()
+            user, password = self.basic_auth()
             try:
                 array.check_password(user, password)
             except SimError:
