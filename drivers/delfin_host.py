@@ -118,6 +118,7 @@ def init_delfin() -> None:
     """Delfin's oslo.config must be parsed before a driver module loads (it reads options such
     as ``delfin_cryptor`` at import); once per process, with no config file and no argv."""
     global _initialised
+    trust_access_info_only()          # every time: the environment may have been set since
     with _init_lock:
         if _initialised:
             return
@@ -133,6 +134,21 @@ def init_delfin() -> None:
             except cfg.Error as exc:
                 raise StorageBackendException(f"cannot initialise Delfin's config: {exc}") from exc
         _initialised = True
+
+
+#: environment variables through which ``requests`` replaces the CA a session was given
+ENVIRONMENT_CA = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
+
+
+def trust_access_info_only() -> None:
+    """A storage's TLS trust is its access info's ``verify``, never the process environment.
+    ``requests`` lets ``REQUESTS_CA_BUNDLE`` or ``CURL_CA_BUNDLE`` (set on many hosts) replace the
+    ``verify`` of a session that trusts its environment (``trust_env``, the default): a driver
+    that makes its own session (VMAX's) then checks the array against the host's public CAs, not
+    the CA the user gave for it, and verifies even with ``verify: false``. Delfin's shared REST
+    client turns ``trust_env`` off; the host takes the two variables out of its process."""
+    for name in ENVIRONMENT_CA:
+        os.environ.pop(name, None)
 
 
 def assert_unpatched() -> None:
@@ -214,6 +230,10 @@ class DelfinDriverHost(StorageDriver):
                     result = getattr(self.inner, method)(None, *args, **kwargs)
             except DelfinError as exc:
                 raised = exc
+        if answers.stopped:          # the driver sent a failing request again and again: what the array said
+            error = InvalidUsernameOrPassword if answers.stopped_refused else StorageBackendException
+            raise error(f"{method}: stopped after the array answered {answers.stopped} (the driver was "
+                        f"sending it again without end)") from raised
         # a rejected password decides over whatever the driver made of it, an error included (VPLEX's
         # get_storage fails on the empty answer); a throttled or failing answer over a result only
         for seen, error in ((answers.refused, InvalidUsernameOrPassword), (answers.troubles, StorageBackendException)):
@@ -508,7 +528,26 @@ def _storage(host: DelfinDriverHost, method: str, result: Any) -> dict:
 def _perf(host: DelfinDriverHost, method: str, result: Any) -> Any:
     if not isinstance(result, list):
         raise InvalidResults(f"collect_perf_metrics returned {type(result).__name__}, not a list of metrics")
+    shared = _shared_values(result)
+    if shared:
+        raise InvalidResults(f"collect_perf_metrics: the driver gave the series of {len(shared)} resources one "
+                             f"values object ({', '.join(shared[:4])}{', ...' if len(shared) > 4 else ''}): each "
+                             f"holds the values written last, not its own; ask for the storage's own metrics "
+                             f"(resource_metrics \"storage\"), which have one resource")
     return metrics_to_table(result, host.storage_id)
+
+
+def _shared_values(metrics: list) -> list[str]:
+    """The resources whose series share one ``values`` dict with another resource's. Delfin
+    1.5.0's VMAX driver (``perf_utils.construct_metrics``) fills one dict per metric for all the
+    resources of a type in turn and gives it to each: every pool, director, port and disk carries
+    the last one's values. Such a window is refused whole, not written wrong."""
+    owners: dict[int, set[str]] = {}
+    for m in metrics:
+        values, labels = getattr(m, "values", None), getattr(m, "labels", None)
+        if isinstance(values, dict) and isinstance(labels, dict):
+            owners.setdefault(id(values), set()).add(f"{labels.get('resource_type')} {labels.get('resource_id')}")
+    return sorted({r for rs in owners.values() if len(rs) > 1 for r in rs})
 
 
 def _capabilities(host: DelfinDriverHost, method: str, result: Any) -> dict:

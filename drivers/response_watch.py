@@ -11,6 +11,13 @@ InvalidUsernameOrPassword, one whose last answer was 429 or 5xx with StorageBack
 instead of returning what the driver made of it (``DelfinDriverHost._forward``). A request the
 driver retried until it succeeded (a 401 answered by a new login, then the request again) does
 not count; requests a driver makes from other threads than the caller's are not seen.
+
+A driver can also loop on a failing request: Delfin 1.5.0's VMAX driver pages a list with
+positions it advances only when a page arrives, so a page the array refuses (401 after a password
+change, 429, an expired iterator) is asked for again without end, each 401 a failed login towards
+the account's lock-out. So the watch stops a call whose same request (method, URL and body) was
+refused twice or troubled three times in a row (``STOP_AFTER``): that answer, and every later one
+in the call, raises ``CallStopped`` in the driver, and the call fails with what the array said.
 """
 from __future__ import annotations
 
@@ -21,8 +28,17 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator
 from urllib.parse import urlsplit
 
-#: per thread: request (method, URL) -> the status of its last answer, while a call is watched
+#: per thread, while a call is watched: request (method, URL) -> the status of its last answer
+#: (``last``), the same request's failed answers in a row (``fails``), why the call was stopped
 _calls = threading.local()
+#: how many failed answers in a row to the same request stop a call: refused (each one a failed
+#: login at the array; Delfin's drivers send a refused request again once at most, after a new
+#: login) and troubled (no Delfin 1.5.0 driver retries a throttled or failing request)
+STOP_AFTER = {"refused": 2, "troubled": 3}
+
+
+class CallStopped(Exception):
+    """Raised in a driver's request when the watch stops its call (see ``STOP_AFTER``)."""
 
 
 def troubled(status: int) -> bool:
@@ -40,12 +56,27 @@ class Answers:
     """What a watched call's requests last got, once the call is over: ``"429 to GET /path"``."""
     troubles: list[str] = field(default_factory=list)     #: throttled or failing
     refused: list[str] = field(default_factory=list)      #: credentials not accepted
+    #: why the call was stopped ("401 to GET /path, 2 times in a row"), and whether it was refused
+    stopped: str = ""
+    stopped_refused: bool = False
 
 
 def _note(resp: Any, *args: Any, **kwargs: Any) -> None:
     seen = getattr(_calls, "last", None)
-    if seen is not None and resp.request is not None:
-        seen[(resp.request.method, resp.url)] = resp.status_code
+    if seen is None or resp.request is None:
+        return
+    answers: Answers = _calls.answers
+    if answers.stopped:
+        raise CallStopped(answers.stopped)
+    request, status = resp.request, resp.status_code
+    seen[(request.method, resp.url)] = status
+    kind = "refused" if refused(status) else "troubled" if troubled(status) else ""
+    key = (request.method, resp.url, hash(request.body))
+    fails = _calls.fails[key] = _calls.fails.get(key, 0) + 1 if kind else 0
+    if kind and fails >= STOP_AFTER[kind]:
+        answers.stopped = f"{status} to {request.method} {urlsplit(resp.url).path}, {fails} times in a row"
+        answers.stopped_refused = kind == "refused"
+        raise CallStopped(answers.stopped)
 
 
 def watch_session(session: Any) -> None:
@@ -79,10 +110,11 @@ def watched() -> Iterator[Answers]:
     last answer was troubled or refused (``"429 to GET /api/1.17/volume"``)."""
     answers = Answers()
     _calls.last = last = {}
+    _calls.fails, _calls.answers = {}, answers
     try:
         yield answers
     finally:
-        _calls.last = None
+        _calls.last = _calls.fails = _calls.answers = None
         for (method, url), status in last.items():
             seen = f"{status} to {method} {urlsplit(url).path}"
             if troubled(status):

@@ -45,6 +45,16 @@ def _translate(where: str) -> Iterator[None]:
         raise StorageBackendException(f"{where}: {type(exc).__name__}") from exc
 
 
+def _http_session(access_info: AccessInfo) -> requests.Session:
+    """A session that checks the array against the access info's ``verify`` alone: with
+    ``trust_env`` (requests' default) ``REQUESTS_CA_BUNDLE`` or ``CURL_CA_BUNDLE`` in the
+    environment would replace the CA given for the array, and verify with ``verify: false``."""
+    http = requests.Session()
+    http.verify = access_info.tls_verify()
+    http.trust_env = False
+    return http
+
+
 def _check_status(resp: requests.Response, where: str) -> None:
     if resp.status_code < 400:
         return
@@ -66,8 +76,7 @@ class SimulatorRestDriver(SimulatorDriverBase):
         rest = self._access_block()
         self._timeout_s = self._timeout()
         self._base = f"{self.access_info.scheme()}://{rest.host}:{rest.port}/api/v1"
-        self._http = requests.Session()
-        self._http.verify = self.access_info.tls_verify()
+        self._http = _http_session(self.access_info)
         self._lock = threading.Lock()
         self._token: Optional[str] = None
         self._generation = 0          # bumps on every login: the single-flight check
@@ -125,8 +134,7 @@ class SimulatorRestDriver(SimulatorDriverBase):
         if rest is None:
             return
         url = f"{access_info.scheme()}://{rest.host}:{rest.port}/api/v1/sessions/current"
-        with requests.Session() as http, _translate("release session"):
-            http.verify = access_info.tls_verify()
+        with _http_session(access_info) as http, _translate("release session"):
             resp = http.delete(url, headers={"X-Auth-Token": handle},
                                timeout=min(5.0, access_info.number("timeout", DEFAULT_TIMEOUT, 0.01, 600)))
             if resp.status_code not in (401, 404):     # unknown token: ended already

@@ -1,11 +1,12 @@
 """SODA Delfin's own drivers through ``drivers/delfin_host.py`` (no Ray), counted at the
-simulated FlashArray, Unity, DS8000, OceanStor, 3PAR, VPLEX, MSA and Storwize arrays."""
+simulated FlashArray, Unity, DS8000, OceanStor, 3PAR, VPLEX, VMAX, MSA and Storwize arrays."""
 from __future__ import annotations
 
 import contextlib
 import inspect
 import os
 import socket
+import threading
 import time
 from importlib.metadata import EntryPoint
 from typing import Any
@@ -22,14 +23,15 @@ from drivers.errors import (DelfinError, InvalidIpOrPort, InvalidResults, Invali
 from drivers.plugins import driver_catalog, load_driver_class
 from drivers.access_info import AccessInfo
 from drivers.simulator.control import (ds8k_access, hpe3par_access, msa_access, oceanstor_access, pure_access,
-                                      storwize_access, unity_access, vplex_access)
+                                      rest_access, storwize_access, unity_access, vmax_access, vplex_access)
 from drivers import perfgen
 
 delfin_exception = pytest.importorskip("delfin.exception")
 from delfin.drivers import driver as delfin_driver  # noqa: E402
 
 VENDORS = {"pure": pure_access, "storwize": storwize_access, "unity": unity_access, "ds8k": ds8k_access,
-           "oceanstor": oceanstor_access, "3par": hpe3par_access, "vplex": vplex_access, "msa": msa_access}
+           "oceanstor": oceanstor_access, "3par": hpe3par_access, "vplex": vplex_access, "msa": msa_access,
+           "vmax": vmax_access}
 SIZES = {"volumes": 30, "pools": 3, "ports": 6, "disks": 8, "controllers": 2}
 
 
@@ -398,6 +400,104 @@ def test_vplex_rejected_password_is_an_error_not_an_empty_inventory(simulator, w
     with pytest.raises(InvalidUsernameOrPassword, match="401 to POST /vplex/health-check"):
         driver.get_storage(None)                             # the driver fails on the empty answer itself
     driver.close()
+
+
+def test_vmax_inventory_alerts_and_storage_perf_with_no_session_at_the_array(simulator, workdir):
+    """VMAX (Unisphere REST, basic authentication on every request, no session): the inventory
+    object by object, an alert deleted at the array, the array's own perf values. Delfin 1.5.0
+    quirks kept: ``list_ports`` returns the first director's ports only; a type with several
+    objects gives them all one values dict (the last object's values), which the host refuses."""
+    arr, driver = make(simulator, "vmax", perf_interval=60, seed=91)
+    try:
+        assert driver.get_storage(None)["serial_number"] == arr["serial_number"]
+        counts = {m: len(getattr(driver, m)(None)) for m in
+                  ("list_storage_pools", "list_volumes", "list_controllers", "list_disks", "list_ports")}
+        first_director = sum(1 for i in range(SIZES["ports"]) if i % SIZES["controllers"] == 0)
+        assert counts == {"list_storage_pools": SIZES["pools"], "list_volumes": SIZES["volumes"],
+                          "list_controllers": SIZES["controllers"], "list_disks": SIZES["disks"],
+                          "list_ports": first_director}
+        vols = {v["native_volume_id"]: v for v in driver.list_volumes(None)}
+        assert vols["vol-4"]["native_storage_pool_id"] == "pool-1"          # through its storage group
+        alerts = driver.list_alerts(None)
+        assert alerts
+        driver.clear_alert(None, alerts[0]["sequence_number"])
+        assert [a["sequence_number"] for a in driver.list_alerts(None)] == [a["sequence_number"] for a in alerts[1:]]
+        now = int(time.time() * 1000)
+        table = driver.collect_perf_metrics(None, "st-1", {"storage": ["iops", "readIops"]}, now - 600_000, now)
+        assert set(table.column("resource_id").to_pylist()) == {arr["serial_number"]}
+        assert table.num_rows == 2 * 10                                     # 10 samples in 10 minutes
+        for metric, t, value in zip(table.column("metric").to_pylist(),
+                                    table.column("timestamp").cast(pa.int64()).to_pylist(),
+                                    table.column("value").to_pylist()):
+            assert value == perfgen.series_values(91, "storage", [arr["serial_number"]], [metric], np.array([t]))[0]
+        with pytest.raises(InvalidResults, match="3 resources one values object"):
+            driver.collect_perf_metrics(None, "st-1", {"storagePool": ["iops"]}, now - 600_000, now)
+        stats = simulator.stats(arr["name"])
+        assert (stats["logins"], stats["failed_logins"], stats["active_sessions"]) == (0, 0, 0)
+    finally:
+        driver.close()
+
+
+@pytest.mark.parametrize("refusal", ["429", "401"])
+def test_vmax_a_refused_page_stops_the_call_instead_of_looping(simulator, refusal, workdir):
+    """VMAX's driver advances its paging positions only when a page arrives: with more than one
+    page left, a refused page (throttled, or 401 after a password change) was asked for again
+    without end, each 401 a failed login towards the lock-out, and the storage's one session
+    held for ever. The host stops the call at the same request's third 429 or second 401."""
+    arr, driver = make(simulator, "vmax", sizes={**SIZES, "volumes": 2100})
+    outcome: dict[str, BaseException] = {}
+
+    def list_volumes():
+        try:
+            driver.list_volumes(None)
+        except BaseException as exc:  # noqa: BLE001 - the test reads it
+            outcome["error"] = exc
+
+    def rotate_after_the_first_page(resp, *args, **kwargs):
+        if resp.request.method == "GET" and resp.url.split("?")[0].endswith("/volume") and resp.ok:
+            simulator.rotate_password(arr["name"], "rotated")
+    session = driver.inner.client.rest.session
+    try:
+        if refusal == "401":
+            session.hooks["response"].append(rotate_after_the_first_page)
+            faults = contextlib.nullcontext()
+        else:     # the array answers the capacities and the first page, then throttles
+            faults = simulator.faulted(arr["name"], throttle=429, throttle_after=2)
+        with faults:
+            worker = threading.Thread(target=list_volumes, daemon=True)
+            worker.start()
+            worker.join(20)
+            assert not worker.is_alive(), "the driver is still asking for the same page"
+        worker.join()
+        error = outcome["error"]
+        assert isinstance(error, InvalidUsernameOrPassword if refusal == "401" else StorageBackendException)
+        assert f"stopped after the array answered {refusal} to GET /univmax/restapi/common/Iterator/" in str(error)
+        stats = simulator.stats(arr["name"])
+        assert (stats["failed_logins"], stats["throttled"]) == ((2, 0) if refusal == "401" else (0, 3))
+    finally:
+        if refusal == "401":
+            session.hooks["response"].remove(rotate_after_the_first_page)
+        driver.close()
+
+
+def test_tls_trust_is_the_access_infos_not_the_environments(simulator, workdir, monkeypatch):
+    """``requests`` lets REQUESTS_CA_BUNDLE replace the CA of a session that trusts its
+    environment: VMAX's driver (its own session) checked the array against the host's public CAs
+    and failed with the CA given for it. Our REST driver's sessions ignore the environment too."""
+    import certifi
+    arr = simulator.add_array(kind="vmax", sizes=SIZES)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", certifi.where())
+    access = vmax_access(arr)
+    driver = load_driver_class(access["vendor"], access["model"])(**access, storage_id="st-1")
+    assert "REQUESTS_CA_BUNDLE" not in os.environ
+    assert driver.get_storage(None)["serial_number"] == arr["serial_number"]
+    driver.close()
+    ours = rest_access(arr, scheme="https", verify=arr["tls_cert"])
+    for verify, error in ((arr["tls_cert"], "NOT FOUND|not found|404"), (certifi.where(), "SSL|certificate")):
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", certifi.where() if verify == arr["tls_cert"] else arr["tls_cert"])
+        ours["extra_attributes"]["verify"] = verify
+        with pytest.raises(DelfinError, match=error):     # past TLS to the array's 404 / refused by TLS
+            load_driver_class("simulator", "rest")(**ours, storage_id="st-2").get_storage(None)
 
 
 def test_pure_has_no_perf_in_delfin_1_5_so_it_is_not_supported(simulator, workdir):
