@@ -1,5 +1,5 @@
 """SODA Delfin's own vendor drivers (pure flasharray, dellemc unity, ibm ds8k, huawei oceanstor,
-hpe 3par, dellemc vplex, hpe msa, ibm storwize_svc) in our storage actors, over real Ray and real
+hpe 3par, dellemc vplex, dellemc vmax, hpe msa, ibm storwize_svc) in our storage actors, over real Ray and real
 sockets, counted at the simulated arrays."""
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import ray
 
 from drivers.errors import InvalidUsernameOrPassword, NotSupported, StorageNotFound
 from drivers.simulator.control import (ds8k_access, hpe3par_access, msa_access, oceanstor_access, pure_access,
-                                      storwize_access, unity_access, vplex_access)
+                                      storwize_access, unity_access, vmax_access, vplex_access)
 from rayactors import metrics
 
 from ..helpers import kill_9_and_wait, wait_for
@@ -25,10 +25,11 @@ from ..helpers import kill_9_and_wait, wait_for
 pytest.importorskip("delfin")
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 VENDORS = {"pure": pure_access, "storwize": storwize_access, "unity": unity_access, "ds8k": ds8k_access,
-           "oceanstor": oceanstor_access, "3par": hpe3par_access, "vplex": vplex_access, "msa": msa_access}
+           "oceanstor": oceanstor_access, "3par": hpe3par_access, "vplex": vplex_access, "msa": msa_access,
+           "vmax": vmax_access}
 #: sessions one driver instance holds at the array (3PAR's: a REST session key and an SSH
-#: connection; VPLEX's none: the credentials go with every request)
-SESSIONS = {"3par": 2, "vplex": 0}
+#: connection; VPLEX's and VMAX's none: the credentials go with every request)
+SESSIONS = {"3par": 2, "vplex": 0, "vmax": 0}
 #: Delfin 1.5.0's drivers that list no disks, and those with no performance collection
 NO_DISKS = {"ds8k", "vplex"}
 NO_PERF = {"3par", "ds8k", "msa", "pure", "unity", "vplex"}
@@ -148,7 +149,7 @@ def test_a_throttled_array_keeps_the_last_inventory(manager, simulator, kind):
     assert (stats["logins"], stats["active_sessions"]) == (1, 1)
 
 
-@pytest.mark.parametrize("kind", ["3par", "ds8k", "msa", "oceanstor", "pure", "storwize", "unity", "vplex"])
+@pytest.mark.parametrize("kind", ["3par", "ds8k", "msa", "oceanstor", "pure", "storwize", "unity", "vmax", "vplex"])
 def test_types_the_array_lacks_are_not_supported(manager, simulator, kind):
     arr = add(simulator, kind)
     c = manager.client
@@ -230,11 +231,11 @@ def test_storwize_rotation_auth_failed_no_retry_update_and_backfill(manager_fact
     assert c.collection_stats(sid)["windows_lost"] == 0
 
 
-@pytest.mark.parametrize("kind", ["3par", "msa", "oceanstor", "pure", "unity", "vplex"])
+@pytest.mark.parametrize("kind", ["3par", "msa", "oceanstor", "pure", "unity", "vmax", "vplex"])
 def test_rotation_auth_failed_no_retry_then_update(manager, simulator, kind):
     """OceanStor's client raises the same generic error for a refused password as for an array
     it cannot reach: the host reads the refusal from its log; VPLEX's makes the 401 an empty
-    list: the host reads the answer (without either, the call failed alone or returned nothing,
+    list, VMAX's a None it then fails on: the host reads the answer (without either, the call failed alone or returned nothing,
     the storage stayed ``ready`` and every later call tried the old password again). MSA (SSH
     alone): the array dropped the connection, so the first call meets the dead connection
     (``unreachable``) and the prober's fresh connection is the one refused."""
