@@ -10,11 +10,13 @@ import sys
 import threading
 import time
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 import ray
 
+from drivers import perfgen
 from drivers.errors import InvalidUsernameOrPassword, NotSupported, StorageNotFound
 from drivers.simulator.control import (ds8k_access, hpe3par_access, msa_access, oceanstor_access, pure_access,
                                       storwize_access, unity_access, vmax_access, vplex_access)
@@ -197,6 +199,30 @@ def test_oceanstor_real_time_windows_hold_each_sample_once(manager_factory, simu
         assert all(t % 2000 == 0 for t in ts)                              # as the array stamped them
     stats = simulator.stats(arr["name"])
     assert (stats["logins"], stats["active_sessions"], stats["peak_session_inflight"]) == (1, 1, 1)
+
+
+def test_vmax_windows_of_shared_values_fail_and_the_arrays_own_are_kept(manager_factory, simulator):
+    """VMAX's driver gives every object of a type one values dict (the last object's values):
+    with all its metrics each window fails and stays pending, saying why (``last_error``),
+    nothing written; asked for the array's own metrics, its windows hold the array's values."""
+    m = manager_factory(scheduler_enabled=True)
+    c = m.client
+    everything, own = (add(simulator, "vmax", perf_interval=2, seed=seed) for seed in (71, 72))
+    bad = c.discover_storage(None, access("vmax", everything, collect_interval="2"))["id"]
+    good = c.discover_storage(None, access("vmax", own, collect_interval="2", resource_metrics="storage:iops"))["id"]
+    wait_for(lambda: c.collection_stats(bad).get("last_error") and c.collection_stats(good).get(
+        "windows_collected", 0) >= 3, 40, what="a refused window and three kept ones")
+    stats = c.collection_stats(bad)
+    assert stats["last_error"]["error_code"] == "InvalidResults"
+    assert "one values object" in stats["last_error"]["error_msg"] and stats["windows_collected"] == 0
+    assert stats["windows_pending"] >= 1
+    table = metrics.read(storage_ids=[good, bad], root=m.cfg.metrics_root)
+    assert set(table.column("storage_id").to_pylist()) == {good}
+    assert set(table.column("resource_id").to_pylist()) == {own["serial_number"]}
+    stamps = table.column("timestamp").cast(pa.int64()).to_pylist()
+    assert len(stamps) >= 3 and len(stamps) == len(set(stamps))
+    expect = perfgen.series_values(72, "storage", [own["serial_number"]], ["iops"], np.array(stamps))
+    assert dict(zip(stamps, table.column("value").to_pylist())) == dict(zip(stamps, expect))
 
 
 def test_storwize_rotation_auth_failed_no_retry_update_and_backfill(manager_factory, simulator):
