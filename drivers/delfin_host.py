@@ -56,8 +56,8 @@ from typing import Any, ClassVar, Iterator, Optional
 from .access_info import AccessInfo
 from .arrow_schema import metrics_to_table
 from .base import LIST_METHODS, StorageDriver
-from .errors import (ALL_ERRORS, DelfinError, InvalidResults, InvalidUsernameOrPassword, NotSupported,
-                     StorageBackendException)
+from .errors import (ALL_ERRORS, DelfinError, InvalidIpOrPort, InvalidResults, InvalidUsernameOrPassword,
+                     NotSupported, StorageBackendException)
 from .driver_log import logged_errors
 from .models import check_row_shapes, validate_storage
 from .response_watch import watch_objects, watched
@@ -170,6 +170,26 @@ def _innermost_delfin_error(exc: BaseException) -> Optional[BaseException]:
     return found
 
 
+def _not_reached(exc: BaseException) -> bool:
+    """Whether ``requests`` could not connect to the array, somewhere in the chain: a driver that
+    lets requests' own error out (VMAX's re-raises its class) means what Delfin's shared REST
+    client makes InvalidIpOrPort (a connect timeout, a connection not established). A read
+    timeout or a connection dropped mid-answer is not that."""
+    import requests
+    from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
+    seen, cur = set(), exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        if isinstance(cur, requests.exceptions.ConnectTimeout):
+            return True
+        if isinstance(cur, requests.exceptions.ConnectionError) and cur.args:
+            reason = getattr(cur.args[0], "reason", None) if isinstance(cur.args[0], MaxRetryError) else None
+            if isinstance(reason, (NewConnectionError, ConnectTimeoutError)):
+                return True
+        cur = cur.__cause__ or cur.__context__
+    return False
+
+
 @contextlib.contextmanager
 def translated(where: str) -> Iterator[None]:
     """Delfin's exceptions -> ours of the same name, keeping the cause (the one place)."""
@@ -181,6 +201,8 @@ def translated(where: str) -> Iterator[None]:
         raise NotSupported(where) from exc
     except Exception as exc:
         root = _innermost_delfin_error(exc)
+        if root is None and _not_reached(exc):
+            raise InvalidIpOrPort() from exc
         if root is None:
             raise StorageBackendException(f"{where}: {type(exc).__name__}: {exc}") from exc
         cls = ALL_ERRORS.get(type(root).__name__, StorageBackendException)
