@@ -202,6 +202,12 @@ def _delfin_ssh(vendor: str, model: str, array: dict, password: Optional[str]) -
                     "password": password or array["users"]["admin"]}}
 
 
+def netapp_access(array: dict, password: Optional[str] = None) -> dict:
+    """Access info for Delfin's ``netapp cmode`` driver (a ``kind: netapp`` array): its CLI over
+    SSH and its REST API over HTTPS (performance), with the same account."""
+    return {**_https_access("netapp", "cmode", array, password), "ssh": _delfin_ssh("netapp", "cmode", array, password)["ssh"]}
+
+
 def storwize_access(array: dict, password: Optional[str] = None) -> dict:
     """Access info for Delfin's ``ibm storwize_svc`` driver (a ``kind: storwize`` array)."""
     return _delfin_ssh("ibm", "storwize_svc", array, password)

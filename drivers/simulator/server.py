@@ -14,6 +14,7 @@ from .ds8k_server import DS8kRestHandler
 from .hpe3par_server import Hpe3parCli, Hpe3parRestHandler
 from .http_base import Server
 from .msa_cli import MsaCli
+from .netapp_server import NetAppCli, NetAppModel, NetAppRestHandler
 from .oceanstor_server import OceanStorArray, OceanStorRestHandler
 from .pure_server import PureRestHandler
 from .rest_server import ArrayRestHandler
@@ -35,6 +36,7 @@ VENDOR_APIS: dict[str, tuple[Optional[RestApi], Optional[Callable[[SimArray], An
     "oceanstor": ((OceanStorRestHandler, OceanStorArray), None),
     "vplex": ((VplexRestHandler, lambda a: a), None),
     "vmax": ((VmaxRestHandler, VmaxArray), None),
+    "netapp": ((NetAppRestHandler, NetAppModel), NetAppCli),
     "3par": ((Hpe3parRestHandler, lambda a: a), Hpe3parCli),
     "msa": (None, MsaCli),
     "storwize": (None, StorwizeCli),
