@@ -1,5 +1,5 @@
 """SODA Delfin's own drivers through ``drivers/delfin_host.py`` (no Ray), counted at the
-simulated FlashArray, Unity, DS8000, OceanStor, 3PAR, VPLEX, VMAX, MSA and Storwize arrays."""
+simulated FlashArray, Unity, DS8000, OceanStor, 3PAR, VPLEX, VMAX, NetApp, MSA and Storwize arrays."""
 from __future__ import annotations
 
 import contextlib
@@ -22,8 +22,10 @@ from drivers.errors import (DelfinError, InvalidIpOrPort, InvalidResults, Invali
                             StorageBackendException)
 from drivers.plugins import driver_catalog, load_driver_class
 from drivers.access_info import AccessInfo
-from drivers.simulator.control import (ds8k_access, hpe3par_access, msa_access, oceanstor_access, pure_access,
-                                      rest_access, storwize_access, unity_access, vmax_access, vplex_access)
+from drivers.simulator.control import (ds8k_access, hpe3par_access, msa_access, netapp_access, oceanstor_access,
+                                      pure_access, rest_access, storwize_access, unity_access, vmax_access,
+                                      vplex_access)
+from drivers.simulator.netapp_server import netapp_value
 from drivers import perfgen
 
 delfin_exception = pytest.importorskip("delfin.exception")
@@ -31,7 +33,7 @@ from delfin.drivers import driver as delfin_driver  # noqa: E402
 
 VENDORS = {"pure": pure_access, "storwize": storwize_access, "unity": unity_access, "ds8k": ds8k_access,
            "oceanstor": oceanstor_access, "3par": hpe3par_access, "vplex": vplex_access, "msa": msa_access,
-           "vmax": vmax_access}
+           "vmax": vmax_access, "netapp": netapp_access}
 SIZES = {"volumes": 30, "pools": 3, "ports": 6, "disks": 8, "controllers": 2}
 
 
@@ -437,6 +439,55 @@ def test_vmax_inventory_alerts_and_storage_perf_with_no_session_at_the_array(sim
         assert (stats["logins"], stats["failed_logins"], stats["active_sessions"]) == (0, 0, 0)
     finally:
         driver.close()
+
+
+def test_netapp_cli_and_rest_inventory_files_alerts_and_perf(simulator, workdir):
+    """NetApp ONTAP: its CLI over SSH (one connection) for the inventory, file resources and
+    alerts, its REST API (basic authentication, no session) for the last hour of performance.
+    Its ``get_capabilities`` answers a map of firmware versions unless given the storage's (no
+    metrics at all: Delfin's own perf job gives none): the host gives it. Its ``clear_alert``
+    cannot work in Delfin 1.5.0 (a dict where the API passes a sequence number, then a command
+    ONTAP rejects, its answer unread): not_supported, and the alert stays open at the array."""
+    arr, driver = make(simulator, "netapp", perf_interval=60, seed=93)
+    try:
+        storage = driver.get_storage(None)
+        assert (storage["serial_number"], storage["firmware_version"]) == (arr["serial_number"], "NetApp Release 9.8")
+        pools = SIZES["pools"]
+        counts = {m: len(getattr(driver, m)(None)) for m in
+                  ("list_storage_pools", "list_volumes", "list_controllers", "list_ports", "list_disks",
+                   "list_filesystems", "list_qtrees", "list_quotas", "list_shares")}
+        # per volume (file system): its own qtree and a named one, a tree and a user quota, a CIFS
+        # share and an NFS export of the volume and of the named qtree
+        assert counts == {"list_storage_pools": pools, "list_volumes": SIZES["volumes"],
+                          "list_controllers": SIZES["controllers"], "list_ports": SIZES["ports"],
+                          "list_disks": SIZES["disks"], "list_filesystems": pools, "list_qtrees": 2 * pools,
+                          "list_quotas": 2 * pools, "list_shares": 3 * pools}
+        pool_ids = {p["native_storage_pool_id"] for p in driver.list_storage_pools(None)}
+        assert {v["native_storage_pool_id"] for v in driver.list_volumes(None)} == pool_ids
+        alerts = driver.list_alerts(None)
+        assert alerts
+        with pytest.raises(NotSupported, match="ONTAP rejects"):
+            driver.clear_alert(None, alerts[0]["sequence_number"])
+        assert driver.list_alerts(None) == alerts
+        offered = driver.get_capabilities(None)["resource_metrics"]
+        assert set(offered) == {"storage", "storagePool", "volume", "port", "filesystem"}
+        now = int(time.time() * 1000)
+        table = driver.collect_perf_metrics(None, "st-1", {"storage": ["iops", "throughput", "responseTime"],
+                                                           "volume": ["readIops"]}, now - 600_000, now)
+        rows = list(zip(*(table.column(c).to_pylist() for c in ("resource_type", "resource_id", "metric", "value")),
+                        table.column("timestamp").cast(pa.int64()).to_pylist()))
+        assert {(r[0], r[2]) for r in rows} == {("storage", "iops"), ("storage", "throughput"),
+                                                ("storage", "responseTime"), ("volume", "readIops")}
+        samples = len(perfgen.sample_times(now - 600_000, now + 1, 60))       # 10 in 10 minutes (11 at a boundary)
+        assert len(rows) == (3 + SIZES["volumes"]) * samples
+        for rtype, rid, metric, value, t in rows:
+            expect = perfgen.series_values(93, rtype, [rid], [metric], np.array([t]))[0]
+            assert value == netapp_value(metric, expect), (rtype, rid, metric)
+        stats = simulator.stats(arr["name"])
+        assert (stats["logins"], stats["active_sessions"], stats["failed_logins"]) == (1, 1, 0)
+    finally:
+        driver.close()
+    assert _settled(simulator, arr["name"], 0)["active_sessions"] == 0
 
 
 @pytest.mark.parametrize("refusal", ["429", "401"])
