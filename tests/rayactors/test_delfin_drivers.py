@@ -1,5 +1,5 @@
 """SODA Delfin's own vendor drivers (pure flasharray, dellemc unity, ibm ds8k, huawei oceanstor,
-hpe 3par, dellemc vplex, dellemc vmax, hpe msa, ibm storwize_svc) in our storage actors, over real Ray and real
+hpe 3par, dellemc vplex, dellemc vmax, netapp cmode, hpe msa, ibm storwize_svc) in our storage actors, over real Ray and real
 sockets, counted at the simulated arrays."""
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ import ray
 
 from drivers import perfgen
 from drivers.errors import InvalidUsernameOrPassword, NotSupported, StorageNotFound
-from drivers.simulator.control import (ds8k_access, hpe3par_access, msa_access, oceanstor_access, pure_access,
-                                      storwize_access, unity_access, vmax_access, vplex_access)
+from drivers.simulator.control import (ds8k_access, hpe3par_access, msa_access, netapp_access, oceanstor_access,
+                                      pure_access, storwize_access, unity_access, vmax_access, vplex_access)
 from rayactors import metrics
 
 from ..helpers import kill_9_and_wait, wait_for
@@ -28,7 +28,7 @@ pytest.importorskip("delfin")
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 VENDORS = {"pure": pure_access, "storwize": storwize_access, "unity": unity_access, "ds8k": ds8k_access,
            "oceanstor": oceanstor_access, "3par": hpe3par_access, "vplex": vplex_access, "msa": msa_access,
-           "vmax": vmax_access}
+           "vmax": vmax_access, "netapp": netapp_access}
 #: sessions one driver instance holds at the array (3PAR's: a REST session key and an SSH
 #: connection; VPLEX's and VMAX's none: the credentials go with every request)
 SESSIONS = {"3par": 2, "vplex": 0, "vmax": 0}
@@ -43,6 +43,7 @@ REST = ["ds8k", "oceanstor", "pure", "unity"]
 EMPTY_ON_429 = ["ds8k", "pure", "unity"]
 #: file resources per pool, where the simulated array has them
 FILES_PER_POOL = {"unity": {"list_filesystems": 1, "list_qtrees": 1, "list_quotas": 2, "list_shares": 2},
+                  "netapp": {"list_filesystems": 1, "list_qtrees": 2, "list_quotas": 2, "list_shares": 3},
                   "oceanstor": {"list_filesystems": 1, "list_qtrees": 1, "list_quotas": 1, "list_shares": 2}}
 SIZES = {"volumes": 5, "pools": 2, "ports": 4, "disks": 3, "controllers": 2}
 FILE_METHODS = ("list_filesystems", "list_qtrees", "list_quotas", "list_shares")
@@ -152,7 +153,8 @@ def test_a_throttled_array_keeps_the_last_inventory(manager, simulator, kind):
     assert (stats["logins"], stats["active_sessions"]) == (1, 1)
 
 
-@pytest.mark.parametrize("kind", ["3par", "ds8k", "msa", "oceanstor", "pure", "storwize", "unity", "vmax", "vplex"])
+@pytest.mark.parametrize("kind", ["3par", "ds8k", "msa", "netapp", "oceanstor", "pure", "storwize", "unity", "vmax",
+                                  "vplex"])
 def test_types_the_array_lacks_are_not_supported(manager, simulator, kind):
     arr = add(simulator, kind)
     c = manager.client
@@ -175,6 +177,10 @@ def test_types_the_array_lacks_are_not_supported(manager, simulator, kind):
     if kind in NO_PERF:
         with pytest.raises(NotSupported):
             c.collect_perf_metrics(None, sid, None, 0, int(time.time() * 1000))
+    if kind == "netapp":       # its capabilities depend on the storage's firmware: the host gives it
+        now = int(time.time() * 1000)
+        table = c.collect_perf_metrics(None, sid, {"storage": ["iops"]}, now - 600_000, now)
+        assert table.num_rows == len(perfgen.sample_times(now - 600_000, now + 1, 60))
     assert simulator.stats(arr["name"])["logins"] == SESSIONS.get(kind, 1)
 
 
@@ -258,20 +264,21 @@ def test_storwize_rotation_auth_failed_no_retry_update_and_backfill(manager_fact
     assert c.collection_stats(sid)["windows_lost"] == 0
 
 
-@pytest.mark.parametrize("kind", ["3par", "msa", "oceanstor", "pure", "unity", "vmax", "vplex"])
+@pytest.mark.parametrize("kind", ["3par", "msa", "netapp", "oceanstor", "pure", "unity", "vmax", "vplex"])
 def test_rotation_auth_failed_no_retry_then_update(manager, simulator, kind):
     """OceanStor's client raises the same generic error for a refused password as for an array
     it cannot reach: the host reads the refusal from its log; VPLEX's makes the 401 an empty
-    list, VMAX's a None it then fails on: the host reads the answer (without either, the call failed alone or returned nothing,
-    the storage stayed ``ready`` and every later call tried the old password again). MSA (SSH
-    alone): the array dropped the connection, so the first call meets the dead connection
-    (``unreachable``) and the prober's fresh connection is the one refused."""
+    list, VMAX's a None it then fails on: the host reads the answer (without either, the call
+    failed alone or returned nothing, the storage stayed ``ready`` and every later call tried the
+    old password again). MSA and NetApp (their lists over SSH): the array dropped the connection,
+    so the first call meets the dead connection (``unreachable``) and the prober's fresh
+    connection is the one refused."""
     arr = add(simulator, kind)
     c = manager.client
     sid = c.discover_storage(None, access(kind, arr))["id"]
     simulator.rotate_password(arr["name"], "rotated")
     simulator.expire_sessions(arr["name"])
-    if kind == "msa":
+    if kind in ("msa", "netapp"):
         wait_for(lambda: _state_after_a_call(c, sid) == "auth_failed", 30, what="auth_failed")
     else:
         with pytest.raises(InvalidUsernameOrPassword):
