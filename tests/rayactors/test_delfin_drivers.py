@@ -90,12 +90,12 @@ def test_nine_callers_one_session_then_remove_logs_out(manager, simulator, kind,
         manager.client.get_storage(None, sid)
 
 
-@pytest.mark.parametrize("kind", ["3par", "oceanstor", "pure", "storwize", "unity"])
+@pytest.mark.parametrize("kind", ["3par", "netapp", "oceanstor", "pure", "storwize", "unity"])
 def test_kill_9_leaves_one_session_at_the_array(manager, simulator, kind):
     """Pure, Unity, OceanStor and 3PAR: the restarted actor ends the dead one's REST session with
     Delfin's own handler and logout, given the session cookie (and Unity's CSRF token; OceanStor's
     token header and device URL; 3PAR's session key) it kept, with no login; SSH (Storwize's,
-    3PAR's) ends with the process. So the array holds one storage's sessions, not two."""
+    3PAR's, NetApp's) ends with the process. So the array holds one storage's sessions, not two."""
     arr = add(simulator, kind)
     n = SESSIONS.get(kind, 1)
     sid = manager.client.discover_storage(None, access(kind, arr))["id"]
