@@ -281,13 +281,14 @@ class DelfinDriverHost(StorageDriver):
             return _RESULT_CHECKS.get(method, _as_is)(self, method, result)
 
     def get_capabilities(self, context: Any, filters: Optional[dict] = None) -> Any:
-        """Given the storage's ``firmware_version`` as filters, as Delfin's API can give them.
-        NetApp's driver answers a map of firmware versions without them, not capabilities (and
-        Delfin 1.5.0's own perf job passes none: it never collected NetApp's performance); the
-        other drivers ignore filters."""
-        if filters is None:
-            filters = {"firmware_version": self._firmware_version()}
-        return self._forward("get_capabilities", filters)
+        """A driver that answers something other than capabilities without filters is asked again
+        with the storage's ``firmware_version``, as Delfin's API can give it: NetApp's answers a
+        map of firmware versions without it (and Delfin 1.5.0's own perf job gives none, so it
+        never collected NetApp's performance). The others need no array call for it."""
+        caps = self._forward("get_capabilities", filters)
+        if filters is None and isinstance(caps, dict) and "resource_metrics" not in caps:
+            caps = self._forward("get_capabilities", {"firmware_version": self._firmware_version()})
+        return caps
 
     def _firmware_version(self) -> Optional[str]:
         if self._storage_seen is None:
