@@ -74,6 +74,10 @@ FORWARDED = (*LIST_METHODS, "get_storage", "clear_alert", "add_trap_config", "re
 #: directories some Delfin drivers write to, relative to the working directory (Delfin runs from
 #: its source tree, where they exist). The storage actor runs in a scratch directory of its own.
 WORKDIR_FILES = {"ibm storwize_svc": "delfin/drivers/utils/performance_file/svc"}
+#: drivers whose ``list_alerts`` compares ``query_para`` (Delfin's epoch milliseconds) with alert
+#: times in seconds and reads both bounds (NetApp's: no alert was ever in range, and a query with
+#: one bound raised KeyError): given seconds, both bounds
+ALERT_QUERY_IN_SECONDS = {"netapp cmode"}
 #: methods a Delfin 1.5.0 driver has that cannot work, and why: ``not_supported``, never run (a
 #: call that looked done while the array did nothing)
 UNUSABLE = {"netapp cmode": {
@@ -296,7 +300,10 @@ class DelfinDriverHost(StorageDriver):
         return (self._storage_seen or {}).get("firmware_version")
 
     def list_alerts(self, context: Any, query_para: Optional[dict] = None) -> Any:
-        """``query_para`` given always: OceanStor's driver has no default for it."""
+        """``query_para`` given always: OceanStor's driver has no default for it. In seconds, both
+        bounds, to the drivers in ``ALERT_QUERY_IN_SECONDS``."""
+        if query_para and self.entry_point.name in ALERT_QUERY_IN_SECONDS:
+            query_para = _in_seconds(query_para)
         return self._forward("list_alerts", query_para)
 
     def collect_perf_metrics(self, context: Any, storage_id: str, resource_metrics: Optional[dict],
@@ -390,6 +397,14 @@ class DelfinDriverHost(StorageDriver):
     @staticmethod
     def parse_alert(context: Any, alert: dict) -> dict:
         raise NotSupported("parse_alert")   # replaced per class by host_class
+
+
+def _in_seconds(query_para: dict) -> dict:
+    """Delfin's ``{begin_time, end_time}`` in epoch ms as the whole seconds they hold (an alert at
+    second T is in [begin, end] ms exactly when it is in [ceil(begin/1000), floor(end/1000)])."""
+    begin, end = query_para.get("begin_time"), query_para.get("end_time")
+    return {"begin_time": -(-int(begin or 0) // 1000),
+            "end_time": int(end) // 1000 if end is not None else 2 ** 53}
 
 
 def _qualname(obj: Any) -> str:

@@ -445,7 +445,8 @@ def test_netapp_cli_and_rest_inventory_files_alerts_and_perf(simulator, workdir)
     """NetApp ONTAP: its CLI over SSH (one connection) for the inventory, file resources and
     alerts, its REST API (basic authentication, no session) for the last hour of performance.
     Its ``get_capabilities`` answers a map of firmware versions unless given the storage's (no
-    metrics at all: Delfin's own perf job gives none): the host gives it. Its ``clear_alert``
+    metrics at all: Delfin's own perf job gives none): the host gives it; its alert time filter
+    compares Delfin's milliseconds with seconds: the host gives it seconds. Its ``clear_alert``
     cannot work in Delfin 1.5.0 (a dict where the API passes a sequence number, then a command
     ONTAP rejects, its answer unread): not_supported, and the alert stays open at the array."""
     arr, driver = make(simulator, "netapp", perf_interval=60, seed=93)
@@ -469,6 +470,11 @@ def test_netapp_cli_and_rest_inventory_files_alerts_and_perf(simulator, workdir)
         with pytest.raises(NotSupported, match="ONTAP rejects"):
             driver.clear_alert(None, alerts[0]["sequence_number"])
         assert driver.list_alerts(None) == alerts
+        # Delfin's bounds are epoch ms; the driver compares them with seconds (the host converts)
+        opened = alerts[0]["occur_time"]
+        assert driver.list_alerts(None, {"begin_time": opened, "end_time": opened}) == alerts
+        assert driver.list_alerts(None, {"begin_time": opened - 60_000}) == alerts
+        assert driver.list_alerts(None, {"begin_time": opened + 1, "end_time": opened + 60_000}) == []
         offered = driver.get_capabilities(None)["resource_metrics"]
         assert set(offered) == {"storage", "storagePool", "volume", "port", "filesystem"}
         now = int(time.time() * 1000)
