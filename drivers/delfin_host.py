@@ -300,8 +300,11 @@ class DelfinDriverHost(StorageDriver):
         return (self._storage_seen or {}).get("firmware_version")
 
     def list_alerts(self, context: Any, query_para: Optional[dict] = None) -> Any:
-        """``query_para`` given always: OceanStor's driver has no default for it. In seconds, both
-        bounds, to the drivers in ``ALERT_QUERY_IN_SECONDS``."""
+        """``query_para`` given always (OceanStor's driver has no default for it), with only the
+        bounds set, or None: 3PAR's driver drops every alert for a ``query_para`` without bounds
+        (``{}``, or both None, as Delfin's API and an alert sync without times pass it). In
+        seconds, both bounds, to the drivers in ``ALERT_QUERY_IN_SECONDS``."""
+        query_para = {k: v for k, v in (query_para or {}).items() if v is not None} or None
         if query_para and self.entry_point.name in ALERT_QUERY_IN_SECONDS:
             query_para = _in_seconds(query_para)
         return self._forward("list_alerts", query_para)
