@@ -303,11 +303,15 @@ class DelfinDriverHost(StorageDriver):
         """``query_para`` given always (OceanStor's driver has no default for it), with only the
         bounds set, or None: 3PAR's driver drops every alert for a ``query_para`` without bounds
         (``{}``, or both None, as Delfin's API and an alert sync without times pass it). In
-        seconds, both bounds, to the drivers in ``ALERT_QUERY_IN_SECONDS``."""
+        seconds, both bounds, to the drivers in ``ALERT_QUERY_IN_SECONDS``. The bounds are applied
+        to what the driver answers too (by ``occur_time``, in ms; an alert without one is kept):
+        FlashArray's driver keeps every alert when a bound is missing."""
         query_para = {k: v for k, v in (query_para or {}).items() if v is not None} or None
+        asked = query_para
         if query_para and self.entry_point.name in ALERT_QUERY_IN_SECONDS:
             query_para = _in_seconds(query_para)
-        return self._forward("list_alerts", query_para)
+        alerts = self._forward("list_alerts", query_para)
+        return [a for a in alerts if _in_range(a.get("occur_time"), asked)] if asked else alerts
 
     def collect_perf_metrics(self, context: Any, storage_id: str, resource_metrics: Optional[dict],
                              start_time: int, end_time: int) -> Any:
@@ -408,6 +412,14 @@ def _in_seconds(query_para: dict) -> dict:
     begin, end = query_para.get("begin_time"), query_para.get("end_time")
     return {"begin_time": -(-int(begin or 0) // 1000),
             "end_time": int(end) // 1000 if end is not None else 2 ** 53}
+
+
+def _in_range(occur_time: Any, query_para: dict) -> bool:
+    """Whether an alert at ``occur_time`` (epoch ms; unknown: kept) is within the query's bounds."""
+    if not isinstance(occur_time, (int, float)) or isinstance(occur_time, bool):
+        return True
+    begin, end = query_para.get("begin_time"), query_para.get("end_time")
+    return (begin is None or occur_time >= int(begin)) and (end is None or occur_time <= int(end))
 
 
 def _qualname(obj: Any) -> str:

@@ -111,7 +111,12 @@ def test_vendor_inventory_support_and_logout_counted_at_the_array(simulator, kin
         for lacking in ("list_filesystems", "list_quotas", "list_shares", "list_qtrees"):
             with pytest.raises(NotSupported):
                 getattr(driver, lacking)(None)
-        assert driver.list_alerts(None)                       # the array's open alerts
+        alerts = driver.list_alerts(None)                     # the array's open alerts
+        assert alerts
+        times = [a["occur_time"] for a in alerts]             # one bound only (FlashArray's driver kept all)
+        assert driver.list_alerts(None, {"begin_time": max(times) + 1}) == []
+        assert driver.list_alerts(None, {"end_time": min(times) - 1}) == []
+        assert len(driver.list_alerts(None, {"end_time": max(times)})) == len(alerts)
         assert simulator.stats(arr["name"])["logins"] == 1    # every call on the one session
     finally:
         driver.close()
