@@ -120,6 +120,9 @@ class SimArray:
         self.on_fault_change = lambda: None               # set by the servers (down/up)
         self.on_expire = lambda: None                     # set by the servers: drop SSH connections
         self.started_at = time.time()
+        #: when the array's open alerts were raised (epoch seconds): an hour before it started,
+        #: the same in every listing, as a real alert's time is
+        self.alerts_opened = int(self.started_at) - 3600
 
     # -- sessions ---------------------------------------------------------------------------
     def _purge(self, now: float) -> None:

@@ -91,7 +91,7 @@ def _nodes(array: SimArray) -> list[dict]:
 
 def _events(array: SimArray) -> list[dict]:
     """One warning per port whose link is down, as the other simulated arrays."""
-    opened = time.strftime("%Y-%m-%dT%H:%M:%S+0000", time.gmtime(time.time() - 3600))
+    opened = time.strftime("%Y-%m-%dT%H:%M:%S+0000", time.gmtime(array.alerts_opened))
     return [{"id": f"SE{i:04d}", "type": "HostPortStateChanged", "severity": "warning", "time": opened,
              "description": f"I/O port {p['name']} link is down"}
             for i, p in enumerate(array.inv.ports) if p["connection_status"] != "connected"]

@@ -232,7 +232,7 @@ class Hpe3parCli:
                 if p["connection_status"] != "connected" and str(i + 1) not in removed]
 
     def showalert(self, args: list[str]) -> str:
-        opened = time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(time.time() - 3600))   # the array's zone
+        opened = time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(self.a.alerts_opened))   # the array's zone
         return "".join(f"Id : {aid}\nState : New\nMessageCode : 0x0060007\nTime : {opened}\nSeverity : Degraded\n"
                        f"Type : Port state change\nMessage : Port {nsp} Degraded (Loss of Sync)\n"
                        f"Component: Port {nsp}\n\n" for aid, nsp in self._alerts())

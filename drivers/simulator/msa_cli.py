@@ -10,7 +10,6 @@ Data come from the array's inventory (``SimArray``), so counts match the other s
 from __future__ import annotations
 
 import shlex
-import time
 from typing import Any, Callable
 from xml.sax.saxutils import escape, quoteattr
 
@@ -116,7 +115,7 @@ def _ports(a: SimArray) -> list[tuple[str, dict]]:
 
 def _events(a: SimArray) -> list[tuple[str, dict]]:
     """An error event per port whose link is down (as the other simulated arrays)."""
-    opened = int(time.time()) - 3600
+    opened = a.alerts_opened
     return [("events", {"event-id": f"A{100 + i}", "event-code": "464", "severity": "ERROR",
                         "time-stamp-numeric": opened, "message": f"Port {p['name']} link down",
                         "additional-information": "The link is down."})

@@ -80,7 +80,7 @@ class NetAppModel:
 
     def alerts(self) -> list[dict[str, Any]]:
         """One alert per port whose link is down, gone once deleted."""
-        opened = time.strftime("%a %b %d %H:%M:%S %Y", time.localtime(self.a.started_at - 3600))
+        opened = time.strftime("%a %b %d %H:%M:%S %Y", time.localtime(self.a.alerts_opened))
         with self.lock:
             deleted = set(self.deleted)
         rows = [{"Node": self.node_of(p["native_parent_id"]), "Monitor": "node-connect",

@@ -246,7 +246,7 @@ def _eth_ports(ocean: OceanStorArray) -> list[dict]:
 
 def _alarms(ocean: OceanStorArray) -> list[dict]:
     """One alarm per port whose link is down (as the other simulated arrays), gone once cleared."""
-    opened = int(time.time()) - 3600
+    opened = ocean.array.alerts_opened
     with ocean.lock:
         cleared = set(ocean.cleared)
     rows = [{"sequence": str(1000 + i), "eventID": "0xF00CF0015", "name": "Link to the port is down", "level": 5,

@@ -154,7 +154,7 @@ def _hardware(array: SimArray) -> list[dict]:
 
 
 def _messages(array: SimArray) -> list[dict]:
-    opened = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 3600))
+    opened = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(array.alerts_opened))
     return [{"id": 1000 + i, "code": 42, "category": "array", "component_type": "hardware",
              "component_name": f"CT{i % 2}.ETH{i}", "event": "link down", "current_severity": "warning",
              "opened": opened, "actual": "", "expected": "", "details": ""}

@@ -187,7 +187,7 @@ def _ip_interfaces(unity: UnityArray) -> list[dict]:
 
 def _alerts(unity: UnityArray) -> list[dict]:
     """One alert per port whose link is down (as the other simulated arrays), solved once cleared."""
-    opened = _stamp(time.time() - 3600)
+    opened = _stamp(unity.array.alerts_opened)
     with unity.lock:
         solved = set(unity.solved)
     return [{"id": f"alert_{i + 1}", "timestamp": opened, "severity": 4, "component": {"id": p["native_port_id"]},

@@ -204,7 +204,7 @@ def _disks(vmax: VmaxArray, rest: list[str]) -> dict[str, Any]:
 
 def _alerts(vmax: VmaxArray) -> list[dict[str, Any]]:
     """One alert per port whose link is down (as the other simulated arrays), gone once deleted."""
-    opened = int(time.time() - 3600) * 1000
+    opened = vmax.array.alerts_opened * 1000
     with vmax.lock:
         deleted = set(vmax.deleted)
     rows = [{"alertId": f"{1000 + i}", "severity": "WARNING", "type": "ARRAY", "state": "NEW",
