@@ -191,7 +191,12 @@ def vmax_access(array: dict, password: Optional[str] = None) -> dict:
 def hpe3par_access(array: dict, password: Optional[str] = None) -> dict:
     """Access info for Delfin's ``hpe 3par`` driver (a ``kind: 3par`` array): its WSAPI over
     HTTPS and its CLI over SSH, with the same account (no ``pub_key``, as for Storwize)."""
-    return {**_https_access("hpe", "3par", array, password), "ssh": _delfin_ssh("hpe", "3par", array, password)["ssh"]}
+    return _https_and_ssh("hpe", "3par", array, password)
+
+
+def _https_and_ssh(vendor: str, model: str, array: dict, password: Optional[str]) -> dict:
+    """Access info for one of Delfin's drivers that speaks both: HTTPS and SSH, one account."""
+    return {**_https_access(vendor, model, array, password), "ssh": _delfin_ssh(vendor, model, array, password)["ssh"]}
 
 
 def _delfin_ssh(vendor: str, model: str, array: dict, password: Optional[str]) -> dict:
@@ -205,7 +210,7 @@ def _delfin_ssh(vendor: str, model: str, array: dict, password: Optional[str]) -
 def netapp_access(array: dict, password: Optional[str] = None) -> dict:
     """Access info for Delfin's ``netapp cmode`` driver (a ``kind: netapp`` array): its CLI over
     SSH and its REST API over HTTPS (performance), with the same account."""
-    return {**_https_access("netapp", "cmode", array, password), "ssh": _delfin_ssh("netapp", "cmode", array, password)["ssh"]}
+    return _https_and_ssh("netapp", "cmode", array, password)
 
 
 def storwize_access(array: dict, password: Optional[str] = None) -> dict:
