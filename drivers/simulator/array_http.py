@@ -47,6 +47,17 @@ class ArrayHandler(JsonHandler):
             raise HttpError(401, "Unauthorized")
         return user, password
 
+    def authenticate(self, user: str, password: str, refusal: str = "Unauthorized") -> None:
+        """A request to an API that holds no session (the credentials on every request: VPLEX's,
+        Unisphere's, ONTAP's REST): checked on its own (401 otherwise, counted as a failed
+        login), then counted as served."""
+        array = self.sim_array()
+        try:
+            array.check_password(user, password)
+        except SimError:
+            raise HttpError(401, refusal) from None
+        array.count_request()
+
     def serve(self, method: str, parts: list[str]) -> tuple[int, Any]:
         raise HttpError(404, "not found")
 

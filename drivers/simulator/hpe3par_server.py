@@ -19,7 +19,6 @@ connection are two sessions at the array.
 """
 from __future__ import annotations
 
-import shlex
 import threading
 import time
 from typing import Any, Callable, Optional
@@ -27,6 +26,7 @@ from typing import Any, Callable, Optional
 from .array import SimArray, SimError
 from .array_http import ArrayHandler
 from .http_base import HttpError
+from .ssh_server import command_words
 
 KEY = "X-HP3PAR-WSAPI-SessionKey"
 MiB = 2 ** 20
@@ -123,10 +123,7 @@ class Hpe3parCli:
         self.lock = threading.Lock()
 
     def run(self, command: str) -> tuple[int, bytes, bytes]:
-        try:
-            argv = shlex.split(command)
-        except ValueError:
-            argv = []
+        argv = command_words(command)
         handler = self.COMMANDS.get(argv[0] if argv else "")
         if handler is None:
             # the 3PAR CLI answers an unknown command on stdout, as the driver reads it

@@ -9,11 +9,11 @@ Data come from the array's inventory (``SimArray``), so counts match the other s
 """
 from __future__ import annotations
 
-import shlex
 from typing import Any, Callable
 from xml.sax.saxutils import escape, quoteattr
 
 from .array import SimArray
+from .ssh_server import command_words
 
 EXIT_OK = 0
 GiB, TiB = 2 ** 30, 2 ** 40
@@ -48,10 +48,7 @@ class MsaCli:
         self.a = array
 
     def run(self, command: str) -> tuple[int, bytes, bytes]:
-        try:
-            argv = shlex.split(command)
-        except ValueError:
-            argv = []
+        argv = command_words(command)
         view = VIEWS.get(" ".join(argv[:2])) if argv[:1] == ["show"] else None
         if view is None:
             return EXIT_OK, f"{command}\nError: The command is not recognized. (2021-01-01 00:00:00)\n# ".encode(), b""

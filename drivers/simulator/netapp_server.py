@@ -27,15 +27,15 @@ Ethernet ports, an alert per port whose link is down.
 """
 from __future__ import annotations
 
-import shlex
 import threading
 import time
 from typing import Any, Callable, Optional
 
 from .. import perfgen
-from .array import SimArray, SimError
+from .array import SimArray
 from .array_http import ArrayHandler
 from .http_base import HttpError
+from .ssh_server import command_words
 
 EXIT_OK = 0
 VSERVER = "svm1"
@@ -102,10 +102,7 @@ class NetAppCli:
         self.a = array
 
     def run(self, command: str) -> tuple[int, bytes, bytes]:
-        try:
-            argv = shlex.split(command)
-        except ValueError:
-            argv = []
+        argv = command_words(command)
         for words, view in VIEWS:
             if argv[:len(words)] == words:
                 return EXIT_OK, view(self, argv[len(words):]).encode(), b""
@@ -291,11 +288,7 @@ class NetAppRestHandler(ArrayHandler):
 
     def serve(self, method: str, parts: list[str]) -> tuple[int, Any]:
         m: NetAppModel = self.server.context  # type: ignore[attr-defined]
-        try:
-            m.a.check_password(*self.basic_auth())
-        except SimError:
-            raise HttpError(401, "Unauthorized") from None
-        m.a.count_request()
+        self.authenticate(*self.basic_auth())
         if method != "GET" or parts[:1] != ["api"]:
             raise HttpError(404, "not found")
         path = parts[1:]

@@ -67,6 +67,14 @@ def perf_csv(array: SimArray, args: list[str]) -> bytes:
 Answer = tuple[int, bytes, bytes]            # exit status, stdout, stderr
 
 
+def command_words(command: str) -> list[str]:
+    """A vendor CLI command's words as its shell splits them; none for one it cannot split."""
+    try:
+        return shlex.split(command)
+    except ValueError:
+        return []
+
+
 def serve_command(array: SimArray, cli: Callable[[str], Answer], command: str, session: Any = None) -> Answer:
     """One command as the array serves it: counted in flight, with the array's faults, then
     answered by its command line (``cli``); never raises."""

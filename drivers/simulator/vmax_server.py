@@ -26,7 +26,7 @@ import time
 from collections import OrderedDict
 from typing import Any, Callable
 
-from .array import SimArray, SimError
+from .array import SimArray
 from .array_http import ArrayHandler
 from .http_base import HttpError, int_param
 
@@ -96,11 +96,7 @@ class VmaxRestHandler(ArrayHandler):
         if parts[:2] != ["univmax", "restapi"]:
             raise HttpError(404, "not found")
         vmax: VmaxArray = self.server.context  # type: ignore[attr-defined]
-        try:
-            vmax.array.check_password(*self.basic_auth())
-        except SimError:
-            raise HttpError(401, "Unauthorized") from None
-        vmax.array.count_request()
+        self.authenticate(*self.basic_auth())
         rest = parts[2:]
         if rest == ["version"] and method == "GET":
             return 200, {"version": VERSION}

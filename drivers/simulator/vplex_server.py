@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from .array import SimArray, SimError
+from .array import SimArray
 from .array_http import ArrayHandler
 from .http_base import HttpError
 
@@ -43,11 +43,8 @@ class VplexRestHandler(ArrayHandler):
         if parts[:1] != ["vplex"]:
             raise HttpError(404, "not found")
         array = self.sim_array()
-        try:
-            array.check_password(self.headers.get("username") or "", self.headers.get("password") or "")
-        except SimError:
-            raise HttpError(401, "User authentication failed") from None
-        array.count_request()
+        self.authenticate(self.headers.get("username") or "", self.headers.get("password") or "",
+                          refusal="User authentication failed")
         path = "/".join(parts[1:])
         route = (GETS if method == "GET" else POSTS if method == "POST" else {}).get(path)
         if route is not None:
