@@ -221,3 +221,9 @@ def storwize_access(array: dict, password: Optional[str] = None) -> dict:
 def msa_access(array: dict, password: Optional[str] = None) -> dict:
     """Access info for Delfin's ``hpe msa`` driver (a ``kind: msa`` array)."""
     return _delfin_ssh("hpe", "msa", array, password)
+
+
+def hnas_access(array: dict, password: Optional[str] = None) -> dict:
+    """Access info for Delfin's ``hitachi hnas`` driver (a ``kind: hnas`` array): its console
+    over SSH."""
+    return _delfin_ssh("hitachi", "hnas", array, password)

@@ -12,6 +12,7 @@ from .admin_server import AdminHandler
 from .array import ArrayConfig, SimArray
 from .ds8k_server import DS8kRestHandler
 from .hpe3par_server import Hpe3parCli, Hpe3parRestHandler
+from .hnas_server import HnasCli
 from .http_base import Server
 from .msa_cli import MsaCli
 from .netapp_server import NetAppCli, NetAppModel, NetAppRestHandler
@@ -40,6 +41,7 @@ VENDOR_APIS: dict[str, tuple[Optional[RestApi], Optional[Callable[[SimArray], An
     "3par": ((Hpe3parRestHandler, lambda a: a), Hpe3parCli),
     "msa": (None, MsaCli),
     "storwize": (None, StorwizeCli),
+    "hnas": (None, HnasCli),
 }
 #: the kinds whose REST API is served over HTTPS with the simulator's self-signed certificate
 HTTPS_KINDS = {kind for kind, (rest, _) in VENDOR_APIS.items() if rest is not None}
@@ -100,7 +102,7 @@ class Simulator:
         if cli is not None:
             commands = cli(array)
             ssh = SSHServer(array, cfg.ssh_port, self.host_key, cli=commands.run,
-                            files=getattr(commands, "read_file", None))
+                            files=getattr(commands, "read_file", None), shell=getattr(commands, "open_shell", None))
         return https, ssh
 
     @staticmethod

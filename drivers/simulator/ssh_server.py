@@ -4,6 +4,10 @@ Commands over exec channels, ``!``-delimited with a header line (like ``lsvdisk 
 ``lssystem``, ``lspool``, ``lsvolume``, ``lsdisk``, ``lsport``, ``lscontroller``,
 ``lscapabilities``, ``lsperf <start_ms> <end_ms> [types] [metrics]``. One connection carries
 many channels; each connection counts as one session against the per-user cap.
+
+A vendor CLI that offers an interactive shell (``open_shell``: Hitachi HNAS's console, which
+Delfin's driver drives with ``invoke_shell``) gets a pty and shell channel: its greeting and
+prompt, then each line typed echoed, answered and followed by the prompt again, until ``exit``.
 """
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ import shlex
 import socket
 import threading
 import time
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Protocol
 
 import paramiko
 import pyarrow as pa
@@ -65,6 +69,16 @@ def perf_csv(array: SimArray, args: list[str]) -> bytes:
 
 
 Answer = tuple[int, bytes, bytes]            # exit status, stdout, stderr
+
+
+class Shell(Protocol):
+    """One interactive session of a vendor's console (its state: a selected context, say)."""
+
+    def greeting(self) -> str: ...
+
+    def prompt(self) -> str: ...
+
+    def run(self, command: str) -> Answer: ...
 
 
 def command_words(command: str) -> list[str]:
@@ -118,8 +132,9 @@ def run_command(array: SimArray, command: str) -> Answer:
 
 class _Session(paramiko.ServerInterface):
     def __init__(self, array: SimArray, cli: Callable[[str], Answer],
-                 files: Optional[Callable[[str], Optional[bytes]]] = None) -> None:
-        self.array, self.cli, self.files = array, cli, files
+                 files: Optional[Callable[[str], Optional[bytes]]] = None,
+                 shell: Optional[Callable[[], Shell]] = None) -> None:
+        self.array, self.cli, self.files, self.shell = array, cli, files, shell
         self.conn_id: Optional[int] = None
         self.over_limit = False
 
@@ -144,6 +159,45 @@ class _Session(paramiko.ServerInterface):
     def check_channel_exec_request(self, channel: paramiko.Channel, command: bytes) -> bool:
         threading.Thread(target=self._exec, args=(channel, command), daemon=True).start()
         return True
+
+    def check_channel_pty_request(self, channel: paramiko.Channel, term: bytes, width: int, height: int,
+                                  pixelwidth: int, pixelheight: int, modes: bytes) -> bool:
+        return self.shell is not None
+
+    def check_channel_shell_request(self, channel: paramiko.Channel) -> bool:
+        if self.shell is None:
+            return False
+        threading.Thread(target=self._shell, args=(channel, self.shell()), daemon=True).start()
+        return True
+
+    def _shell(self, channel: paramiko.Channel, shell: Shell) -> None:
+        """The console: each line typed is echoed, then its answer (one request at the array),
+        then the prompt; ``exit`` ends it. Lines end in CRLF, as a pty writes them."""
+        try:
+            channel.sendall(_crlf(shell.greeting() + shell.prompt()))
+            pending = b""
+            while True:
+                data = channel.recv(4096)
+                if not data:
+                    return
+                pending += data
+                while b"\n" in pending:
+                    line, pending = pending.split(b"\n", 1)
+                    text = line.decode("utf-8", "replace").rstrip("\r")
+                    if text.strip() == "exit":
+                        channel.sendall(b"exit\r\n")
+                        return
+                    out = b""
+                    if self.over_limit:
+                        out = b"error: session limit reached\n"
+                    elif text.strip():
+                        _, stdout, stderr = serve_command(self.array, shell.run, text, ("ssh", self.conn_id))
+                        out = stdout + stderr
+                    channel.sendall(_crlf(text + "\n") + _crlf(out) + _crlf(shell.prompt()))
+        except (OSError, EOFError, paramiko.SSHException):
+            pass
+        finally:
+            channel.close()
 
     def _exec(self, channel: paramiko.Channel, command: bytes) -> None:
         text = command.decode("utf-8", "replace")
@@ -196,6 +250,12 @@ class _Session(paramiko.ServerInterface):
             channel.close()
 
 
+def _crlf(text: Any) -> bytes:
+    """Text as a terminal shows it: every line ending CRLF."""
+    data = text.encode() if isinstance(text, str) else text
+    return data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+
+
 class _QuickAck:
     """The accepted socket, acknowledging at once what it receives. SSH clients without
     TCP_NODELAY (paramiko's, so Delfin's drivers) hold each small packet until the previous one
@@ -221,9 +281,10 @@ class SSHServer:
 
     def __init__(self, array: SimArray, port: int, host_key: paramiko.PKey, host: str = "127.0.0.1",
                  cli: Optional[Callable[[str], Answer]] = None,
-                 files: Optional[Callable[[str], Optional[bytes]]] = None) -> None:
+                 files: Optional[Callable[[str], Optional[bytes]]] = None,
+                 shell: Optional[Callable[[], Shell]] = None) -> None:
         self.array, self.host, self.port, self.host_key = array, host, port, host_key
-        self.cli, self.files = cli or sim_cli(array), files
+        self.cli, self.files, self.shell = cli or sim_cli(array), files, shell
         self._sock: Optional[socket.socket] = None
         self._transports: set[paramiko.Transport] = set()
         self._lock = threading.Lock()
@@ -268,7 +329,7 @@ class SSHServer:
 
     def _serve(self, conn: socket.socket) -> None:
         conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)   # no Nagle wait per reply
-        session = _Session(self.array, self.cli, self.files)
+        session = _Session(self.array, self.cli, self.files, self.shell)
         transport = paramiko.Transport(_QuickAck(conn))
         transport.add_server_key(self.host_key)
         with self._lock:

@@ -285,3 +285,45 @@ def test_every_array_kind_has_its_servers():
     from drivers.simulator.server import HTTPS_KINDS, VENDOR_APIS
     assert set(VENDOR_APIS) | {"sim"} == KINDS
     assert HTTPS_KINDS == {"pure", "unity", "ds8k", "oceanstor", "vplex", "3par", "vmax", "netapp"}
+    assert {k for k, (_, cli) in VENDOR_APIS.items() if hasattr(cli, "open_shell")} == {"hnas"}
+
+
+def test_a_vendor_console_answers_typed_commands_in_its_shell(simulator):
+    """HNAS's console (an interactive shell over SSH): greeting and prompt, each line typed
+    echoed and answered, the per-EVS commands only for the EVS selected, ``exit`` closes; the
+    connection is one session at the array and each command one request."""
+    import paramiko
+    arr = simulator.add_array(kind="hnas", sizes={"pools": 2, "disks": 2, "ports": 2, "controllers": 1})
+    client = paramiko.SSHClient()
+    client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
+    client.connect("127.0.0.1", arr["ssh_port"], "admin", arr["users"]["admin"], timeout=10,
+                   allow_agent=False, look_for_keys=False)
+    try:
+        channel = client.invoke_shell()
+        channel.settimeout(10)
+
+        def typed(line: str) -> str:
+            """What the console shows for a line typed, up to and including its next prompt."""
+            channel.send(line + "\n")
+            out = b""
+            while not out.rstrip().endswith(b":$") or line.encode() not in out:
+                out += channel.recv(65536)
+            return out.decode()
+        node = f"{arr['name']}-1"
+        assert "filesystem-list" in typed("filesystem-list")
+        assert "No EVS is selected" in typed("quota list fs1")
+        assert typed("evs-select 2").endswith(f"{node}[EVS2]:$ ")
+        assert "not found on EVS 2" in typed("quota list fs1")
+        assert "Target          : ViVol: vv2" in typed("quota list fs2")
+        assert "is not a recognized command" in typed("reboot now")
+        shown = typed("ver")
+        assert "Model: HNAS 4060" in shown and shown.count("\n") == shown.count("\r\n")     # a terminal's CRLF
+        channel.send("exit\n")
+        deadline = time.monotonic() + 10
+        while not channel.closed and channel.recv(65536) and time.monotonic() < deadline:
+            pass
+        assert channel.exit_status_ready() or channel.closed or channel.eof_received
+        stats = simulator.stats(arr["name"])
+        assert (stats["logins"], stats["active_sessions"], stats["requests"]) == (1, 1, 7)
+    finally:
+        client.close()
