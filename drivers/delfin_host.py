@@ -74,16 +74,65 @@ FORWARDED = (*LIST_METHODS, "get_storage", "clear_alert", "add_trap_config", "re
 #: directories some Delfin drivers write to, relative to the working directory (Delfin runs from
 #: its source tree, where they exist). The storage actor runs in a scratch directory of its own.
 WORKDIR_FILES = {"ibm storwize_svc": "delfin/drivers/utils/performance_file/svc"}
-#: drivers whose ``list_alerts`` compares ``query_para`` (Delfin's epoch milliseconds) with alert
-#: times in seconds and reads both bounds (NetApp's: no alert was ever in range, and a query with
-#: one bound raised KeyError): given seconds, both bounds
-ALERT_QUERY_IN_SECONDS = {"netapp cmode"}
+#: drivers whose ``list_alerts`` reads both bounds of a query (KeyError with one), by the unit
+#: (ms per unit) it compares them in: given both, the end left open (the host applies it). NetApp's
+#: compares Delfin's epoch milliseconds with alert times in seconds (no alert was ever in range);
+#: HNAS's, in milliseconds, adds an empty alert for each event it filters out, and its sort then
+#: fails the whole call (KeyError 'occur_time')
+ALERT_QUERY_BOTH_BOUNDS = {"netapp cmode": 1000, "hitachi hnas": 1}
 #: methods a Delfin 1.5.0 driver has that cannot work, and why: ``not_supported``, never run (a
 #: call that looked done while the array did nothing)
 UNUSABLE = {"netapp cmode": {
     "clear_alert": "Delfin 1.5.0's NetApp driver reads the alert as a dict where Delfin's API passes its sequence "
                    "number, and sends the alert id glued to its option ('-alert-idX'), which ONTAP rejects; it "
-                   "does not read the answer, so the alert stayed open while the call succeeded"}}
+                   "does not read the answer, so the alert stayed open while the call succeeded"},
+    "hitachi hnas": {
+    "clear_alert": "Delfin 1.5.0's HNAS driver does nothing to clear an alert (its clear_alert is 'pass'): the "
+                   "event would stay in the array's log while the call succeeded"}}
+
+
+#: the closing banner of HNAS's event log (``event-log-show``), as its console prints it
+_HNAS_LOG_BANNER = "****** Current time"
+
+
+def _hnas_console_checked(inner: Any) -> None:
+    """Two faults in how HNAS's driver reads its console (``ssh_do_exec``: the commands typed
+    0.5 s apart, then whatever the terminal holds), put right on its answers:
+
+    - **an answer cut short was data**: a console slower than that gave the driver part of an
+      answer, or none, and it listed what it found (an empty list: the file systems gone). An
+      answer that does not end with the console's prompt after the last command is an error
+      (StorageBackendException), never rows.
+    - **the oldest event was lost**: the driver adds an event to its list at the blank line after
+      it; the console prints a blank line between events but none after the last one. Its
+      ``event-log-show`` answer gets one blank line before the closing banner when it has none
+      (never a second: a blank line with no event before it is an empty alert, on which the
+      driver's sort fails)."""
+    handler = inner.nas_handler
+    run = handler.ssh_do_exec
+
+    def ssh_do_exec(command_list: list) -> str:
+        out = run(command_list)
+        last = str(command_list[-1]) if command_list else ""
+        if not isinstance(out, str) or not last:
+            return out
+        echoed, end = out.rfind(last), out.rstrip().rfind(":$")
+        if echoed < 0 or end < echoed + len(last) or not out.rstrip().endswith(":$"):
+            from delfin import exception as dex     # Delfin's own: the driver passes its errors on as they are
+            raise dex.StorageBackendException(f"the array's console had not finished answering {last!r} when "
+                                              f"the driver read it (it reads 0.5 s after typing each command)")
+        if last.startswith("event-log-show"):
+            head, banner, tail = out.rpartition("\r\n" + _HNAS_LOG_BANNER)
+            opening, _, events = head.partition(_HNAS_LOG_BANNER)
+            if banner and opening and "\r\n" in events and not head.endswith("\r\n"):
+                return head + "\r\n" + banner + tail
+        return out
+    handler.ssh_do_exec = ssh_do_exec
+
+
+#: what the host puts right in a Delfin driver instance's reading of its array's answers, after
+#: it is built (each function is given the driver instance)
+ANSWER_MENDS = {"hitachi hnas": (_hnas_console_checked,)}
 
 
 @dataclass(frozen=True)
@@ -247,6 +296,8 @@ class DelfinDriverHost(StorageDriver):
             end_sessions(self.entry_point.name, inner)
             raise
         self.inner = inner
+        for mend in ANSWER_MENDS.get(self.entry_point.name, ()):
+            mend(inner)
         self._closed = False
         self._storage_seen: Optional[dict] = None      # the last get_storage result (its firmware)
 
@@ -302,14 +353,16 @@ class DelfinDriverHost(StorageDriver):
     def list_alerts(self, context: Any, query_para: Optional[dict] = None) -> Any:
         """``query_para`` given always (OceanStor's driver has no default for it), with only the
         bounds set, or None: 3PAR's driver drops every alert for a ``query_para`` without bounds
-        (``{}``, or both None, as Delfin's API and an alert sync without times pass it). In
-        seconds, both bounds, to the drivers in ``ALERT_QUERY_IN_SECONDS``. The bounds are applied
+        (``{}``, or both None, as Delfin's API and an alert sync without times pass it). Both
+        bounds, the end open, in the unit they compare, to the drivers in
+        ``ALERT_QUERY_BOTH_BOUNDS``. The bounds are applied
         to what the driver answers too (by ``occur_time``, in ms; an alert without one is kept):
         FlashArray's driver keeps every alert when a bound is missing."""
         query_para = {k: v for k, v in (query_para or {}).items() if v is not None} or None
         asked = query_para
-        if query_para and self.entry_point.name in ALERT_QUERY_IN_SECONDS:
-            query_para = _in_seconds(query_para)
+        unit = ALERT_QUERY_BOTH_BOUNDS.get(self.entry_point.name)
+        if query_para and unit:
+            query_para = _both_bounds(query_para, unit)
         alerts = self._forward("list_alerts", query_para)
         return [a for a in alerts if _in_range(a.get("occur_time"), asked)] if asked else alerts
 
@@ -406,12 +459,14 @@ class DelfinDriverHost(StorageDriver):
         raise NotSupported("parse_alert")   # replaced per class by host_class
 
 
-def _in_seconds(query_para: dict) -> dict:
-    """Delfin's ``{begin_time, end_time}`` in epoch ms as the whole seconds they hold (an alert at
-    second T is in [begin, end] ms exactly when it is in [ceil(begin/1000), floor(end/1000)])."""
-    begin, end = query_para.get("begin_time"), query_para.get("end_time")
-    return {"begin_time": -(-int(begin or 0) // 1000),
-            "end_time": int(end) // 1000 if end is not None else 2 ** 53}
+def _both_bounds(query_para: dict, unit: int) -> dict:
+    """Delfin's ``{begin_time, end_time}`` (epoch ms) for a driver that reads both and compares
+    them in ``unit`` ms: the begin as the first whole second it holds (alert times are whole
+    seconds: one at second T is at or after ``begin`` ms exactly when T >= ceil(begin/1000); HNAS's
+    console is asked from that second, and the driver drops none of what it answers), the end
+    open; ``list_alerts`` applies the asked end to what the driver answers."""
+    first_second = -(-int(query_para.get("begin_time") or 0) // 1000)
+    return {"begin_time": first_second * 1000 // unit, "end_time": 2 ** 53 // unit}
 
 
 def _in_range(occur_time: Any, query_para: dict) -> bool:
@@ -586,14 +641,18 @@ def _rows(host: DelfinDriverHost, method: str, result: Any) -> Any:
 
 def _native_ids_as_text(result: Any) -> Any:
     """Native ids are text, as Delfin's tables keep them; some drivers give numbers (3PAR's
-    volumes name their CPG by its numeric id, its CPGs by the same id as text)."""
+    volumes name their CPG by its numeric id, its CPGs by the same id as text), or the text in a
+    one-element tuple (HNAS's share ids: a trailing comma after the expression)."""
     lists = result.values() if isinstance(result, dict) else [result]
     for rows in lists:
         for row in rows if isinstance(rows, list) else ():
             if isinstance(row, dict):
                 for key, value in row.items():
-                    if key.startswith("native_") and key.endswith("_id") and isinstance(value, int) \
-                            and not isinstance(value, bool):
+                    if not (key.startswith("native_") and key.endswith("_id")):
+                        continue
+                    if isinstance(value, tuple) and len(value) == 1 and isinstance(value[0], (str, int)):
+                        value = row[key] = value[0]
+                    if isinstance(value, int) and not isinstance(value, bool):
                         row[key] = str(value)
     return result
 

@@ -1,5 +1,6 @@
 """SODA Delfin's own drivers through ``drivers/delfin_host.py`` (no Ray), counted at the
-simulated FlashArray, Unity, DS8000, OceanStor, 3PAR, VPLEX, VMAX, NetApp, MSA and Storwize arrays."""
+simulated FlashArray, Unity, DS8000, OceanStor, 3PAR, VPLEX, VMAX, NetApp, HNAS, MSA and Storwize
+arrays."""
 from __future__ import annotations
 
 import contextlib
@@ -16,15 +17,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from drivers import errors
+from drivers import errors, inventory
 from drivers.delfin_host import DelfinDriverHost, assert_unpatched, delfin_entry_points, host_class
 from drivers.errors import (DelfinError, InvalidIpOrPort, InvalidResults, InvalidUsernameOrPassword, NotSupported,
                             StorageBackendException)
 from drivers.plugins import driver_catalog, load_driver_class
 from drivers.access_info import AccessInfo
-from drivers.simulator.control import (ds8k_access, hpe3par_access, msa_access, netapp_access, oceanstor_access,
-                                      pure_access, rest_access, storwize_access, unity_access, vmax_access,
-                                      vplex_access)
+from drivers.simulator.control import (ds8k_access, hnas_access, hpe3par_access, msa_access, netapp_access,
+                                      oceanstor_access, pure_access, rest_access, storwize_access, unity_access,
+                                      vmax_access, vplex_access)
 from drivers.simulator.netapp_server import netapp_value
 from drivers import perfgen
 
@@ -33,7 +34,7 @@ from delfin.drivers import driver as delfin_driver  # noqa: E402
 
 VENDORS = {"pure": pure_access, "storwize": storwize_access, "unity": unity_access, "ds8k": ds8k_access,
            "oceanstor": oceanstor_access, "3par": hpe3par_access, "vplex": vplex_access, "msa": msa_access,
-           "vmax": vmax_access, "netapp": netapp_access}
+           "vmax": vmax_access, "netapp": netapp_access, "hnas": hnas_access}
 SIZES = {"volumes": 30, "pools": 3, "ports": 6, "disks": 8, "controllers": 2}
 
 
@@ -497,6 +498,76 @@ def test_netapp_cli_and_rest_inventory_files_alerts_and_perf(simulator, workdir)
         for rtype, rid, metric, value, t in rows:
             expect = perfgen.series_values(93, rtype, [rid], [metric], np.array([t]))[0]
             assert value == netapp_value(metric, expect), (rtype, rid, metric)
+        stats = simulator.stats(arr["name"])
+        assert (stats["logins"], stats["active_sessions"], stats["failed_logins"]) == (1, 1, 0)
+    finally:
+        driver.close()
+    assert _settled(simulator, arr["name"], 0)["active_sessions"] == 0
+
+
+def test_hnas_console_inventory_files_and_every_alert(simulator, workdir):
+    """Hitachi HNAS: its console over SSH (an interactive shell per call, the commands typed 0.5 s
+    apart, an EVS selected for the per-EVS ones), one connection. Delfin 1.5.0's driver as it
+    is: no volumes (a NAS: supported, none), hard quota limits as the console's text. What the
+    host puts right: share ids given as one-element tuples are text; the oldest event of every
+    listing, which the driver dropped, is kept; a query with one bound (KeyError in the driver)
+    or an end before an event (an empty alert, on which the driver's sort failed) works; an
+    answer the console had not finished when the driver read it is an error, not an empty list;
+    ``clear_alert`` (its body is ``pass``) is not_supported."""
+    GiB = 2 ** 30
+    arr, driver = make(simulator, "hnas", seed=95)
+    inv = inventory.generate(95, SIZES, name=arr["name"], vendor=arr["vendor"], model=arr["model"])
+    fs_size = {f"fs{k + 1}": p["total_capacity"] // 4 // GiB * GiB for k, p in enumerate(inv.pools)}
+    try:
+        storage = driver.get_storage(None)
+        assert {k: storage[k] for k in ("name", "model", "serial_number", "firmware_version", "location")} == {
+            "name": arr["name"], "model": "HNAS 4060", "serial_number": arr["serial_number"],
+            "firmware_version": inv.storage["firmware_version"], "location": inv.storage["location"].replace(" ", "")}
+        assert storage["raw_capacity"] == sum(d["capacity"] // GiB * GiB for d in inv.disks)
+        pools = {p["native_storage_pool_id"]: p for p in driver.list_storage_pools(None)}
+        assert list(pools) == [p["name"] for p in inv.pools]
+        for k, p in enumerate(inv.pools):        # a span: its pool's size, less its file system
+            total = p["total_capacity"] // GiB * GiB
+            assert (pools[p["name"]]["total_capacity"], pools[p["name"]]["free_capacity"]) == (
+                total, (p["total_capacity"] - fs_size[f"fs{k + 1}"]) // GiB * GiB)
+        assert storage["total_capacity"] == sum(p["total_capacity"] for p in pools.values())
+        disks = driver.list_disks(None)
+        assert [(d["name"], d["capacity"], d["native_disk_group_id"], d["status"] == "normal") for d in disks] == [
+            (d["name"], d["capacity"] // GiB * GiB, inv.pools[i % len(inv.pools)]["name"], d["status"] == "normal")
+            for i, d in enumerate(inv.disks)]
+        assert len(driver.list_controllers(None)) == SIZES["controllers"]
+        fc = [p for p in inv.ports if p["type"] == "fc"]
+        assert [(p["wwn"], p["connection_status"]) for p in driver.list_ports(None)] == [
+            (p["wwn"].replace(":", ""), p["connection_status"]) for p in fc]
+        assert driver.list_volumes(None) == []
+        filesystems = driver.list_filesystems(None)
+        assert {f["name"]: (f["total_capacity"], f["native_pool_id"]) for f in filesystems} == {
+            name: (size, inv.pools[k]["name"]) for k, (name, size) in enumerate(fs_size.items())}
+        qtrees = {q["native_qtree_id"] for q in driver.list_qtrees(None)}
+        assert qtrees == {f"fs{k}-vv{k}" for k in range(1, len(inv.pools) + 1)}
+        quotas = driver.list_quotas(None)
+        assert {q["native_qtree_id"] for q in quotas if q["type"] == "tree"} == qtrees
+        assert {type(q["capacity_hard_limit"]) for q in quotas} == {str, type(None)}   # Delfin's: "<n>GB"
+        shares = driver.list_shares(None)
+        assert len(shares) == 3 * len(inv.pools)
+        assert all(isinstance(s["native_share_id"], str) for s in shares)
+        assert {s["native_qtree_id"] for s in shares if s["protocol"] == "cifs"} == qtrees
+        # every event of the log, the oldest too: a link down per disconnected port, a failed drive per disk
+        alerts = driver.list_alerts(None)
+        down = sum(p["connection_status"] != "connected" for p in inv.ports)
+        failed = sum(d["status"] != "normal" for d in inv.disks)
+        assert down and failed
+        assert sorted(a["severity"] for a in alerts) == sorted(["Warning"] * down + ["Fatal"] * failed)
+        opened = alerts[0]["occur_time"]
+        assert driver.list_alerts(None, {"begin_time": opened - 1}) == alerts
+        assert driver.list_alerts(None, {"begin_time": opened + 1}) == []
+        assert driver.list_alerts(None, {"end_time": opened - 1}) == []
+        assert driver.list_alerts(None, {"begin_time": opened - 500, "end_time": opened}) == alerts
+        with pytest.raises(NotSupported, match="'pass'"):
+            driver.clear_alert(None, alerts[0]["alert_id"])
+        with simulator.faulted(arr["name"], latency_ms=700):       # the console answers after the driver read
+            with pytest.raises(StorageBackendException, match="had not finished answering 'df -k'"):
+                driver.list_filesystems(None)
         stats = simulator.stats(arr["name"])
         assert (stats["logins"], stats["active_sessions"], stats["failed_logins"]) == (1, 1, 0)
     finally:
