@@ -101,8 +101,8 @@ def _hnas_console_checked(inner: Any) -> None:
 
     - **an answer cut short was data**: a console slower than that gave the driver part of an
       answer, or none, and it listed what it found (an empty list: the file systems gone). An
-      answer that does not end with the console's prompt after the last command is an error
-      (StorageBackendException), never rows.
+      answer that does not end with the console's prompt after the last command (and the echo of
+      the ``exit`` typed after it) is an error (StorageBackendException), never rows.
     - **the oldest event was lost**: the driver adds an event to its list at the blank line after
       it; the console prints a blank line between events but none after the last one. Its
       ``event-log-show`` answer gets one blank line before the closing banner when it has none
@@ -116,8 +116,11 @@ def _hnas_console_checked(inner: Any) -> None:
         last = str(command_list[-1]) if command_list else ""
         if not isinstance(out, str) or not last:
             return out
-        echoed, end = out.rfind(last), out.rstrip().rfind(":$")
-        if echoed < 0 or end < echoed + len(last) or not out.rstrip().endswith(":$"):
+        shown = out.rstrip()
+        if shown.endswith("exit"):          # the echo of the ``exit`` the driver typed last
+            shown = shown[:-len("exit")].rstrip()
+        echoed = shown.rfind(last)
+        if echoed < 0 or shown.rfind(":$") < echoed + len(last) or not shown.endswith(":$"):
             from delfin import exception as dex     # Delfin's own: the driver passes its errors on as they are
             raise dex.StorageBackendException(f"the array's console had not finished answering {last!r} when "
                                               f"the driver read it (it reads 0.5 s after typing each command)")
