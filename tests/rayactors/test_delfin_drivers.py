@@ -1,6 +1,6 @@
 """SODA Delfin's own vendor drivers (pure flasharray, dellemc unity, ibm ds8k, huawei oceanstor,
-hpe 3par, dellemc vplex, dellemc vmax, netapp cmode, hpe msa, ibm storwize_svc) in our storage actors, over real Ray and real
-sockets, counted at the simulated arrays."""
+hpe 3par, dellemc vplex, dellemc vmax, netapp cmode, hitachi hnas, hpe msa, ibm storwize_svc) in our storage actors,
+over real Ray and real sockets, counted at the simulated arrays."""
 from __future__ import annotations
 
 import json
@@ -18,8 +18,9 @@ import ray
 
 from drivers import perfgen
 from drivers.errors import InvalidUsernameOrPassword, NotSupported, StorageNotFound
-from drivers.simulator.control import (ds8k_access, hpe3par_access, msa_access, netapp_access, oceanstor_access,
-                                      pure_access, storwize_access, unity_access, vmax_access, vplex_access)
+from drivers.simulator.control import (ds8k_access, hnas_access, hpe3par_access, msa_access, netapp_access,
+                                      oceanstor_access, pure_access, storwize_access, unity_access, vmax_access,
+                                      vplex_access)
 from rayactors import metrics
 
 from ..helpers import kill_9_and_wait, wait_for
@@ -28,13 +29,15 @@ pytest.importorskip("delfin")
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 VENDORS = {"pure": pure_access, "storwize": storwize_access, "unity": unity_access, "ds8k": ds8k_access,
            "oceanstor": oceanstor_access, "3par": hpe3par_access, "vplex": vplex_access, "msa": msa_access,
-           "vmax": vmax_access, "netapp": netapp_access}
+           "vmax": vmax_access, "netapp": netapp_access, "hnas": hnas_access}
 #: sessions one driver instance holds at the array (3PAR's: a REST session key and an SSH
 #: connection; VPLEX's and VMAX's none: the credentials go with every request)
 SESSIONS = {"3par": 2, "vplex": 0, "vmax": 0}
 #: Delfin 1.5.0's drivers that list no disks, and those with no performance collection
 NO_DISKS = {"ds8k", "vplex"}
-NO_PERF = {"3par", "ds8k", "msa", "pure", "unity", "vplex"}
+NO_PERF = {"3par", "ds8k", "hnas", "msa", "pure", "unity", "vplex"}
+#: volumes the driver lists where it is not the array's (HNAS's: a NAS, none)
+VOLUMES = {"hnas": 0}
 #: the drivers whose session a restarted actor ends by its handle (SESSION_HANDOFF)
 HANDOFF = {"3par", "oceanstor", "pure", "unity"}
 #: Delfin's REST drivers run here; DS8000's never ends its token at the array (no logout call)
@@ -44,6 +47,7 @@ EMPTY_ON_429 = ["ds8k", "pure", "unity"]
 #: file resources per pool, where the simulated array has them
 FILES_PER_POOL = {"unity": {"list_filesystems": 1, "list_qtrees": 1, "list_quotas": 2, "list_shares": 2},
                   "netapp": {"list_filesystems": 1, "list_qtrees": 2, "list_quotas": 2, "list_shares": 3},
+                  "hnas": {"list_filesystems": 1, "list_qtrees": 1, "list_quotas": 2, "list_shares": 3},
                   "oceanstor": {"list_filesystems": 1, "list_qtrees": 1, "list_quotas": 1, "list_shares": 2}}
 SIZES = {"volumes": 5, "pools": 2, "ports": 4, "disks": 3, "controllers": 2}
 FILE_METHODS = ("list_filesystems", "list_qtrees", "list_quotas", "list_shares")
@@ -100,7 +104,7 @@ def test_kill_9_leaves_one_session_at_the_array(manager, simulator, kind):
     n = SESSIONS.get(kind, 1)
     sid = manager.client.discover_storage(None, access(kind, arr))["id"]
     state = kill_9_and_wait(manager, sid, handles=kind in HANDOFF)
-    assert len(manager.client.list_volumes(None, sid)) == SIZES["volumes"]
+    assert _lists(manager.client, sid)
     wait_for(lambda: simulator.stats(arr["name"])["active_sessions"] == n or None, 10, what="one storage's sessions")
     stats = simulator.stats(arr["name"])
     assert (stats["logins"], stats["active_sessions"], stats["failed_logins"]) == (2 * n, n, 0)
@@ -153,8 +157,8 @@ def test_a_throttled_array_keeps_the_last_inventory(manager, simulator, kind):
     assert (stats["logins"], stats["active_sessions"]) == (1, 1)
 
 
-@pytest.mark.parametrize("kind", ["3par", "ds8k", "msa", "netapp", "oceanstor", "pure", "storwize", "unity", "vmax",
-                                  "vplex"])
+@pytest.mark.parametrize("kind", ["3par", "ds8k", "hnas", "msa", "netapp", "oceanstor", "pure", "storwize", "unity",
+                                  "vmax", "vplex"])
 def test_types_the_array_lacks_are_not_supported(manager, simulator, kind):
     arr = add(simulator, kind)
     c = manager.client
@@ -170,7 +174,7 @@ def test_types_the_array_lacks_are_not_supported(manager, simulator, kind):
             assert support[m] == {"status": "not_supported"}
             with pytest.raises(NotSupported):
                 getattr(c, m)(None, sid)
-    assert support["list_volumes"] == {"status": "supported", "count": SIZES["volumes"]}
+    assert support["list_volumes"] == {"status": "supported", "count": VOLUMES.get(kind, SIZES["volumes"])}
     if kind in NO_DISKS:                                  # Delfin's DS8000 and VPLEX drivers list no disks
         assert support["list_disks"] == {"status": "not_supported"}
     assert support["list_storage_pools"]["status"] == "supported"     # Pure: 0 pools, truthfully
@@ -264,22 +268,22 @@ def test_storwize_rotation_auth_failed_no_retry_update_and_backfill(manager_fact
     assert c.collection_stats(sid)["windows_lost"] == 0
 
 
-@pytest.mark.parametrize("kind", ["3par", "msa", "netapp", "oceanstor", "pure", "unity", "vmax", "vplex"])
+@pytest.mark.parametrize("kind", ["3par", "hnas", "msa", "netapp", "oceanstor", "pure", "unity", "vmax", "vplex"])
 def test_rotation_auth_failed_no_retry_then_update(manager, simulator, kind):
     """OceanStor's client raises the same generic error for a refused password as for an array
     it cannot reach: the host reads the refusal from its log; VPLEX's makes the 401 an empty
     list, VMAX's a None it then fails on: the host reads the answer (without either, the call
     failed alone or returned nothing, the storage stayed ``ready`` and every later call tried the
-    old password again). MSA and NetApp (their lists over SSH): the array dropped the connection,
-    so the first call meets the dead connection (``unreachable``) and the prober's fresh
-    connection is the one refused."""
+    old password again). MSA, NetApp and HNAS (their lists over SSH): the array dropped the
+    connection, so the first call can meet the dead connection (``unreachable``) and the prober's
+    fresh connection is the one refused."""
     arr = add(simulator, kind)
     c = manager.client
     sid = c.discover_storage(None, access(kind, arr))["id"]
     simulator.rotate_password(arr["name"], "rotated")
     simulator.expire_sessions(arr["name"])
-    if kind in ("msa", "netapp"):
-        wait_for(lambda: _state_after_a_call(c, sid) == "auth_failed", 30, what="auth_failed")
+    if kind in ("hnas", "msa", "netapp"):
+        wait_for(lambda: _state_after_a_call(c, sid, kind) == "auth_failed", 30, what="auth_failed")
     else:
         with pytest.raises(InvalidUsernameOrPassword):
             c.list_volumes(None, sid)
@@ -293,7 +297,7 @@ def test_rotation_auth_failed_no_retry_then_update(manager, simulator, kind):
     assert simulator.stats(arr["name"])["failed_logins"] == 1
     new = access(kind, arr, "rotated")
     c.update_access_info(None, {"storage_id": sid, **{k: new[k] for k in ("rest", "ssh") if k in new}})
-    assert len(c.list_volumes(None, sid)) == SIZES["volumes"]
+    assert _lists(c, sid, kind)
     stats, n = simulator.stats(arr["name"]), SESSIONS.get(kind, 1)
     assert (stats["logins"], stats["active_sessions"]) == (2 * n, n)
 
@@ -374,13 +378,17 @@ def test_a_hanging_delfin_call_times_out_and_everything_else_carries_on(manager_
     assert simulator.stats(slow["name"])["logins"] == 1
 
 
-def _lists(client, sid):
+def _lists(client, sid, kind=None):
+    """Whether a list that reaches the array answers in full: its volumes, or HNAS's
+    controllers (its driver lists no volumes, asking the array nothing)."""
     try:
+        if kind == "hnas":
+            return len(client.list_controllers(None, sid)) == SIZES["controllers"]
         return len(client.list_volumes(None, sid)) == SIZES["volumes"]
     except Exception:  # noqa: BLE001 - still draining the hung call
         return False
 
 
-def _state_after_a_call(client, sid):
-    _lists(client, sid)
+def _state_after_a_call(client, sid, kind=None):
+    _lists(client, sid, kind)
     return client.storage_state(sid)["state"]
