@@ -82,13 +82,14 @@ WORKDIR_FILES = {"ibm storwize_svc": "delfin/drivers/utils/performance_file/svc"
 ALERT_QUERY_BOTH_BOUNDS = {"netapp cmode": 1000, "hitachi hnas": 1}
 #: methods a Delfin 1.5.0 driver has that cannot work, and why: ``not_supported``, never run (a
 #: call that looked done while the array did nothing)
-UNUSABLE = {"netapp cmode": {
-    "clear_alert": "Delfin 1.5.0's NetApp driver reads the alert as a dict where Delfin's API passes its sequence "
-                   "number, and sends the alert id glued to its option ('-alert-idX'), which ONTAP rejects; it "
-                   "does not read the answer, so the alert stayed open while the call succeeded"},
-    "hitachi hnas": {
-    "clear_alert": "Delfin 1.5.0's HNAS driver does nothing to clear an alert (its clear_alert is 'pass'): the "
-                   "event would stay in the array's log while the call succeeded"}}
+UNUSABLE = {
+    "netapp cmode": {"clear_alert": "Delfin 1.5.0's NetApp driver reads the alert as a dict where Delfin's API passes "
+                                    "its sequence number, and sends the alert id glued to its option ('-alert-idX'), "
+                                    "which ONTAP rejects; it does not read the answer, so the alert stayed open while "
+                                    "the call succeeded"},
+    "hitachi hnas": {"clear_alert": "Delfin 1.5.0's HNAS driver does nothing to clear an alert (its clear_alert is "
+                                    "'pass'): the event would stay in the array's log while the call succeeded"},
+}
 
 
 #: the closing banner of HNAS's event log (``event-log-show``), as its console prints it
