@@ -22,7 +22,7 @@ import time
 from typing import Any, Callable
 
 from .array import SimArray
-from .ssh_server import Answer, command_words
+from .ssh_server import Answer, command_words, find_view
 
 EXIT_OK, EXIT_FAIL = 0, 1
 GiB, KiB = 2 ** 30, 2 ** 10
@@ -98,12 +98,13 @@ class HnasShell:
                 return EXIT_FAIL, b"", f"EVS '{' '.join(argv[1:])}' does not exist\n".encode()
             self.evs = int(argv[1])
             return EXIT_OK, b"", b""
-        for words, view in VIEWS:
-            if argv[:len(words)] == words:
-                try:
-                    return EXIT_OK, view(self, argv[len(words):]).encode(), b""
-                except LookupError as exc:
-                    return EXIT_FAIL, b"", f"{exc.args[0]}\n".encode()
+        found = find_view(VIEWS, argv)
+        if found:
+            view, args = found
+            try:
+                return EXIT_OK, view(self, args).encode(), b""
+            except LookupError as exc:
+                return EXIT_FAIL, b"", f"{exc.args[0]}\n".encode()
         return EXIT_FAIL, b"", f"{argv[0] if argv else command}: is not a recognized command\n".encode()
 
     def _selected(self) -> list[dict[str, Any]]:

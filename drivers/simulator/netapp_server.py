@@ -35,7 +35,7 @@ from .. import perfgen
 from .array import SimArray
 from .array_http import ArrayHandler
 from .http_base import HttpError
-from .ssh_server import command_words
+from .ssh_server import command_words, find_view
 
 EXIT_OK = 0
 VSERVER = "svm1"
@@ -103,9 +103,10 @@ class NetAppCli:
 
     def run(self, command: str) -> tuple[int, bytes, bytes]:
         argv = command_words(command)
-        for words, view in VIEWS:
-            if argv[:len(words)] == words:
-                return EXIT_OK, view(self, argv[len(words):]).encode(), b""
+        found = find_view(VIEWS, argv)
+        if found:
+            view, args = found
+            return EXIT_OK, view(self, args).encode(), b""
         text = " ".join(argv)
         return EXIT_OK, f'Error: "{argv[0] if argv else text}" is not a recognized command\r\n'.encode(), b""
 

@@ -89,6 +89,15 @@ def command_words(command: str) -> list[str]:
         return []
 
 
+def find_view(views: list[tuple[list[str], Any]], argv: list[str]) -> Optional[tuple[Any, list[str]]]:
+    """The view of a vendor CLI whose command words ``argv`` starts with (the first listed wins:
+    list a longer command before one it starts with), and the words after them; None if none."""
+    for words, view in views:
+        if argv[:len(words)] == words:
+            return view, argv[len(words):]
+    return None
+
+
 def serve_command(array: SimArray, cli: Callable[[str], Answer], command: str, session: Any = None) -> Answer:
     """One command as the array serves it: counted in flight, with the array's faults, then
     answered by its command line (``cli``); never raises."""

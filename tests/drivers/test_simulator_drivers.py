@@ -3,6 +3,7 @@ import socket
 import threading
 import time
 
+import paramiko
 import pytest
 import requests
 
@@ -292,7 +293,6 @@ def test_a_vendor_console_answers_typed_commands_in_its_shell(simulator):
     """HNAS's console (an interactive shell over SSH): greeting and prompt, each line typed
     echoed and answered, the per-EVS commands only for the EVS selected, ``exit`` closes; the
     connection is one session at the array and each command one request."""
-    import paramiko
     arr = simulator.add_array(kind="hnas", sizes={"pools": 2, "disks": 2, "ports": 2, "controllers": 1})
     client = paramiko.SSHClient()
     client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
