@@ -89,7 +89,8 @@ def test_a_supervisor_that_cannot_record_holds_no_window(collecting, simulator):
     m = collecting
     arr, sid = register(m, simulator)
     wait_for(lambda: m.client.collection_stats(sid).get("windows_collected", 0) >= 2, 30, what="windows")
-    db = sqlite3.connect(m.cfg.registry_path, timeout=0, isolation_level=None)
+    # waits for a write the supervisor may have under way (a report every 2 s), then holds the lock
+    db = sqlite3.connect(m.cfg.registry_path, timeout=10, isolation_level=None)
     db.execute("BEGIN EXCLUSIVE")
     staleness, held_until = [], time.monotonic() + 12
     try:
