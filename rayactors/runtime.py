@@ -66,13 +66,17 @@ def _is_loopback(address: str) -> bool:
 
 def ensure_supervisor(cfg: Config) -> Any:
     """Create the supervisor once (concurrent callers converge); on the node that holds the
-    registry when ``supervisor_resource`` names that node's custom resource."""
+    registry when ``supervisor_resource`` names that node's custom resource.
+
+    Its first answer may wait for a new worker process, which a busy node starts slowly (Ray
+    starts as many at once as the node has cores): that wait has the bound of an actor's start,
+    ``connect_deadline_s``, not that of a call, ``control_timeout_s``."""
     opts: dict[str, Any] = dict(name=cfg.supervisor_name, namespace=cfg.namespace, lifetime="detached",
                                 get_if_exists=True)
     if cfg.supervisor_resource:
         opts["resources"] = {cfg.supervisor_resource: 0.001}
     handle = supervisor_class(cfg).options(**opts).remote(cfg.model_dump())
-    ray.get(handle.ping.remote(), timeout=cfg.control_timeout_s)
+    ray.get(handle.ping.remote(), timeout=cfg.connect_deadline_s)
     return handle
 
 

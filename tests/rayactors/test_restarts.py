@@ -7,9 +7,10 @@ import threading
 import ray
 
 from drivers.simulator.control import rest_access
+from rayactors.runtime import ensure_supervisor, stop_supervisor, supervisor_running
 from rayactors.session_actor import actor_class
 
-from ..helpers import kill_9_and_wait, sealed_sessions, wait_first_sync, wait_for
+from ..helpers import kill_9_and_wait, make_config, sealed_sessions, wait_first_sync, wait_for
 
 
 def test_kill_9_storage_actor_restarts_and_logs_in_once_more(manager, simulator):
@@ -183,3 +184,15 @@ def _restarted(manager):
         return ray.get(manager.supervisor.ping.remote(), timeout=5)["restarted"]
     except Exception:
         return False
+
+
+def test_a_supervisor_start_has_an_actor_starts_bound_not_a_calls(ray_cluster, tmp_path):
+    """Its first answer waits for a new worker process (seconds on a busy node): a call bound of
+    1 ms would give up on it (as a 4 s one once did under load), an actor start's bound does not."""
+    cfg = make_config(tmp_path, control_timeout_s=0.001)
+    try:
+        ensure_supervisor(cfg)
+        assert supervisor_running(cfg)
+    finally:
+        stop_supervisor(cfg, timeout_s=0)
+    assert not supervisor_running(cfg)
