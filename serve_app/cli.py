@@ -16,7 +16,10 @@ import sys
 import time
 from typing import Any, Callable, Optional
 
-# Only the standard library above: `delfin-dm --help` must not pay for importing Ray.
+from .output import chatter_to_stderr, say
+
+# Only the standard library above (.output uses nothing else): `delfin-dm --help` must not pay
+# for importing Ray.
 
 EXIT_REFUSED = 2
 
@@ -47,7 +50,7 @@ def _password(prompt: str, from_stdin: bool) -> str:
 
 def _out(args: argparse.Namespace, data: Any, table: Callable[[], None]) -> int:
     if args.json:
-        print(json.dumps(data, indent=2, default=str))
+        say(json.dumps(data, indent=2, default=str))
     else:
         table()
     return 0
@@ -56,7 +59,7 @@ def _out(args: argparse.Namespace, data: Any, table: Callable[[], None]) -> int:
 def _table(header: list[str], rows: list[list[Any]]) -> None:
     widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)] if rows else [len(h) for h in header]
     for r in [header, *rows]:
-        print("  ".join(str(x).ljust(w) for x, w in zip(r, widths)).rstrip())
+        say("  ".join(str(x).ljust(w) for x, w in zip(r, widths)).rstrip())
 
 
 def _ago(epoch: Optional[float]) -> str:
@@ -81,15 +84,15 @@ def cmd_status(args: argparse.Namespace) -> int:
     data = service.status(_cfg(args), args)
 
     def table() -> None:
-        print(f"Ray          {data['ray']['address']} ({data['ray']['nodes']} node(s))")
-        print(f"supervisor   {data['supervisor']}")
+        say(f"Ray          {data['ray']['address']} ({data['ray']['nodes']} node(s))")
+        say(f"supervisor   {data['supervisor']}")
         http = data["http"]
-        print(f"HTTP app     {http['url'] or '-'} ({'up' if http['up'] else 'not answering'})")
+        say(f"HTTP app     {http['url'] or '-'} ({'up' if http['up'] else 'not answering'})")
         states = ", ".join(f"{n} {s}" for s, n in sorted(data["storages"].items())) or "none"
-        print(f"storages     {states}")
+        say(f"storages     {states}")
         rec = data["recovery"]
         outcomes = ", ".join(f"{k} {len(v)}" for k, v in rec.items() if k != "at" and v) or "nothing to do"
-        print(f"recovery     {_ago(rec['at']) + ': ' + outcomes if rec.get('at') else 'under way'}")
+        say(f"recovery     {_ago(rec['at']) + ': ' + outcomes if rec.get('at') else 'under way'}")
     return _out(args, data, table)
 
 
@@ -122,7 +125,7 @@ def cmd_register(args: argparse.Namespace) -> int:
         if extra:
             access["extra_attributes"] = extra
     storage = _client(args).discover_storage(None, access)
-    print(json.dumps(storage, indent=2))
+    say(json.dumps(storage, indent=2))
     return 0
 
 
@@ -174,15 +177,15 @@ def cmd_show(args: argparse.Namespace) -> int:
                                             f"pending {data['collection'].get('windows_pending', 0)}, "
                                             f"lost {data['collection'].get('windows_lost', 0)}"),
                              ("sync", s.get("sync_status"))]:
-            print(f"{label:<11} {value}")
+            say(f"{label:<11} {value}")
         support = ", ".join(f"{m.removeprefix('list_')} {v.get('status')}" for m, v in sorted(data["resource_support"].items()))
-        print(f"{'resources':<11} {support or '-'}")
+        say(f"{'resources':<11} {support or '-'}")
     return _out(args, data, table)
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
     started = _client(args).request_sync(args.storage_id)
-    print(f"sync started for {', '.join(started) or 'nothing'}")
+    say(f"sync started for {', '.join(started) or 'nothing'}")
     return 0
 
 
@@ -195,14 +198,14 @@ def cmd_update(args: argparse.Namespace) -> int:
         current = client.get_access_info(args.storage_id)
         name = next(b for b in ("rest", "ssh", "cli", "smis") if current.get(b))
         patch = {name: {**current[name], "password": _password("new password: ", args.password_stdin)}}
-    print(json.dumps(client.update_access_info(None, {**patch, "storage_id": args.storage_id}), indent=2))
+    say(json.dumps(client.update_access_info(None, {**patch, "storage_id": args.storage_id}), indent=2))
     return 0
 
 
 def cmd_remove(args: argparse.Namespace) -> int:
     client = _client(args)
     client.remove_storage(None, args.storage_id, drop_metrics=args.drop_metrics)
-    print(f"removed {args.storage_id}" + (" and its metrics" if args.drop_metrics else ""))
+    say(f"removed {args.storage_id}" + (" and its metrics" if args.drop_metrics else ""))
     return 0
 
 
@@ -436,7 +439,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "completion":
-        print(completion(parser))
+        say(completion(parser))
         return 0
     if not hasattr(args, "json"):
         args.json = False
@@ -444,7 +447,8 @@ def main(argv: Optional[list[str]] = None) -> int:
 
     from .service import NotRunning
     try:
-        return COMMANDS[args.command](args)
+        with chatter_to_stderr():
+            return COMMANDS[args.command](args)
     except NotRunning as exc:
         print(f"delfin-dm: {exc}", file=sys.stderr)
         return EXIT_REFUSED

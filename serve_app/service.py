@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from . import local_cluster
+from .output import say
 
 SERVICE_FILE = "service.json"
 log = logging.getLogger("delfin_dm.service")
@@ -86,7 +87,7 @@ def up(cfg: Any, args: Any) -> int:
     address = args.address or os.environ.get("RAY_ADDRESS")
     own_cluster = not address
     if own_cluster:
-        print("starting a Ray head on 127.0.0.1 ...", flush=True)
+        say("starting a Ray head on 127.0.0.1 ...")
         address = local_cluster.start(cfg.data_dir)
     connect(cfg, address)
     if own_cluster:
@@ -108,14 +109,14 @@ def up(cfg: Any, args: Any) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
         stop.wait()
-        print("stopping ...", flush=True)
+        say("stopping ...")
     except BaseException:
         args.detach = False                    # a failed start leaves nothing behind
         raise
     finally:
         if not args.detach:
             _teardown(cfg, client, demo_ids, sim.proc.pid if sim else None, own_cluster, shutdown)
-            print("stopped", flush=True)
+            say("stopped")
     return 0
 
 
@@ -130,8 +131,8 @@ def down(cfg: Any, args: Any) -> int:
     connect(cfg, args.address)
     client = DriverManagerClient(config=cfg)
     _teardown(cfg, client, state.get("demo_storages") or [], state.get("simulator_pid"), own_cluster, shutdown)
-    print("stopped the HTTP app and the driver manager" + (" and its Ray head" if own_cluster else "")
-          + " (storages stay registered)", flush=True)
+    say("stopped the HTTP app and the driver manager" + (" and its Ray head" if own_cluster else "")
+        + " (storages stay registered)")
     return 0
 
 
@@ -222,7 +223,7 @@ def _demo(client: Any, args: Any, data_dir: str) -> tuple[Any, list[str]]:
 
 def _banner(url: str, address: str, cfg: Any, ids: list[str], sim: Any, detached: bool) -> None:
     first = ids[0] if ids else "<storage-id>"
-    print(f"""
+    say(f"""
 delfin-dm ready: {url}
   dashboard    {url}/ui       API docs {url}/docs
   health       {url}/health   Prometheus {url}/metrics
@@ -238,6 +239,6 @@ In a notebook (after the first collection window):
   from rayactors import metrics
   df = metrics.read(storage_ids=["{first}"], root="{cfg.metrics_root}").to_pandas()
   df.pivot_table(index="timestamp", columns="resource_id", values="value", observed=True)
-""", flush=True)
-    print("Detached: `delfin-dm down` stops everything this command started." if detached else
-          "Ctrl-C stops everything this command started.", flush=True)
+""")
+    say("Detached: `delfin-dm down` stops everything this command started." if detached else
+        "Ctrl-C stops everything this command started.")

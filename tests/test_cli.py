@@ -102,3 +102,21 @@ def test_detached_demo_outlives_up_and_stops_with_down(tmp_path):
     assert again.returncode == 2 and len(again.stderr.strip().splitlines()) == 1, again.stderr
     listing = run("list", timeout=60)
     assert listing.returncode == 2 and listing.stderr.startswith("delfin-dm: nothing is running"), listing.stderr
+
+
+def test_rays_warnings_go_to_stderr_and_the_output_alone_to_stdout(capsys):
+    """Ray's driver thread prints the cluster's warnings with ``print_to_stdstream`` on
+    ``sys.stdout`` (a raylet warning once broke ``json.loads`` of ``register``'s output here):
+    within a command they reach stderr, and only what the command says reaches stdout."""
+    from ray._private.worker import print_to_stdstream
+
+    from serve_app.output import chatter_to_stderr, say
+    with chatter_to_stderr():
+        print_to_stdstream({"lines": ["WARNING: 8 PYTHON worker processes have been started"],
+                            "pid": "raylet", "is_err": False}, ignore_prefix=False)
+        say('{"id": "x"}')
+    out, err = capsys.readouterr()
+    assert json.loads(out) == {"id": "x"}
+    assert "8 PYTHON worker processes" in err
+    print("after")                                   # stdout is the process's own again
+    assert capsys.readouterr().out == "after\n"
