@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import sqlite3
 import time
 import uuid
@@ -52,6 +53,13 @@ class Manager:
                 except ValueError:
                     pass
             stop_supervisor(self.cfg, timeout_s=0)
+
+
+def free_port() -> int:
+    """A loopback port no one listens on now (for a server a test starts)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def wait_for(cond, timeout: float = 30.0, interval: float = 0.1, what: str = "condition"):

@@ -59,7 +59,7 @@ def test_detached_demo_outlives_up_and_stops_with_down(tmp_path):
     import psutil
     import requests
 
-    from .test_make_run import free_port
+    from .helpers import free_port
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "PYTEST_CURRENT_TEST")}
     env["PYTHONPATH"] = ROOT

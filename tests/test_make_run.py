@@ -5,7 +5,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import time
 
@@ -14,14 +13,10 @@ import requests
 
 from rayactors.ray_env import NODE_ENV
 
+from .helpers import free_port
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOKEN = "make-run-t0ken-5e3c"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def service_processes(data_dir, launcher: psutil.Process) -> list[psutil.Process]:

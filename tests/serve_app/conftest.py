@@ -1,18 +1,11 @@
 """A real Serve HTTP app (one per test session) over a manager in its own namespace."""
-import socket
 
 import pytest
 import requests
 
 from serve_app import deploy, shutdown
 
-from ..helpers import Manager, make_config, wait_for
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from ..helpers import Manager, free_port, make_config, wait_for
 
 
 class Api:
