@@ -310,7 +310,7 @@ def test_rotation_auth_failed_no_retry_then_update(manager, simulator, kind):
     assert (stats["logins"], stats["active_sessions"]) == (2 * n, n)
 
 
-@pytest.mark.parametrize("kind,latency_ms,calls", [("pure", 300, 24), ("storwize", 150, 12)])
+@pytest.mark.parametrize("kind,latency_ms,calls", [("pure", 500, 24), ("storwize", 150, 12)])
 def test_update_and_register_answer_while_bulk_work_runs(manager, simulator, kind, latency_ms, calls):
     """Bulk calls queue on the session one at a time (several seconds of work); an update of the
     access info and the registration of another array answer long before that queue drains."""
