@@ -21,14 +21,9 @@ def simulator():
 @pytest.fixture(scope="session")
 def ray_cluster():
     """One per pytest process; ``make test`` runs two such processes side by side (run_split.py),
-    so each cluster's dashboard (for Ray's state API) takes a port that is free, not 8265.
-
-    Ray starts its workers at nice 15 unless told otherwise, so the actors under test (the
-    supervisors and storage actors) yielded the CPU to the nice-10 processes ``make test`` runs
-    beside them: ``worker_niceness`` 0 runs them at their pytest process's niceness."""
+    so each cluster's dashboard (for Ray's state API) takes a port that is free, not 8265."""
     ray.init(address="local", _node_ip_address="127.0.0.1", include_dashboard=True, dashboard_host="127.0.0.1",
-             dashboard_port=free_port(), num_cpus=4, namespace="delfin-test-root", log_to_driver=False,
-             _system_config={"worker_niceness": 0})
+             dashboard_port=free_port(), num_cpus=4, namespace="delfin-test-root", log_to_driver=False)
     yield ray.get_runtime_context().gcs_address
     ray.shutdown()
 
