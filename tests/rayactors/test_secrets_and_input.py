@@ -12,6 +12,10 @@ from drivers.errors import (DelfinError, InvalidInput, InvalidIpOrPort, InvalidU
 from drivers.simulator.control import rest_access, ssh_access
 from rayactors.client import driver_call
 
+from ..helpers import free_port
+
+pytestmark = pytest.mark.side_cluster     # no latency asserted (tests/run_split.py)
+
 PASSWORD = "Sup3r-Secret-Pa55"
 
 
@@ -96,27 +100,11 @@ def test_bad_arguments_to_a_live_storage(manager, simulator):
 def test_register_unreachable_or_wrong_password(manager, simulator):
     arr = simulator.add_array()
     closed = rest_access(arr)
-    with socket_closed_port() as port:
-        closed["rest"]["port"] = port
-        with pytest.raises(InvalidIpOrPort):
-            manager.client.discover_storage(None, closed)
+    closed["rest"]["port"] = free_port()
+    with pytest.raises(InvalidIpOrPort):
+        manager.client.discover_storage(None, closed)
     with pytest.raises(InvalidUsernameOrPassword):
         manager.client.discover_storage(None, rest_access(arr, password="wrong"))
     assert manager.live_ids() == set()
     assert manager.client.list_storages() == []
     assert simulator.stats(arr["name"])["failed_logins"] == 1
-
-
-class socket_closed_port:
-    """A loopback port nobody listens on."""
-
-    def __enter__(self) -> int:
-        import socket
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        self.port = s.getsockname()[1]
-        s.close()
-        return self.port
-
-    def __exit__(self, *exc) -> None:
-        pass
