@@ -26,7 +26,6 @@ from rayactors import metrics
 from ..helpers import kill_9_and_wait, wait_for
 
 pytest.importorskip("delfin")
-pytestmark = pytest.mark.side_cluster     # mostly waits on the drivers' own sleeps (tests/run_split.py)
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 VENDORS = {"pure": pure_access, "storwize": storwize_access, "unity": unity_access, "ds8k": ds8k_access,
            "oceanstor": oceanstor_access, "3par": hpe3par_access, "vplex": vplex_access, "msa": msa_access,

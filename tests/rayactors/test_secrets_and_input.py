@@ -14,8 +14,6 @@ from rayactors.client import driver_call
 
 from ..helpers import free_port
 
-pytestmark = pytest.mark.side_cluster     # no latency asserted (tests/run_split.py)
-
 PASSWORD = "Sup3r-Secret-Pa55"
 
 
