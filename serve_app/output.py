@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from typing import Any, Iterator, TextIO
+from typing import Any, Iterator, Optional, TextIO
 
-_output: TextIO = sys.stdout
+_output: Optional[TextIO] = None     # the real stdout while a command runs
 
 
 def say(*parts: Any) -> None:
-    """One line of the command's output."""
-    print(*parts, file=_output, flush=True)
+    """One line of the command's output (to stdout as it is now, outside a command)."""
+    print(*parts, file=_output or sys.stdout, flush=True)
 
 
 @contextlib.contextmanager
@@ -27,4 +27,4 @@ def chatter_to_stderr() -> Iterator[None]:
     try:
         yield
     finally:
-        sys.stdout = _output
+        sys.stdout, _output = _output, None

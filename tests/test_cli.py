@@ -119,4 +119,5 @@ def test_rays_warnings_go_to_stderr_and_the_output_alone_to_stdout(capsys):
     assert json.loads(out) == {"id": "x"}
     assert "8 PYTHON worker processes" in err
     print("after")                                   # stdout is the process's own again
-    assert capsys.readouterr().out == "after\n"
+    say("said after")                                # and say writes to it, as it is now
+    assert capsys.readouterr().out == "after\nsaid after\n"
