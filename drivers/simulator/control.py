@@ -5,6 +5,7 @@ import contextlib
 import itertools
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -45,6 +46,8 @@ class SimulatorProcess:
             time.sleep(0.05)
         with open(ready) as fh:
             self.info = json.load(fh)
+        if log_dir:                      # nothing of ours left in the scratch dir: the log lives elsewhere
+            shutil.rmtree(self._dir, ignore_errors=True)
         self.admin = f"http://127.0.0.1:{self.info['admin_port']}"
         self.host_key: str = self.info["host_key"]
         self._http = requests.Session()
@@ -102,6 +105,7 @@ class SimulatorProcess:
                 self.proc.kill()
                 self.proc.wait()
         self._log.close()
+        shutil.rmtree(self._dir, ignore_errors=True)     # its ready file and (by default) its log
 
 
 def extra_attributes(**extra: Any) -> dict[str, str]:

@@ -9,6 +9,7 @@
    (ready, one login each) and the scheduler backfills what retention allows.
 """
 import json
+import shutil
 import sys
 import tempfile
 import time
@@ -140,6 +141,7 @@ def main() -> None:
         ray.shutdown()
         cluster.shutdown()
         sim.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
     print("RESULT " + json.dumps(out), flush=True)
 
 

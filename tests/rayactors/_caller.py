@@ -1,26 +1,68 @@
 """A separate OS process acting as one Delfin process (API, task or alert) on some node.
 
-Phase 1: 50 calls (list_volumes / get_storage). Then wait for the go-file and make one more
-call, which must fail with StorageNotFound once the storage is removed. Prints JSON lines.
+Run as ``python -m tests.rayactors._caller ADDRESS NAMESPACE STORAGE_ID GO_FILE [THREADS]``.
+Phase 1: each of THREADS threads (default 1) makes 50 calls (list_volumes / get_storage), all at
+once. Then wait for the go-file and make one more call, which must fail with StorageNotFound
+once the storage is removed. Prints JSON lines. ``callers()`` starts such processes for a test.
 """
+from __future__ import annotations
+
+import contextlib
 import json
 import os
+import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Iterator
 
-import rayactors  # noqa: F401
-from rayactors import Config, DriverManagerClient
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+CALLS = 50
 
 
-def main() -> None:
-    address, namespace, storage_id, go_file = sys.argv[1:5]
-    client = DriverManagerClient(address=address, config=Config.load(namespace=namespace))
-    for i in range(50):
+@contextlib.contextmanager
+def callers(manager, storage_id: str, go_file, processes: int, threads: int = 1) -> Iterator[list]:
+    """``processes`` caller processes of ``threads`` threads each; waits for them on the way out."""
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    procs = [subprocess.Popen([sys.executable, "-m", "tests.rayactors._caller", manager.address,
+                               manager.cfg.namespace, storage_id, str(go_file), str(threads)], cwd=ROOT, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+             for _ in range(processes)]
+    try:
+        yield procs
+    finally:
+        for p in procs:
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+
+def read_line(procs: list) -> list[dict]:
+    """The next JSON line of each caller process."""
+    return [json.loads(p.stdout.readline()) for p in procs]
+
+
+def _calls(client, storage_id: str) -> int:
+    for i in range(CALLS):
         if i % 2:
             client.get_storage(None, storage_id)
         else:
             client.list_volumes(None, storage_id)
-    print(json.dumps({"phase": 1, "ok": 50}), flush=True)
+    return CALLS
+
+
+def main() -> None:
+    import rayactors  # noqa: F401  (before ray)
+    from rayactors import Config, DriverManagerClient
+
+    address, namespace, storage_id, go_file = sys.argv[1:5]
+    threads = int(sys.argv[5]) if len(sys.argv) > 5 else 1
+    client = DriverManagerClient(address=address, config=Config.load(namespace=namespace))
+    with ThreadPoolExecutor(threads) as pool:
+        ok = sum(pool.map(lambda _: _calls(client, storage_id), range(threads)))
+    print(json.dumps({"phase": 1, "ok": ok}), flush=True)
     deadline = time.monotonic() + 120
     while not os.path.exists(go_file) and time.monotonic() < deadline:
         time.sleep(0.1)

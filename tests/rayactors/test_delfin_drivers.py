@@ -3,10 +3,6 @@ hpe 3par, dellemc vplex, dellemc vmax, netapp cmode, hitachi hnas, hpe msa, ibm 
 over real Ray and real sockets, counted at the simulated arrays."""
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import threading
 import time
 
@@ -24,9 +20,9 @@ from drivers.simulator.control import (ds8k_access, hnas_access, hpe3par_access,
 from rayactors import metrics
 
 from ..helpers import kill_9_and_wait, wait_for
+from ._caller import CALLS, callers, read_line
 
 pytest.importorskip("delfin")
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 VENDORS = {"pure": pure_access, "storwize": storwize_access, "unity": unity_access, "ds8k": ds8k_access,
            "oceanstor": oceanstor_access, "3par": hpe3par_access, "vplex": vplex_access, "msa": msa_access,
            "vmax": vmax_access, "netapp": netapp_access, "hnas": hnas_access}
@@ -73,28 +69,19 @@ def access(kind, arr, password=None, **extra):
 
 @pytest.mark.parametrize("kind", ["oceanstor", "pure", "storwize", "unity"])
 def test_nine_callers_one_session_then_remove_logs_out(manager, simulator, kind, tmp_path):
+    """Nine callers at once, as three processes of three threads each (tests/rayactors/test_sessions.py
+    has nine processes; a process's start is most of this test's time)."""
     arr = add(simulator, kind)
     sid = manager.client.discover_storage(None, access(kind, arr))["id"]
     go = tmp_path / "go"
-    env = dict(os.environ, PYTHONPATH=ROOT)
-    procs = [subprocess.Popen([sys.executable, "-m", "tests.rayactors._caller", manager.address,
-                               manager.cfg.namespace, sid, str(go)], cwd=ROOT, env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) for _ in range(9)]
-    try:
-        assert [json.loads(p.stdout.readline()) for p in procs] == [{"phase": 1, "ok": 50}] * 9
+    with callers(manager, sid, go, processes=3, threads=3) as procs:
+        assert read_line(procs) == [{"phase": 1, "ok": 3 * CALLS}] * 3
         stats = simulator.stats(arr["name"])
         assert (stats["logins"], stats["active_sessions"], stats["failed_logins"]) == (1, 1, 0)
         assert stats["peak_session_inflight"] == 1        # Delfin's drivers: one call at a time
         manager.client.remove_storage(None, sid)
         go.touch()
-        assert [json.loads(p.stdout.readline())["error"] for p in procs] == ["StorageNotFound"] * 9
-    finally:
-        for p in procs:
-            try:
-                p.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+        assert [line["error"] for line in read_line(procs)] == ["StorageNotFound"] * 3
     wait_for(lambda: simulator.stats(arr["name"])["active_sessions"] == 0, 10, what="logout")
     assert simulator.stats(arr["name"])["logouts"] == 1
     with pytest.raises(StorageNotFound):

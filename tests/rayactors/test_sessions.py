@@ -1,13 +1,8 @@
 """Defects 1 and 2: one session per array across processes; delete reaches every process."""
 import asyncio
-import json
 import logging
-import os
 import sqlite3
-import subprocess
-import sys
 import threading
-import time
 
 import pytest
 import ray
@@ -19,8 +14,8 @@ from rayactors.client import DriverManagerClient
 from rayactors.supervisor import CALLER_THREADS
 
 from ..helpers import wait_first_sync, wait_for
+from ._caller import CALLS, callers, read_line
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def test_registration_costs_one_login(manager, simulator):
@@ -36,30 +31,16 @@ def test_nine_processes_one_session_and_delete_propagates(manager, simulator, tm
     arr = simulator.add_array(sizes={"volumes": 20})
     sid = manager.client.discover_storage(None, rest_access(arr))["id"]
     go = tmp_path / "go"
-    env = dict(os.environ, PYTHONPATH=ROOT)
-    procs = [subprocess.Popen([sys.executable, "-m", "tests.rayactors._caller", manager.address,
-                               manager.cfg.namespace, sid, str(go)], cwd=ROOT, env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-             for _ in range(9)]   # three "nodes" x (API, task, alert)
-    try:
-        firsts = [json.loads(p.stdout.readline()) for p in procs]
-        assert all(f == {"phase": 1, "ok": 50} for f in firsts)
+    with callers(manager, sid, go, processes=9) as procs:    # three "nodes" x (API, task, alert)
+        assert read_line(procs) == [{"phase": 1, "ok": CALLS}] * 9
         stats = simulator.stats(arr["name"])
         assert stats["logins"] == 1
         assert stats["active_sessions"] == 1
-        assert stats["requests"] >= 9 * 50
+        assert stats["requests"] >= 9 * CALLS
 
         manager.client.remove_storage(None, sid)
         go.touch()
-        seconds = [json.loads(p.stdout.readline()) for p in procs]
-        assert [s["error"] for s in seconds] == ["StorageNotFound"] * 9
-    finally:
-        for p in procs:
-            try:
-                p.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+        assert [s["error"] for s in read_line(procs)] == ["StorageNotFound"] * 9
     assert simulator.stats(arr["name"])["active_sessions"] == 0
     assert sid not in manager.live_ids()
 
