@@ -39,7 +39,8 @@ class Manager:
     def live_ids(self) -> set[str]:
         return live_storage_actor_ids(self.cfg.namespace)
 
-    def teardown(self) -> None:
+    def remove_storages(self) -> None:
+        """Remove every storage, and kill any storage actor the removals left."""
         try:
             for s in self.client.list_storages() if supervisor_running(self.cfg) else []:
                 try:
@@ -52,7 +53,19 @@ class Manager:
                     ray.kill(self.actor(sid), no_restart=True)
                 except ValueError:
                     pass
+
+    def teardown(self) -> None:
+        try:
+            self.remove_storages()
+        finally:
             stop_supervisor(self.cfg, timeout_s=0)
+
+
+def on_module_manager(module_manager: Manager):
+    """A ``manager`` fixture on the module's one supervisor (conftest's ``module_manager``):
+    each test's storages are removed at its end."""
+    yield module_manager
+    module_manager.remove_storages()
 
 
 def free_port() -> int:

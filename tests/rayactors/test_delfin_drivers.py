@@ -19,7 +19,7 @@ from drivers.simulator.control import (ds8k_access, hnas_access, hpe3par_access,
                                       vplex_access)
 from rayactors import metrics
 
-from ..helpers import kill_9_and_wait, wait_for
+from ..helpers import kill_9_and_wait, on_module_manager, wait_for
 from ._caller import CALLS, callers, read_line
 
 pytest.importorskip("delfin")
@@ -47,6 +47,9 @@ FILES_PER_POOL = {"unity": {"list_filesystems": 1, "list_qtrees": 1, "list_quota
                   "oceanstor": {"list_filesystems": 1, "list_qtrees": 1, "list_quotas": 1, "list_shares": 2}}
 SIZES = {"volumes": 5, "pools": 2, "ports": 4, "disks": 3, "controllers": 2}
 FILE_METHODS = ("list_filesystems", "list_qtrees", "list_quotas", "list_shares")
+
+#: each test registers arrays of its own and looks at their storages only: one supervisor for all
+manager = pytest.fixture(on_module_manager)
 
 
 def add(simulator, kind, **cfg):
