@@ -26,8 +26,8 @@ install-test: $(VENV)/.installed-test
 run: install
 	$(VENV)/bin/delfin-dm up --with-simulator $(ARGS)
 
-# The suite as two pytest processes side by side (tests/run_split.py says how they are split);
-# PYTEST_ARGS go to both, e.g. `make test PYTEST_ARGS="-k registration"`.
+# The suite in two lanes side by side, two pytest processes at most (tests/run_split.py says how
+# they are split); PYTEST_ARGS go to every step, e.g. `make test PYTEST_ARGS="-k registration"`.
 test: install-test
 	$(PY) tests/run_split.py $(PYTEST_ARGS)
 

@@ -8,7 +8,7 @@ import ray
 
 from drivers.simulator.control import SimulatorProcess
 
-from .helpers import Manager, make_config
+from .helpers import Manager, free_port, make_config
 
 
 @pytest.fixture(scope="session")
@@ -20,8 +20,10 @@ def simulator():
 
 @pytest.fixture(scope="session")
 def ray_cluster():
-    ray.init(address="local", _node_ip_address="127.0.0.1", include_dashboard=True, dashboard_host="127.0.0.1", num_cpus=4,
-             namespace="delfin-test-root", log_to_driver=False)
+    """One per pytest process; ``make test``'s two lanes may each run one (tests/run_split.py),
+    so each cluster's dashboard (for Ray's state API) takes a port that is free, not 8265."""
+    ray.init(address="local", _node_ip_address="127.0.0.1", include_dashboard=True, dashboard_host="127.0.0.1",
+             dashboard_port=free_port(), num_cpus=4, namespace="delfin-test-root", log_to_driver=False)
     yield ray.get_runtime_context().gcs_address
     ray.shutdown()
 

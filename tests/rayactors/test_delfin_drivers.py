@@ -23,6 +23,7 @@ from ..helpers import kill_9_and_wait, on_module_manager, wait_for
 from ._caller import CALLS, callers, read_line
 
 pytest.importorskip("delfin")
+pytestmark = pytest.mark.second_lane     # mostly waits on the drivers' own sleeps (tests/run_split.py)
 VENDORS = {"pure": pure_access, "storwize": storwize_access, "unity": unity_access, "ds8k": ds8k_access,
            "oceanstor": oceanstor_access, "3par": hpe3par_access, "vplex": vplex_access, "msa": msa_access,
            "vmax": vmax_access, "netapp": netapp_access, "hnas": hnas_access}
