@@ -50,10 +50,12 @@ def manager(manager_factory) -> Manager:
 def module_manager(ray_cluster, tmp_path_factory):
     """One supervisor for a whole module, for a module whose tests each register storages of
     their own and look only at those: a supervisor's start (two new Ray worker processes) is
-    about 2 s of each test. A module opts in with ``manager = pytest.fixture(helpers.on_module_manager)``."""
+    about 2 s of each test. A module opts in with ``manager = pytest.fixture(helpers.on_module_manager)``;
+    a test that changes nothing may take ``module_manager`` itself."""
     m = Manager(make_config(tmp_path_factory.mktemp("module")), ray_cluster)
     yield m
     m.teardown()
+
 
 def pytest_itemcollected(item):
     """Mark ``own_process`` every test that does not use the session's shared Ray cluster:

@@ -65,10 +65,12 @@ def test_key_file_is_0600(manager):
     (lambda c: c.remove_storage(None, None), InvalidInput),
     (lambda c: c.parse_alert(None, "no-such-id", {}), StorageNotFound),
 ])
-def test_bad_input_gives_delfin_errors(manager, call, error):
+def test_bad_input_gives_delfin_errors(module_manager, call, error):
+    """Refused before anything is registered or changed: one supervisor serves all the cases."""
     with pytest.raises(error) as info:
-        call(manager.client)
+        call(module_manager.client)
     assert type(info.value).__module__ == "drivers.errors"
+    assert module_manager.client.list_storages() == []
 
 
 def test_driver_call_sends_no_empty_arguments():
