@@ -108,7 +108,11 @@ def _hnas_console_checked(inner: Any) -> None:
       it; the console prints a blank line between events but none after the last one. Its
       ``event-log-show`` answer gets one blank line before the closing banner when it has none
       (never a second: a blank line with no event before it is an empty alert, on which the
-      driver's sort fails)."""
+      driver's sort fails).
+    - **a busy host's read failed the listing**: the driver types ``exit`` and closes the channel
+      at once. When the console's echo of ``exit`` arrived first, its line break made a blank
+      line after the closing banner, so an empty alert (KeyError 'occur_time' in the driver's
+      sort). The event log's answer ends at that echo."""
     handler = inner.nas_handler
     run = handler.ssh_do_exec
 
@@ -129,7 +133,8 @@ def _hnas_console_checked(inner: Any) -> None:
             head, banner, tail = out.rpartition("\r\n" + _HNAS_LOG_BANNER)
             opening, _, events = head.partition(_HNAS_LOG_BANNER)
             if banner and opening and "\r\n" in events and not head.endswith("\r\n"):
-                return head + "\r\n" + banner + tail
+                head += "\r\n"
+            return head + banner + tail.rstrip()
         return out
     handler.ssh_do_exec = ssh_do_exec
 
