@@ -17,6 +17,10 @@ from rayactors.naming import live_storage_actor_ids, storage_actor_name
 from rayactors.runtime import ensure_supervisor, stop_supervisor, supervisor_running
 
 
+#: the repository's root (where ``python -m tests...`` and the Makefile run)
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
 def make_config(tmp_path, **overrides) -> Config:
     base = dict(namespace=f"t-{uuid.uuid4().hex[:8]}", data_dir=str(tmp_path / "data"),
                 backoff_base_s=0.2, backoff_cap_s=1.0, control_timeout_s=30, close_timeout_s=5,

@@ -6,8 +6,9 @@ import ast
 import importlib
 import os
 
+from .helpers import ROOT
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
 OURS = ("rayactors", "drivers", "serve_app", "bench")
 
 

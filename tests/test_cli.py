@@ -9,9 +9,8 @@ import pyarrow.parquet as pq
 
 from drivers.simulator.control import rest_access
 
-from .helpers import wait_for
+from .helpers import ROOT, wait_for
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def cli(manager, *args, stdin=None):

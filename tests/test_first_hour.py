@@ -8,7 +8,8 @@ import sys
 import pyarrow.parquet as pq
 import requests
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from .helpers import ROOT
+
 
 
 def cli(*args, env_extra=None, stdin=None, timeout=120):

@@ -13,9 +13,8 @@ import requests
 
 from rayactors.ray_env import NODE_ENV
 
-from .helpers import free_port
+from .helpers import ROOT, free_port
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOKEN = "make-run-t0ken-5e3c"
 
 

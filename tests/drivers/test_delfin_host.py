@@ -600,9 +600,12 @@ def test_hnas_event_log_read_after_the_exit_echo_keeps_every_event(simulator, wo
         failed = sum(d["status"] != "normal" for d in inv.disks)
         assert sorted(a["severity"] for a in alerts) == sorted(["Warning"] * down + ["Fatal"] * failed)
         assert driver.list_alerts(None, {"begin_time": alerts[0]["occur_time"] - 1}) == alerts
+        stats = simulator.stats(arr["name"])
+        assert (stats["logins"], stats["active_sessions"], stats["failed_logins"]) == (1, 1, 0)   # one connection
     finally:
         driver.close()
     assert sum(echoes) >= 2              # both listings' channels held the answer and its echo when closed
+    assert _settled(simulator, arr["name"], 0)["active_sessions"] == 0
 
 
 @pytest.mark.parametrize("refusal", ["429", "401"])

@@ -16,7 +16,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Iterator
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from ..helpers import ROOT
+
 CALLS = 50
 
 
@@ -37,6 +38,7 @@ def callers(manager, storage_id: str, go_file, processes: int, threads: int = 1)
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
+            p.stdout.close()
 
 
 def read_line(procs: list) -> list[dict]:
@@ -54,7 +56,6 @@ def _calls(client, storage_id: str) -> int:
 
 
 def main() -> None:
-    import rayactors  # noqa: F401  (before ray)
     from rayactors import Config, DriverManagerClient
 
     address, namespace, storage_id, go_file = sys.argv[1:5]

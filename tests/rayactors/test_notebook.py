@@ -8,7 +8,8 @@ from rayactors import Config
 from rayactors.naming import live_storage_actor_ids
 from rayactors.runtime import stop_supervisor
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from ..helpers import ROOT
+
 
 
 def test_metrics_notebook_runs(ray_cluster, tmp_path):

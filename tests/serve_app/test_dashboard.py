@@ -12,9 +12,8 @@ import pytest
 
 from drivers.simulator.control import rest_access
 
-from ..helpers import wait_for
+from ..helpers import ROOT, wait_for
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ARTIFACTS = os.path.join(ROOT, "build", "test-artifacts")
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 
