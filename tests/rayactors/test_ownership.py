@@ -87,8 +87,11 @@ def _update_password(m, sid, arr) -> None:
 
 
 def _twin_stopped(twin, simulator, arr, sessions_left: int) -> None:
-    wait_for(lambda: ray.get(twin.state.remote())["state"] == "closed", 10, what="the twin to stop")
-    wait_for(lambda: simulator.stats(arr["name"])["active_sessions"] == sessions_left, 10,
+    """Stopped and logged out. Within 30 s, against the hour the twin would otherwise wait: the
+    wake-up is pushed. The stop is a few Ray calls (the board, the supervisor, the logout); on a
+    starved node it once took over 10 s in CI."""
+    wait_for(lambda: ray.get(twin.state.remote())["state"] == "closed", 30, what="the twin to stop")
+    wait_for(lambda: simulator.stats(arr["name"])["active_sessions"] == sessions_left, 30,
              what="the twin's logout")
 
 
