@@ -274,10 +274,13 @@ def test_rotation_auth_failed_no_retry_then_update(manager, simulator, kind):
     failed alone or returned nothing, the storage stayed ``ready`` and every later call tried the
     old password again). MSA, NetApp and HNAS (their lists over SSH): the array dropped the
     connection, so the first call can meet the dead connection (``unreachable``) and the prober's
-    fresh connection is the one refused."""
+    fresh connection is the one refused. The first sync (which follows a registration) is let
+    end first: cut by the dropped connections (3PAR's controllers are listed over SSH) it would
+    make the storage ``unreachable`` before the first call (seen in CI)."""
     arr = add(simulator, kind)
     c = manager.client
     sid = c.discover_storage(None, access(kind, arr))["id"]
+    wait_for(lambda: _sync_status(c, sid) == "SYNCED", 60, what="the first sync")
     simulator.rotate_password(arr["name"], "rotated")
     simulator.expire_sessions(arr["name"])
     if kind in ("hnas", "msa", "netapp"):
@@ -388,6 +391,10 @@ def _lists(client, sid, kind=None, quiet=True):
         if not quiet:
             raise
         return False
+
+
+def _sync_status(client, sid) -> str:
+    return next(s["sync_status"] for s in client.list_storages() if s["id"] == sid)
 
 
 def _state_after_a_call(client, sid, kind=None):
