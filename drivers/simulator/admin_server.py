@@ -6,7 +6,7 @@
     GET  /arrays/{name}/slow-requests    requests served 10+ ms over the injected latency
     POST /arrays/{name}/password         {"username","password"}: rotate
     POST /arrays/{name}/expire-sessions  invalidate every token now
-    POST /arrays/{name}/faults           {"latency_ms","down","malformed","throttle","throttle_after"}
+    POST /arrays/{name}/faults           {"latency_ms","down","malformed","throttle","throttle_after","hold"}
     POST /arrays/{name}/reset-stats
 """
 from __future__ import annotations

@@ -98,6 +98,7 @@ class Faults:
     malformed: bool = False
     throttle: int = 0          # 0 = off, else the HTTP status to answer (429 or 503)
     throttle_after: int = 0    # requests still served before the throttle applies (a list cut short)
+    hold: bool = False         # requests wait, after their latency, until it is cleared
 
 
 class SimArray:
@@ -107,6 +108,7 @@ class SimArray:
                                       model=cfg.model)
         self.perf_resources = self.inv.perf_resources()
         self.faults = Faults()
+        self._faults_changed = threading.Condition()    # wakes requests ``hold`` keeps waiting
         self._lock = threading.Lock()
         self._passwords = dict(cfg.users)
         self._tokens: dict[str, tuple[str, float]] = {}   # token -> (user, last used)
@@ -253,10 +255,15 @@ class SimArray:
             return list(self._slow)
 
     def delay(self) -> None:
-        """The injected latency of one request."""
+        """The injected latency of one request; then, while ``hold`` is set, the wait for its
+        release (a test keeps a queue of calls waiting at the array for as long as it needs)."""
         f = self.faults
         if f.latency_ms or f.latency_jitter_ms:
             time.sleep((f.latency_ms + random.uniform(0.0, f.latency_jitter_ms)) / 1000.0)
+        if f.hold:
+            with self._faults_changed:
+                while f.hold:
+                    self._faults_changed.wait()
 
     def throttled(self) -> int:
         """The status a request is throttled with now (0: served): ``throttle``, once the
@@ -320,6 +327,8 @@ class SimArray:
             self.faults.throttle = 503 if t is True else (int(t) if t else 0)
             if self.faults.throttle not in (0, 429, 503):
                 raise SimError(400, "throttle must be false, 429 or 503")
+        if "hold" in body:
+            self.faults.hold = bool(body["hold"])
         if "throttle_after" in body:
             n = body["throttle_after"]
             if not isinstance(n, int) or isinstance(n, bool) or n < 0:
@@ -327,6 +336,8 @@ class SimArray:
             self.faults.throttle_after = n
         if was_down != self.faults.down:
             self.on_fault_change()
+        with self._faults_changed:
+            self._faults_changed.notify_all()
         return self.faults.__dict__.copy()
 
     # -- data -------------------------------------------------------------------------------

@@ -29,6 +29,24 @@ def test_only_requests_over_the_injected_latency_are_kept():
     assert array.slow_requests() == []
 
 
+def test_hold_keeps_requests_waiting_until_it_is_cleared():
+    """How a test keeps a queue of calls at the array for as long as it needs."""
+    array = SimArray(ArrayConfig(name="a", seed=1, users={"admin": "pw"}))
+    array.set_faults({"hold": True, "latency_ms": 10})
+    held = [threading.Thread(target=array.delay) for _ in range(3)]
+    for t in held:
+        t.start()
+    time.sleep(0.5)
+    assert all(t.is_alive() for t in held)
+    array.set_faults({"latency_ms": 0})                # another fault changed: still held
+    time.sleep(0.2)
+    assert all(t.is_alive() for t in held)
+    array.set_faults({"hold": False})
+    for t in held:
+        t.join(10)
+    assert not any(t.is_alive() for t in held)
+
+
 def test_the_admin_api_lists_them(simulator):
     arr = simulator.add_array()
     simulator.faults(arr["name"], latency_ms=5)
