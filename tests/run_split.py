@@ -77,7 +77,7 @@ def _lane_2(pytest: list[str], argv: list[str], log, codes: list[int]) -> None:
 
 
 def main(argv: list[str]) -> int:
-    pytest = [sys.executable, "-m", "pytest"]
+    pytest = [sys.executable, "-m", "pytest", "--durations=15"]     # each lane's slowest, for the next look at the time
     codes: list[int] = []
     with tempfile.TemporaryFile("w+") as log:
         lane_2 = threading.Thread(target=_lane_2, args=(pytest, argv, log, codes), daemon=True)
