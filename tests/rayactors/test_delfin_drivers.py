@@ -276,7 +276,7 @@ def test_rotation_auth_failed_no_retry_then_update(manager, simulator, kind):
     connection, so the first call can meet the dead connection (``unreachable``) and the prober's
     fresh connection is the one refused. The first sync (which follows a registration) is let
     end first: cut by the dropped connections (3PAR's controllers are listed over SSH) it would
-    make the storage ``unreachable`` before the first call (seen in CI)."""
+    make the storage ``unreachable`` before the first call (seen in a CI-like run)."""
     arr = add(simulator, kind)
     c = manager.client
     sid = c.discover_storage(None, access(kind, arr))["id"]
@@ -306,10 +306,11 @@ def test_rotation_auth_failed_no_retry_then_update(manager, simulator, kind):
 @pytest.mark.parametrize("kind,latency_ms,calls", [("pure", 500, 24), ("storwize", 150, 12)])
 def test_update_and_register_answer_while_bulk_work_runs(manager, simulator, kind, latency_ms, calls):
     """Bulk calls queue on the session one at a time (several seconds of work); an update of the
-    access info answers long before that queue drains. The registration of another array is
-    made while the array holds the queue (the simulator's ``hold``, cleared after): it must
-    answer with every bulk call still waiting but the one being answered. Racing it against the queue's drain
-    instead failed on a starved node, where a new actor's start alone took 19-30 s (CI-like run)."""
+    access info answers long before that queue drains. Another array is registered while the
+    array holds the queue (the simulator's ``hold``, cleared after): the registration answers
+    with every bulk call still waiting but the one being answered. Racing it against the
+    queue's drain instead failed on a starved node, where a new actor's start alone took 19-30 s
+    (a CI-like run)."""
     arr = add(simulator, kind)
     c = manager.client
     sid = c.discover_storage(None, access(kind, arr))["id"]
