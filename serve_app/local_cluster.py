@@ -116,17 +116,16 @@ def stop(data_dir: str, timeout: float = 20.0) -> int:
                     found[q.pid] = q
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue
-    mine = list(found.values())
-    last = [p for p in mine if _is_last(p)]
-    _end([p for p in mine if p not in last], timeout)
-    _end(last, LAST_GRACE_S)
-    return len(mine)
+    last = {pid: p for pid, p in found.items() if _is_last(p)}
+    _end([p for pid, p in found.items() if pid not in last], timeout)
+    _end(list(last.values()), LAST_GRACE_S)
+    return len(found)
 
 
 def _is_last(proc: Any) -> bool:
     import psutil
     try:
-        return Path((proc.cmdline() or [""])[0]).name == _LAST
+        return proc.name() == _LAST
     except (psutil.NoSuchProcess, psutil.AccessDenied):
         return False
 

@@ -12,7 +12,6 @@ from drivers.simulator.control import rest_access
 from .helpers import ROOT, wait_for
 
 
-
 def cli(manager, *args, stdin=None):
     env = dict(os.environ, DELFIN_DM_DATA_DIR=manager.cfg.data_dir, PYTHONPATH=ROOT)
     return subprocess.run([sys.executable, "-m", "serve_app.cli", "--address", manager.address,

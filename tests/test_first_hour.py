@@ -11,7 +11,6 @@ import requests
 from .helpers import ROOT
 
 
-
 def cli(*args, env_extra=None, stdin=None, timeout=120):
     env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "DELFIN_DM_CONFIG")}
     env.update(PYTHONPATH=ROOT, **(env_extra or {}))

@@ -13,7 +13,6 @@ import pytest
 from ..helpers import ROOT
 
 
-
 @pytest.mark.timeout(600)
 def test_node_loss_and_whole_cluster_restart():
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}

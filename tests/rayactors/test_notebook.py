@@ -11,7 +11,6 @@ from rayactors.runtime import stop_supervisor
 from ..helpers import ROOT
 
 
-
 def test_metrics_notebook_runs(ray_cluster, tmp_path):
     ns = f"nb-{uuid.uuid4().hex[:6]}"
     plot = tmp_path / "iops.png"
