@@ -61,7 +61,11 @@ def charts() -> list[str]:
         ax2 = ax.twinx()
         ax2.plot(ns, [100 * r["on_time_fraction"] for r in sc["steps"]], "g^--", label="% on time")
         ax2.set_ylim(0, 105)
-        ax.legend(loc="upper left")
+        ax.set_ylabel("MB per storage actor")
+        ax2.set_ylabel("% of windows on time")
+        lines = ax.get_lines() + ax2.get_lines()
+        ax.legend(lines, [ln.get_label() for ln in lines], loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=3,
+                  fontsize=8)
         ax.set_title("Scale on one node")
         fig.tight_layout()
         fig.savefig(os.path.join(RESULTS, "scale.png"))
