@@ -20,9 +20,9 @@ import psutil
 
 import rayactors  # noqa: F401
 import ray
-from rayactors.ray_env import NODE_ENV, apply_node_env
+from rayactors.ray_env import NODE_ENV
 
-from .common import write_result
+from .common import init_local_ray, write_result
 from .scale import METRICS10
 
 # cumulative: each stage imports its modules on top of the previous ones
@@ -154,8 +154,7 @@ def main(argv: list[str] | None = None) -> dict:
     args = ap.parse_args(argv)
     started = not ray.is_initialized()
     if started:
-        apply_node_env()
-        ray.init(_node_ip_address="127.0.0.1", include_dashboard=False, log_to_driver=False)
+        init_local_ray()
     try:
         probe = Probe.remote()
         allocator = ray.get(probe.allocator.remote())

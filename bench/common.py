@@ -1,4 +1,4 @@
-"""Shared benchmark helpers: timing statistics and result files (JSON + Markdown rows)."""
+"""Shared benchmark helpers: a loopback cluster, timing statistics and result files (JSON + Markdown rows)."""
 from __future__ import annotations
 
 import json
@@ -9,6 +9,18 @@ import time
 from typing import Any, Callable
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
+
+
+def init_local_ray(**kwargs: Any) -> None:
+    """A cluster of this benchmark's own, on loopback only, set up as ``rayactors.start`` sets up
+    one: without ``loopback_only`` Ray rewrites 127.0.0.1 to the machine's own address and its
+    processes listen there."""
+    import ray
+    from rayactors.ray_env import apply_node_env
+    from rayactors.runtime import loopback_only
+    loopback_only()
+    apply_node_env()
+    ray.init(_node_ip_address="127.0.0.1", include_dashboard=False, log_to_driver=False, **kwargs)
 
 
 def stats(samples: list[float]) -> dict[str, float]:

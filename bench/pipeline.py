@@ -22,7 +22,7 @@ from drivers.arrow_schema import validate_table
 from rayactors import metrics
 from rayactors.metrics.sink import ParquetSink
 
-from .common import stats, write_result
+from .common import init_local_ray, stats, write_result
 
 VOLUMES, METRICS = 5000, ["iops", "readIops", "writeIops", "throughput", "readThroughput",
                           "writeThroughput", "responseTime", "readResponseTime", "writeResponseTime", "ioSize"]
@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> dict:
     args = ap.parse_args(argv)
     started_ray = not ray.is_initialized()
     if started_ray:
-        ray.init(_node_ip_address="127.0.0.1", include_dashboard=False, num_cpus=1, log_to_driver=False)
+        init_local_ray(num_cpus=1)
     root = tempfile.mkdtemp(prefix="bench-metrics-")
     sink = ParquetSink(root)
     base = 1_800_000_000_000 // 60_000 * 60_000

@@ -1,18 +1,15 @@
 """``make bench``: every benchmark in one run, then charts and bench/README.md's table."""
 from __future__ import annotations
 
-import json
-import os
 import sys
 import time
 import traceback
 
 import rayactors  # noqa: F401
 import ray
-from rayactors.ray_env import apply_node_env
 
 from . import actor_memory, idle_cpu, overhead, pipeline, priority, register, scale, sessions, transport
-from .common import RESULTS, environment
+from .common import init_local_ray
 from .report import write_report
 
 SUITE = [("pipeline", pipeline.main, []), ("overhead", overhead.main, []), ("priority", priority.main, []),
@@ -22,8 +19,7 @@ SUITE = [("pipeline", pipeline.main, []), ("overhead", overhead.main, []), ("pri
 
 def main() -> int:
     only = sys.argv[1:]
-    apply_node_env()
-    ray.init(_node_ip_address="127.0.0.1", include_dashboard=False, log_to_driver=False)
+    init_local_ray()
     failures = []
     t_all = time.time()
     try:
