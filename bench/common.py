@@ -12,15 +12,10 @@ RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 
 
 def init_local_ray(**kwargs: Any) -> None:
-    """A cluster of this benchmark's own, on loopback only, set up as ``rayactors.start`` sets up
-    one: without ``loopback_only`` Ray rewrites 127.0.0.1 to the machine's own address and its
-    processes listen there."""
-    import ray
-    from rayactors.ray_env import apply_node_env
-    from rayactors.runtime import loopback_only
-    loopback_only()
-    apply_node_env()
-    ray.init(_node_ip_address="127.0.0.1", include_dashboard=False, log_to_driver=False, **kwargs)
+    """A cluster of this benchmark's own, started as ``rayactors.start`` starts one (loopback
+    only: a bare ``ray.init(_node_ip_address="127.0.0.1")`` listens on the machine's address)."""
+    from rayactors.runtime import start_local_ray
+    start_local_ray(log_to_driver=False, **kwargs)
 
 
 def stats(samples: list[float]) -> dict[str, float]:

@@ -31,9 +31,15 @@ def init_ray(cfg: Config, address: Optional[str] = None) -> None:
             loopback_only()
         ray.init(address=address, **kwargs)
     else:
-        loopback_only()
-        apply_node_env()
-        ray.init(_node_ip_address="127.0.0.1", include_dashboard=False, **kwargs)
+        start_local_ray(**kwargs)
+
+
+def start_local_ray(**kwargs: Any) -> None:
+    """A new Ray cluster of this process on loopback only, with the node environment every
+    cluster of ours gets (``ray_env``); ``kwargs`` go to ``ray.init``."""
+    loopback_only()
+    apply_node_env()
+    ray.init(_node_ip_address="127.0.0.1", include_dashboard=False, **kwargs)
 
 
 def loopback_only() -> None:
