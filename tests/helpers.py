@@ -1,6 +1,7 @@
 """Test helpers: a manager (supervisor + client) in its own namespace, and wait_for."""
 from __future__ import annotations
 
+import ipaddress
 import os
 import signal
 import socket
@@ -70,6 +71,14 @@ def on_module_manager(module_manager: Manager):
     each test's storages are removed at its end."""
     yield module_manager
     module_manager.remove_storages()
+
+
+def is_loopback(ip: str) -> bool:
+    """An address in 127.0.0.0/8 or ::1, IPv4-mapped ones included."""
+    addr = ipaddress.ip_address(ip.split("%")[0])
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped:
+        addr = addr.ipv4_mapped
+    return addr.is_loopback
 
 
 def free_port() -> int:

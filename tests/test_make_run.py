@@ -1,6 +1,5 @@
 """`make run` on its embedded defaults: reaches ready, answers, keeps the API token out of every
 Ray process, listens on loopback only, and Ctrl-C leaves nothing behind."""
-import ipaddress
 import json
 import os
 import re
@@ -13,7 +12,7 @@ import requests
 
 from rayactors.ray_env import NODE_ENV
 
-from .helpers import ROOT, free_port
+from .helpers import ROOT, free_port, is_loopback
 
 TOKEN = "make-run-t0ken-5e3c"
 
@@ -46,13 +45,6 @@ def grpc_refuses_without_token(port: int) -> bool:
         except grpc.RpcError as exc:
             return exc.code() == grpc.StatusCode.UNAUTHENTICATED
     return False
-
-
-def is_loopback(ip: str) -> bool:
-    addr = ipaddress.ip_address(ip.split("%")[0])
-    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped:
-        addr = addr.ipv4_mapped
-    return addr.is_loopback
 
 
 def test_make_run_ready_query_and_clean_stop(tmp_path):

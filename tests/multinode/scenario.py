@@ -14,13 +14,17 @@ import sys
 import tempfile
 import time
 
+import psutil
+
 import rayactors  # noqa: F401
 import ray
 from ray.cluster_utils import Cluster
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from drivers.simulator.control import SimulatorProcess, rest_access
+from tests.helpers import is_loopback
 from rayactors import Config, start
+from rayactors.runtime import loopback_only
 from rayactors.supervisor import supervisor_class
 
 SYSTEM = {"health_check_period_ms": 1000, "health_check_failure_threshold": 3}
@@ -41,11 +45,26 @@ def wait(cond, timeout, what):
 
 
 def new_cluster():
+    """Head and two workers, on loopback only as the service's own cluster is (without
+    ``loopback_only`` Ray names each node by the machine's address and listens on it)."""
+    loopback_only()
     cluster = Cluster(initialize_head=True, head_node_args={
         "num_cpus": 2, "include_dashboard": False, "_system_config": SYSTEM})
     workers = [cluster.add_node(num_cpus=1) for _ in range(2)]
     cluster.wait_for_nodes()
     return cluster, workers
+
+
+def listening_outside_loopback() -> list:
+    """Every (process, address) of this process's cluster that listens beyond loopback."""
+    found = []
+    for p in psutil.Process().children(recursive=True):
+        try:
+            found += [(p.name(), c.laddr.ip) for c in p.net_connections(kind="inet")
+                      if c.status == psutil.CONN_LISTEN and not is_loopback(c.laddr.ip)]
+        except psutil.Error:
+            continue
+    return found
 
 
 def continuity(client, sid, step_ms=2000):
@@ -82,6 +101,7 @@ def main() -> None:
         nodes = {sid: client.storage_state(sid)["node_id"] for sid in ids}
         out["nodes_used"] = len(set(nodes.values()))
         out["per_node"] = sorted(list(nodes.values()).count(n["NodeID"]) for n in ray.nodes() if n["Alive"])
+        out["listening_outside_loopback"] = listening_outside_loopback()
         w1_id = next(n["NodeID"] for n in ray.nodes() if n["Alive"] and n["NodeManagerPort"] == w1.node_manager_port)
         if sup_node == w1_id:       # soft affinity may place it elsewhere: remove its node then
             w1, w2, w1_id, w2_id = w2, w1, w2_id, w1_id

@@ -23,6 +23,7 @@ def test_node_loss_and_whole_cluster_restart():
     assert proc.returncode == 0 and line, (proc.stdout[-2000:], proc.stderr[-4000:])
     r = json.loads(line[len("RESULT "):])
     assert r["per_node"] == [2, 2, 2], r               # balanced: two sessions per node
+    assert r["listening_outside_loopback"] == [], r    # head, workers and simulator alike
     assert r["storages_on_removed_node"] == 2, r
     assert r["supervisor_on_removed_node"], r          # the supervisor's node is the one lost
     assert r["recovery_s"] < 30, r
