@@ -44,6 +44,23 @@ def cpu_between(before: dict[int, float], after: dict[int, float], pids: Any = N
     return sum(after[p] - before.get(p, 0.0) for p in after if pids is None or p in pids)
 
 
+def node_cpu() -> list[int]:
+    """The node's CPU time so far, in ticks, by state: user, nice, system, idle, iowait, irq,
+    softirq, steal (the first line of /proc/stat)."""
+    with open("/proc/stat") as f:
+        return [int(v) for v in f.readline().split()[1:9]]
+
+
+def node_shares(before: list[int], after: list[int]) -> dict[str, float]:
+    """Percent of the node's CPU time between two ``node_cpu`` readings that was busy, idle, and
+    stolen by the host of a virtual machine: two runs on a noisy host differ by it, so a run
+    that compares figures over time records it beside them."""
+    d = [b - a for a, b in zip(before, after)]
+    total = sum(d) or 1
+    return {"busy": round(100 * (total - d[3] - d[4] - d[7]) / total, 1),
+            "idle": round(100 * (d[3] + d[4]) / total, 1), "steal": round(100 * d[7] / total, 1)}
+
+
 def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
     t0 = time.perf_counter()
     out = fn()

@@ -15,7 +15,9 @@ What it reports (and the issue's target):
   after every storage is removed (target 0);
 - control-group calls slower than 2x their baseline, the baseline being each storage's p99 in
   a fault-free warm-up of the same run (target 0); p50 and p99 before and during the faults;
-- threads, RSS and USS of every storage actor and the supervisor, at the start and at the end.
+- threads, RSS and USS of every storage actor and the supervisor, at the start and at the end;
+- the node's CPU in the warm-up and during the faults: busy, idle, and stolen by the host (on a
+  virtual machine, two runs of the same code differ by the host's steal more than anything).
 
 Run: ``python -m bench.soak [--minutes 30] [--seed 1]``; not part of ``make bench``.
 """
@@ -38,7 +40,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import ray
 
-from .common import stats, write_result
+from .common import node_cpu, node_shares, stats, write_result
 
 CONTROL, FAULTED = 5, 15
 ARRAY_LATENCY_MS = 20.0
@@ -196,8 +198,9 @@ def main(argv: Optional[list[str]] = None) -> dict:
         latencies = {sid: [] for sid in control}
         probe = threading.Thread(target=prober, args=(client, control, stop, latencies, probe_failures), daemon=True)
         probe.start()
+        cpu_warmup = node_cpu()
         time.sleep(args.warmup)
-        fault_start = time.time()
+        fault_start, cpu_faults = time.time(), node_cpu()
         start_figures = actors(client, sids, supervisor)
         print(f"warm-up done; faults for {args.minutes} min", flush=True)
 
@@ -224,7 +227,7 @@ def main(argv: Optional[list[str]] = None) -> dict:
             time.sleep(soak.rng.uniform(2, 8))
         for t in threads:
             t.join()
-        fault_end = time.time()
+        fault_end, cpu_end = time.time(), node_cpu()
         print("faults over; waiting for backfill", flush=True)
 
         def caught_up() -> bool:
@@ -260,7 +263,10 @@ def main(argv: Optional[list[str]] = None) -> dict:
         out = {
             "minutes": args.minutes, "seed": args.seed, "storages": len(sids), "control_group": CONTROL,
             "array_latency_ms": ARRAY_LATENCY_MS, "perf_interval_s": PERF_INTERVAL_S,
-            "faults": kinds, "settle_s": round(time.monotonic() - settle),
+            "faults": kinds,
+            # the node's CPU, warm-up and faults: the host's steal slows every call of a run alike
+            "node_cpu_pct": {"baseline": node_shares(cpu_warmup, cpu_faults), "during": node_shares(cpu_faults, cpu_end)},
+            "settle_s": round(time.monotonic() - settle),
             "windows_lost_reported": sum(c.get("windows_lost", 0) for c in collection.values()),
             "windows_missing_on_disk": sum(w["missing"] for w in windows.values()),
             "windows_doubled_on_disk": sum(w["doubled"] for w in windows.values()),
@@ -295,6 +301,9 @@ def main(argv: Optional[list[str]] = None) -> dict:
               f"{kinds['kill_actor']} kill -9 of a storage actor)")
         print(f"control group: {out['slow_calls']} of {out['probe_calls']} calls over 2x baseline p99 "
               f"({out['slow_calls_slow_at_array']} slow at the array too), {len(probe_failures)} failed")
+        cpu = out["node_cpu_pct"]
+        print(f"node CPU, baseline -> during the faults: busy {cpu['baseline']['busy']}% -> {cpu['during']['busy']}%, "
+              f"stolen by the host {cpu['baseline']['steal']}% -> {cpu['during']['steal']}%")
         for call in out["slow_call_list"]:
             print(f"  slow: {call}")
         print(f"storage actors (mean): threads {mean(start_figures, 'threads'):.1f} -> {mean(end_figures, 'threads'):.1f}, "
