@@ -202,7 +202,9 @@ def rows() -> list[tuple[str, str, str, str]]:
                     f"{so['windows_doubled_on_disk']} of {so['windows_on_disk']}; sessions open after remove "
                     f"{so['sessions_open_after_remove']} ({so['sessions_open_after_remove_without_kill']} without a kill -9), "
                     f"peak per array {so['peak_sessions_max']}; {so['slow_calls']} of {so['probe_calls']} control-group "
-                    f"calls over 2x baseline p99",
+                    f"calls over 2x baseline p99" + (
+                        f"; the host stole {so['node_cpu_pct']['during']['steal']}% of the node's CPU during the "
+                        f"faults ({so['node_cpu_pct']['baseline']['steal']}% in the warm-up)" if "node_cpu_pct" in so else ""),
                     _met(so["windows_lost_reported"] == 0 and so["windows_missing_on_disk"] == 0
                          and so["sessions_open_after_remove"] == 0 and so["slow_calls"] == 0)))
     return out
