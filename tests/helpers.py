@@ -81,6 +81,19 @@ def is_loopback(ip: str) -> bool:
     return addr.is_loopback
 
 
+def listening(processes) -> list:
+    """``(process name, address)`` of every socket ``processes`` (``psutil.Process``es) listen
+    on; a process that exited meanwhile (a worker Ray let go) is left out."""
+    import psutil
+    found = []
+    for p in processes:
+        try:
+            found += [(p.name(), c.laddr) for c in p.net_connections(kind="inet") if c.status == psutil.CONN_LISTEN]
+        except psutil.Error:
+            continue
+    return found
+
+
 def free_port() -> int:
     """A loopback port no one listens on now (for a server a test starts)."""
     with socket.socket() as s:

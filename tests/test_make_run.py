@@ -12,7 +12,7 @@ import requests
 
 from rayactors.ray_env import NODE_ENV
 
-from .helpers import ROOT, free_port, is_loopback
+from .helpers import ROOT, free_port, is_loopback, listening
 
 TOKEN = "make-run-t0ken-5e3c"
 
@@ -98,9 +98,7 @@ def test_make_run_ready_query_and_clean_stop(tmp_path):
                 for key, value in NODE_ENV.items():
                     assert f"\0{key}={value}\0".encode() in b"\0" + environ, (p.pid, key)
         # and every port any of them listens on is on loopback
-        listening = [(p.name(), c.laddr) for p in started for c in p.net_connections(kind="inet")
-                     if c.status == psutil.CONN_LISTEN]
-        outside = [(n, a) for n, a in listening if not is_loopback(a.ip)]
+        outside = [(n, a) for n, a in listening(started) if not is_loopback(a.ip)]
         # the one exception Ray leaves no setting for (README, "Running on several nodes"): the
         # Serve replica's inter-deployment gRPC port, on every interface, behind Ray's token
         # Serve's replica (its process title names the method it is running, if any)

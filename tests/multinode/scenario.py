@@ -22,7 +22,7 @@ from ray.cluster_utils import Cluster
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from drivers.simulator.control import SimulatorProcess, rest_access
-from tests.helpers import is_loopback
+from tests.helpers import is_loopback, listening
 from rayactors import Config, start
 from rayactors.runtime import loopback_only
 from rayactors.supervisor import supervisor_class
@@ -57,14 +57,7 @@ def new_cluster():
 
 def listening_outside_loopback() -> list:
     """Every (process, address) of this process's cluster that listens beyond loopback."""
-    found = []
-    for p in psutil.Process().children(recursive=True):
-        try:
-            found += [(p.name(), c.laddr.ip) for c in p.net_connections(kind="inet")
-                      if c.status == psutil.CONN_LISTEN and not is_loopback(c.laddr.ip)]
-        except psutil.Error:
-            continue
-    return found
+    return [(n, a.ip) for n, a in listening(psutil.Process().children(recursive=True)) if not is_loopback(a.ip)]
 
 
 def continuity(client, sid, step_ms=2000):
