@@ -23,17 +23,19 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def worker(mode: str, role: str, arrays: list[dict], ids: list[str], seconds: float, address: str,
+def worker(mode: str, role: str, node: int, arrays: list[dict], ids: list[str], seconds: float, address: str,
            namespace: str) -> None:
-    """One Delfin process (run in its own OS process)."""
+    """One Delfin process (run in its own OS process) of simulated node ``node``."""
     deadline = time.monotonic() + seconds
     step = DelfinProcess(arrays) if mode == "delfin" else OurProcess(arrays, ids, address, namespace)
-    last_update, n, errors = time.monotonic(), 0, 0
+    last_update, n, updates, errors = time.monotonic(), 0, 0, 0
     while time.monotonic() < deadline:
         i, n = n % len(arrays), n + 1
         update = role == "api" and time.monotonic() - last_update > 20
         if update:
-            last_update = time.monotonic()
+            # each API process walks the arrays from its node's own: with the reads' round robin
+            # the three processes' updates all fell on one array
+            last_update, i, updates = time.monotonic(), (node + updates) % len(arrays), updates + 1
         try:
             step(role, i, update)
         except Exception:  # noqa: BLE001 - counted: a refused call is a finding, not a crash
@@ -91,10 +93,10 @@ def run_contender(mode: str, sim, arrays: list[dict], seconds: float, address: s
         sim.expire_sessions(a["name"])
     baseline = {a["name"]: sim.stats(a["name"])["active_sessions"] for a in arrays}
     spec = json.dumps({"arrays": arrays, "ids": ids})
-    procs = [subprocess.Popen([sys.executable, "-m", "bench.sessions", "--worker", mode, role, spec, str(seconds),
-                               address, namespace], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                              text=True, env=dict(os.environ, PYTHONPATH=ROOT))
-             for _node in range(3) for role in ("api", "task", "alert")]
+    procs = [subprocess.Popen([sys.executable, "-m", "bench.sessions", "--worker", mode, role, str(node), spec,
+                               str(seconds), address, namespace], cwd=ROOT, stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL, text=True, env=dict(os.environ, PYTHONPATH=ROOT))
+             for node in range(3) for role in ("api", "task", "alert")]
     peak = {a["name"]: 0 for a in arrays}
     stop = threading.Event()
 
@@ -123,8 +125,8 @@ def run_contender(mode: str, sim, arrays: list[dict], seconds: float, address: s
 def main(argv: list[str] | None = None) -> dict:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "--worker":
-        spec = json.loads(argv[3])
-        worker(argv[1], argv[2], spec["arrays"], spec["ids"], float(argv[4]), argv[5], argv[6])
+        spec = json.loads(argv[4])
+        worker(argv[1], argv[2], int(argv[3]), spec["arrays"], spec["ids"], float(argv[5]), argv[6], argv[7])
         return {}
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=60)
