@@ -36,10 +36,12 @@ def init_ray(cfg: Config, address: Optional[str] = None) -> None:
 
 def start_local_ray(**kwargs: Any) -> None:
     """A new Ray cluster of this process on loopback only, with the node environment every
-    cluster of ours gets (``ray_env``); ``kwargs`` go to ``ray.init``."""
+    cluster of ours gets (``ray_env``); ``kwargs`` go to ``ray.init`` (no dashboard unless they
+    ask for one: the test suite's cluster does, for Ray's state API)."""
     loopback_only()
     apply_node_env()
-    ray.init(_node_ip_address="127.0.0.1", include_dashboard=False, **kwargs)
+    kwargs.setdefault("include_dashboard", False)
+    ray.init(_node_ip_address="127.0.0.1", **kwargs)
 
 
 def loopback_only() -> None:

@@ -7,7 +7,7 @@ import rayactors  # noqa: F401  (sets RAY_AUTH_MODE before ray is imported)
 import ray
 
 from drivers.simulator.control import SimulatorProcess
-from rayactors.runtime import loopback_only
+from rayactors.runtime import start_local_ray
 
 from .helpers import Manager, free_port, make_config
 
@@ -23,11 +23,11 @@ def simulator():
 def ray_cluster():
     """One per pytest process; ``make test``'s two lanes may each run one (tests/run_split.py),
     so each cluster's dashboard (for Ray's state API) takes a port that is free, not 8265.
-    Loopback only, as ``rayactors.start`` does: without it Ray rewrites 127.0.0.1 to the
-    machine's address and its GCS, raylet and agents listen on that and on 0.0.0.0."""
-    loopback_only()
-    ray.init(address="local", _node_ip_address="127.0.0.1", include_dashboard=True, dashboard_host="127.0.0.1",
-             dashboard_port=free_port(), num_cpus=4, namespace="delfin-test-root", log_to_driver=False)
+    Started as ``rayactors.start`` starts a local cluster (loopback only, the node's glibc
+    settings): without ``loopback_only`` Ray rewrites 127.0.0.1 to the machine's address and its
+    GCS, raylet and agents listen on that and on 0.0.0.0."""
+    start_local_ray(address="local", include_dashboard=True, dashboard_host="127.0.0.1", dashboard_port=free_port(),
+                    num_cpus=4, namespace="delfin-test-root", log_to_driver=False)
     yield ray.get_runtime_context().gcs_address
     ray.shutdown()
 

@@ -1,6 +1,9 @@
-"""The tests' own Ray cluster (tests/conftest.py) keeps to loopback, as the service does."""
+"""The tests' own Ray cluster (tests/conftest.py) is started as the service starts a local one:
+on loopback only, its processes with the node's glibc settings (rayactors/ray_env.py)."""
 import psutil
 import ray
+
+from rayactors.ray_env import NODE_ENV
 
 from ..helpers import is_loopback, listening
 
@@ -15,3 +18,10 @@ def test_shared_cluster_listens_on_loopback_only(ray_cluster):
     # change it (README, "Running on several nodes"); tests/test_make_run.py checks that token
     outside = [(n, a) for n, a in found if not is_loopback(a.ip) and not n.startswith("ray::ServeReplica")]
     assert outside == [], outside
+
+
+def test_shared_cluster_has_the_node_environment(ray_cluster):
+    raylet = next(p for p in psutil.Process().children(recursive=True) if p.name() == "raylet")
+    environ = b"\0" + open(f"/proc/{raylet.pid}/environ", "rb").read()
+    for key, value in NODE_ENV.items():          # what every worker it starts inherits
+        assert f"\0{key}={value}\0".encode() in environ, key
