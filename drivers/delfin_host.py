@@ -139,9 +139,43 @@ def _hnas_console_checked(inner: Any) -> None:
     handler.ssh_do_exec = ssh_do_exec
 
 
+def _vsp_login_mended(inner: Any) -> None:
+    """Two faults in how VSP's REST handler logs in (``get_token``), put right on the login's
+    answer, so that the driver holds one session and uses it:
+
+    - **the session it made was lost**: a VSP answers the session's id as an integer (Hitachi's
+      REST reference: ``"sessionId": 3``), which the handler encodes as text
+      (``cryptor.encode``): AttributeError after the array had made the session. Every call
+      then failed, and each one left a session the driver could not end (it never kept the
+      id), towards the array's cap (64 per storage system). The driver gets the id as text.
+    - **its requests carried the password, not the session**: the handler leaves its Basic
+      credentials on its ``requests`` session after the login, and ``requests`` sends those in
+      place of the session token on every later request. A VSP authorizes every operation but
+      the login by the session (401 otherwise); one that took the credentials would check the
+      password on each request. Once the login is answered the credentials are taken off: the
+      requests carry the token, and an expired one (403) makes the driver log in again, as it
+      is written to."""
+    handler = inner.rest_handler
+    call = handler.call_with_token
+
+    def call_with_token(url: str, data: Any, method: str, calltimeout: Any) -> Any:
+        res = call(url, data, method, calltimeout)
+        if method == "POST" and str(url).rstrip("/").endswith("/sessions") and res.status_code == 200:
+            handler.session.auth = None
+            try:
+                body = res.json()
+            except ValueError:
+                return res                   # the driver's own reading of it fails as it would
+            if isinstance(body, dict) and isinstance(body.get("sessionId"), int):
+                body = {**body, "sessionId": str(body["sessionId"])}
+                res.json = lambda **_: body
+        return res
+    handler.call_with_token = call_with_token
+
+
 #: what the host puts right in a Delfin driver instance's reading of its array's answers, after
 #: it is built (each function is given the driver instance)
-ANSWER_MENDS = {"hitachi hnas": (_hnas_console_checked,)}
+ANSWER_MENDS = {"hitachi hnas": (_hnas_console_checked,), "hitachi vsp": (_vsp_login_mended,)}
 
 
 @dataclass(frozen=True)

@@ -22,11 +22,11 @@ PERF_TYPES = ["storage", "storagePool", "volume", "port", "disk", "controller"]
 #: a request the array served this much slower than its injected latency is kept in
 #: ``slow_requests`` (so a benchmark can tell a slow call's time at the array from ours)
 SLOW_MARGIN_MS = 10.0
-KINDS = {"sim", "pure", "storwize", "unity", "ds8k", "oceanstor", "3par", "vplex", "msa", "vmax", "netapp", "hnas"}
+KINDS = {"sim", "pure", "storwize", "unity", "ds8k", "oceanstor", "3par", "vplex", "msa", "vmax", "netapp", "hnas", "vsp"}
 #: the model an array of a kind reports unless given one (the FlashArray and Storwize APIs name theirs)
 DEFAULT_MODELS = {"unity": "Unity 480", "ds8k": "2107-996", "oceanstor": "OceanStor 5500 V5", "3par": "HPE 3PAR 8440",
                   "msa": "MSA 2050 SAN", "vmax": "PowerMax_2000",
-                  "netapp": "FAS8200", "hnas": "HNAS 4060"}
+                  "netapp": "FAS8200", "hnas": "HNAS 4060", "vsp": "VSP G900"}
 
 
 class SimError(Exception):
@@ -57,8 +57,8 @@ class ArrayConfig:
     #: "ds8k" (IBM DS8000 REST over HTTPS), "oceanstor" (Huawei OceanStor DeviceManager REST over HTTPS),
     #: "3par" (HPE 3PAR WSAPI over HTTPS and CLI over SSH), "vplex" (Dell EMC VPLEX REST over HTTPS),
     #: "msa" (HPE MSA CLI over SSH, XML answers), "vmax" (Dell EMC Unisphere for PowerMax REST over HTTPS)
-    #: "netapp" (NetApp ONTAP CLI over SSH and REST over HTTPS) or "hnas" (Hitachi HNAS console,
-    #: an interactive shell over SSH)
+    #: "netapp" (NetApp ONTAP CLI over SSH and REST over HTTPS), "hnas" (Hitachi HNAS console,
+    #: an interactive shell over SSH) or "vsp" (Hitachi VSP REST over HTTPS)
     kind: str = "sim"
 
     @classmethod

@@ -192,6 +192,11 @@ def vmax_access(array: dict, password: Optional[str] = None) -> dict:
     return _https_access("dellemc", "vmax", array, password)
 
 
+def vsp_access(array: dict, password: Optional[str] = None) -> dict:
+    """Access info for Delfin's ``hitachi vsp`` driver (a ``kind: vsp`` array)."""
+    return _https_access("hitachi", "vsp", array, password)
+
+
 def hpe3par_access(array: dict, password: Optional[str] = None) -> dict:
     """Access info for Delfin's ``hpe 3par`` driver (a ``kind: 3par`` array): its WSAPI over
     HTTPS and its CLI over SSH, with the same account (no ``pub_key``, as for Storwize)."""

@@ -25,6 +25,7 @@ from .tls import self_signed
 from .unity_server import UnityArray, UnityRestHandler
 from .vmax_server import VmaxArray, VmaxRestHandler
 from .vplex_server import VplexRestHandler
+from .vsp_server import VspArray, VspRestHandler
 
 
 #: an HTTPS API: its handler class, and the context it serves (built from the array)
@@ -42,6 +43,7 @@ VENDOR_APIS: dict[str, tuple[Optional[RestApi], Optional[Callable[[SimArray], An
     "msa": (None, MsaCli),
     "storwize": (None, StorwizeCli),
     "hnas": (None, HnasCli),
+    "vsp": ((VspRestHandler, VspArray), None),
 }
 #: the kinds whose REST API is served over HTTPS with the simulator's self-signed certificate
 HTTPS_KINDS = {kind for kind, (rest, _) in VENDOR_APIS.items() if rest is not None}

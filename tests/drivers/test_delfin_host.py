@@ -18,14 +18,14 @@ import pyarrow.compute as pc
 import pytest
 
 from drivers import errors, inventory
-from drivers.delfin_host import DelfinDriverHost, assert_unpatched, delfin_entry_points, host_class
+from drivers.delfin_host import DelfinDriverHost, assert_unpatched, delfin_entry_points, delfin_kwargs, host_class
 from drivers.errors import (DelfinError, InvalidIpOrPort, InvalidResults, InvalidUsernameOrPassword, NotSupported,
                             StorageBackendException)
 from drivers.plugins import driver_catalog, load_driver_class
 from drivers.access_info import AccessInfo
 from drivers.simulator.control import (ds8k_access, hnas_access, hpe3par_access, msa_access, netapp_access,
                                       oceanstor_access, pure_access, rest_access, storwize_access, unity_access,
-                                      vmax_access, vplex_access)
+                                      vmax_access, vplex_access, vsp_access)
 from drivers.simulator.netapp_server import netapp_value
 from drivers import perfgen
 
@@ -34,7 +34,7 @@ from delfin.drivers import driver as delfin_driver  # noqa: E402
 
 VENDORS = {"pure": pure_access, "storwize": storwize_access, "unity": unity_access, "ds8k": ds8k_access,
            "oceanstor": oceanstor_access, "3par": hpe3par_access, "vplex": vplex_access, "msa": msa_access,
-           "vmax": vmax_access, "netapp": netapp_access, "hnas": hnas_access}
+           "vmax": vmax_access, "netapp": netapp_access, "hnas": hnas_access, "vsp": vsp_access}
 SIZES = {"volumes": 30, "pools": 3, "ports": 6, "disks": 8, "controllers": 2}
 
 
@@ -152,16 +152,18 @@ def test_unity_file_resources_alerts_and_one_session(simulator, workdir):
     assert simulator.stats(arr["name"])["logouts"] == 1
 
 
-@pytest.mark.parametrize("kind", ["pure", "unity", "ds8k", "oceanstor", "vmax"])
+@pytest.mark.parametrize("kind", ["pure", "unity", "ds8k", "oceanstor", "vmax", "vsp"])
 def test_an_outage_mid_session_leaves_the_session_usable_and_closable(simulator, kind, workdir):
-    """A request refused while the array is down must not break the session: Unity's and DS8000's
-    handlers leave their token decoded when a request raises (Delfin 1.5.0), after which every
+    """A request refused while the array is down must not break the session: Unity's, DS8000's and
+    VSP's handlers leave their token decoded when a request raises (Delfin 1.5.0), after which every
     call failed (and Unity's logout); OceanStor's client logs in again, and its failed login
     replaces the live session with an empty one, so the next call logged in a second time. The
     host puts back what the failure broke. DS8000's driver never ends its token at the array (its
     logout closes its HTTP connections only). An array that cannot be reached is InvalidIpOrPort,
     also from VMAX's driver, which lets requests' connection error out (it holds no session)."""
     arr, driver = make(simulator, kind)
+    if kind == "vsp":
+        driver.get_storage(None)            # VSP's driver logs in at its first call, not when built
     with simulator.faulted(arr["name"], down=True), pytest.raises(InvalidIpOrPort):
         driver.list_volumes(None)
     assert len(driver.list_volumes(None)) == SIZES["volumes"]         # the same session, again
@@ -412,6 +414,52 @@ def test_vplex_rejected_password_is_an_error_not_an_empty_inventory(simulator, w
     with pytest.raises(InvalidUsernameOrPassword, match="401 to POST /vplex/health-check"):
         driver.get_storage(None)                             # the driver fails on the empty answer itself
     driver.close()
+
+
+def test_vsp_login_mended_inventory_and_alerts_on_one_session(simulator, workdir):
+    """VSP: Delfin 1.5.0's handler fails its login on the array's integer session id, after the
+    array made the session, so each call left one it could not end; and it sends its password in
+    place of the session token (Basic credentials left on its ``requests`` session), which the
+    array refuses (401) for anything but a login. The host mends the login's answer: the inventory
+    and the storage system's alerts on one session, a new one only after the array expired it
+    (403), the session ended on close. No perf in Delfin 1.5.0's VSP driver: not supported."""
+    from delfin.drivers.hitachi.vsp.vsp_stor import HitachiVspDriver
+    arr = simulator.add_array(kind="vsp", sizes=SIZES)
+    raw = HitachiVspDriver(**delfin_kwargs(AccessInfo.parse(vsp_access(arr)), "st-1"))
+    with pytest.raises(AttributeError, match="'int' object has no attribute 'encode'"):
+        raw.get_storage(None)                                 # the driver as Delfin 1.5.0 ships it
+    assert simulator.stats(arr["name"])["active_sessions"] == 1            # made, and lost
+    simulator.expire_sessions(arr["name"])
+    before = simulator.stats(arr["name"])
+    driver = load_driver_class("hitachi", "vsp")(**vsp_access(arr), storage_id="st-1")
+    try:
+        storage = driver.get_storage(None)
+        assert (storage["serial_number"], storage["model"]) == (arr["serial_number"], "VSP G900")
+        counts = {m: len(getattr(driver, m)(None)) for m in
+                  ("list_storage_pools", "list_volumes", "list_controllers", "list_ports", "list_disks")}
+        assert counts == {"list_storage_pools": SIZES["pools"], "list_volumes": SIZES["volumes"],
+                          "list_controllers": SIZES["controllers"], "list_ports": SIZES["ports"],
+                          "list_disks": SIZES["disks"]}
+        pools = {p["native_storage_pool_id"] for p in driver.list_storage_pools(None)}
+        assert {v["native_storage_pool_id"] for v in driver.list_volumes(None)} <= pools
+        iscsi = [p for p in driver.list_ports(None) if p["type"] == "eth"]
+        assert iscsi and all(p["ipv4"] for p in iscsi)                       # each read from its own detail
+        alerts = driver.list_alerts(None)                  # the simulated arrays' port 0 is down
+        assert [(a["location"], a["severity"]) for a in alerts] == [("Port CL1-A", "Warning")]
+        with pytest.raises(NotSupported):
+            driver.list_filesystems(None)
+        with pytest.raises(NotSupported):
+            driver.collect_perf_metrics(None, "st-1", None, 0, int(time.time() * 1000))
+        stats = simulator.stats(arr["name"])
+        assert stats["logins"] - before["logins"] == 1 and stats["active_sessions"] == 1
+        simulator.expire_sessions(arr["name"])                # 403 on its token: it logs in again
+        assert len(driver.list_volumes(None)) == SIZES["volumes"]
+        stats = simulator.stats(arr["name"])
+        assert (stats["logins"] - before["logins"], stats["failed_logins"], stats["active_sessions"]) == (2, 0, 1)
+    finally:
+        driver.close()
+    stats = simulator.stats(arr["name"])
+    assert (stats["active_sessions"], stats["logouts"] - before["logouts"]) == (0, 1)
 
 
 def test_vmax_inventory_alerts_and_storage_perf_with_no_session_at_the_array(simulator, workdir):
