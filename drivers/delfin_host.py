@@ -30,6 +30,9 @@ imports Delfin's config plus the one driver module its storage uses. What the ho
   reach InvalidIpOrPort): ``driver_log``.
 - **A session a failed request broke** is put back: a token left decoded (Unity's, DS8000's),
   a live session replaced by a re-login that failed (OceanStor's): ``_sessions_kept``.
+- **A login the driver cannot complete** is mended on its answer: VSP's handler could not take
+  the array's integer session id and sent its password in place of the session token
+  (``_vsp_login_mended``).
 - **Sessions a killed actor leaves.** For the drivers in ``SESSION_HANDOFF`` the session's
   cookies (and the headers and handler attributes its logout needs) are its handle; a restarted
   actor ends it with the driver's own handler and ``logout()``. That handler is given no

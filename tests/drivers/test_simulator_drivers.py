@@ -285,7 +285,7 @@ def test_every_array_kind_has_its_servers():
     from drivers.simulator.array import KINDS
     from drivers.simulator.server import HTTPS_KINDS, VENDOR_APIS
     assert set(VENDOR_APIS) | {"sim"} == KINDS
-    assert HTTPS_KINDS == {"pure", "unity", "ds8k", "oceanstor", "vplex", "3par", "vmax", "netapp"}
+    assert HTTPS_KINDS == {"pure", "unity", "ds8k", "oceanstor", "vplex", "3par", "vmax", "netapp", "vsp"}
     assert {k for k, (_, cli) in VENDOR_APIS.items() if hasattr(cli, "open_shell")} == {"hnas"}
 
 

@@ -1,5 +1,6 @@
 """SODA Delfin's own vendor drivers (pure flasharray, dellemc unity, ibm ds8k, huawei oceanstor,
-hpe 3par, dellemc vplex, dellemc vmax, netapp cmode, hitachi hnas, hpe msa, ibm storwize_svc) in our storage actors,
+hpe 3par, dellemc vplex, dellemc vmax, netapp cmode, hitachi hnas, hitachi vsp, hpe msa, ibm storwize_svc) in our
+storage actors,
 over real Ray and real sockets, counted at the simulated arrays."""
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from drivers import perfgen
 from drivers.errors import InvalidUsernameOrPassword, NotSupported, StorageNotFound
 from drivers.simulator.control import (ds8k_access, hnas_access, hpe3par_access, msa_access, netapp_access,
                                       oceanstor_access, pure_access, storwize_access, unity_access, vmax_access,
-                                      vplex_access)
+                                      vplex_access, vsp_access)
 from rayactors import metrics
 
 from ..helpers import kill_9_and_wait, on_module_manager, wait_for
@@ -26,19 +27,19 @@ pytest.importorskip("delfin")
 pytestmark = pytest.mark.second_lane     # mostly waits on the drivers' own sleeps (tests/run_split.py)
 VENDORS = {"pure": pure_access, "storwize": storwize_access, "unity": unity_access, "ds8k": ds8k_access,
            "oceanstor": oceanstor_access, "3par": hpe3par_access, "vplex": vplex_access, "msa": msa_access,
-           "vmax": vmax_access, "netapp": netapp_access, "hnas": hnas_access}
+           "vmax": vmax_access, "netapp": netapp_access, "hnas": hnas_access, "vsp": vsp_access}
 #: sessions one driver instance holds at the array (3PAR's: a REST session key and an SSH
 #: connection; VPLEX's and VMAX's none: the credentials go with every request)
 SESSIONS = {"3par": 2, "vplex": 0, "vmax": 0}
 #: Delfin 1.5.0's drivers that list no disks, and those with no performance collection
 NO_DISKS = {"ds8k", "vplex"}
-NO_PERF = {"3par", "ds8k", "hnas", "msa", "pure", "unity", "vplex"}
+NO_PERF = {"3par", "ds8k", "hnas", "msa", "pure", "unity", "vplex", "vsp"}
 #: volumes the driver lists where it is not the array's (HNAS's: a NAS, none)
 VOLUMES = {"hnas": 0}
 #: the drivers whose session a restarted actor ends by its handle (SESSION_HANDOFF)
 HANDOFF = {"3par", "oceanstor", "pure", "unity"}
 #: Delfin's REST drivers run here; DS8000's never ends its token at the array (no logout call)
-REST = ["ds8k", "oceanstor", "pure", "unity"]
+REST = ["ds8k", "oceanstor", "pure", "unity", "vsp"]
 #: the ones that make an empty or partial list of a throttled answer (OceanStor's raises itself)
 EMPTY_ON_429 = ["ds8k", "pure", "unity"]
 #: file resources per pool, where the simulated array has them
@@ -156,7 +157,7 @@ def test_a_throttled_array_keeps_the_last_inventory(manager, simulator, kind):
 
 
 @pytest.mark.parametrize("kind", ["3par", "ds8k", "hnas", "msa", "netapp", "oceanstor", "pure", "storwize", "unity",
-                                  "vmax", "vplex"])
+                                  "vmax", "vplex", "vsp"])
 def test_types_the_array_lacks_are_not_supported(manager, simulator, kind):
     arr = add(simulator, kind)
     c = manager.client
@@ -266,7 +267,8 @@ def test_storwize_rotation_auth_failed_no_retry_update_and_backfill(manager_fact
     assert c.collection_stats(sid)["windows_lost"] == 0
 
 
-@pytest.mark.parametrize("kind", ["3par", "hnas", "msa", "netapp", "oceanstor", "pure", "unity", "vmax", "vplex"])
+@pytest.mark.parametrize("kind", ["3par", "hnas", "msa", "netapp", "oceanstor", "pure", "unity", "vmax", "vplex",
+                                  "vsp"])
 def test_rotation_auth_failed_no_retry_then_update(manager, simulator, kind):
     """OceanStor's client raises the same generic error for a refused password as for an array
     it cannot reach: the host reads the refusal from its log; VPLEX's makes the 401 an empty
