@@ -200,14 +200,17 @@ class Handoff:
 #: CSRF token is kept as the handler keeps it (``cryptor``-encoded), and a Unity answers nothing
 #: without ``X-EMC-REST-CLIENT``, which only its login sets. OceanStor's session is its
 #: ``iBaseToken`` header on its device's URL; 3PAR's its session key, in a header and in the
-#: logout's URL. (DS8000's driver has no logout that reaches the array: its token cannot be
+#: logout's URL; VSP's its token (``Authorization``, ``cryptor``-encoded as the handler keeps it),
+#: ended by its session id on its storage device's URL. (DS8000's driver has no logout that reaches the array: its token cannot be
 #: handed over.)
 SESSION_HANDOFF = {"pure flasharray": Handoff("rest_handler"),
                    "dellemc unity": Handoff("rest_handler", ("X-EMC-REST-CLIENT", "EMC-CSRF-TOKEN")),
                    "huawei oceanstor": Handoff("client", ("iBaseToken",), ("url",), cookie=False,
                                                login_in_constructor=True),
                    "hpe 3par": Handoff("rest_handler", ("X-HP3PAR-WSAPI-SessionKey",), ("rest_auth_token",),
-                                       cookie=False, via="rest_client")}
+                                       cookie=False, via="rest_client"),
+                   "hitachi vsp": Handoff("rest_handler", ("Authorization",), ("session_id", "storage_device_id"),
+                                          cookie=False)}
 
 _init_lock = threading.Lock()
 _initialised = False

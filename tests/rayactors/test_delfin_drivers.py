@@ -37,7 +37,7 @@ NO_PERF = {"3par", "ds8k", "hnas", "msa", "pure", "unity", "vplex", "vsp"}
 #: volumes the driver lists where it is not the array's (HNAS's: a NAS, none)
 VOLUMES = {"hnas": 0}
 #: the drivers whose session a restarted actor ends by its handle (SESSION_HANDOFF)
-HANDOFF = {"3par", "oceanstor", "pure", "unity"}
+HANDOFF = {"3par", "oceanstor", "pure", "unity", "vsp"}
 #: Delfin's REST drivers run here; DS8000's never ends its token at the array (no logout call)
 REST = ["ds8k", "oceanstor", "pure", "unity", "vsp"]
 #: the ones that make an empty or partial list of a throttled answer (OceanStor's raises itself)
@@ -93,11 +93,12 @@ def test_nine_callers_one_session_then_remove_logs_out(manager, simulator, kind,
         manager.client.get_storage(None, sid)
 
 
-@pytest.mark.parametrize("kind", ["3par", "netapp", "oceanstor", "pure", "storwize", "unity"])
+@pytest.mark.parametrize("kind", ["3par", "netapp", "oceanstor", "pure", "storwize", "unity", "vsp"])
 def test_kill_9_leaves_one_session_at_the_array(manager, simulator, kind):
-    """Pure, Unity, OceanStor and 3PAR: the restarted actor ends the dead one's REST session with
-    Delfin's own handler and logout, given the session cookie (and Unity's CSRF token; OceanStor's
-    token header and device URL; 3PAR's session key) it kept, with no login; SSH (Storwize's,
+    """Pure, Unity, OceanStor, 3PAR and VSP: the restarted actor ends the dead one's REST session
+    with Delfin's own handler and logout, given the session cookie (and Unity's CSRF token;
+    OceanStor's token header and device URL; 3PAR's session key; VSP's token and session id) it
+    kept, with no login; SSH (Storwize's,
     3PAR's, NetApp's) ends with the process. So the array holds one storage's sessions, not two."""
     arr = add(simulator, kind)
     n = SESSIONS.get(kind, 1)
