@@ -36,6 +36,9 @@ VENDORS = {"pure": pure_access, "storwize": storwize_access, "unity": unity_acce
            "oceanstor": oceanstor_access, "3par": hpe3par_access, "vplex": vplex_access, "msa": msa_access,
            "vmax": vmax_access, "netapp": netapp_access, "hnas": hnas_access, "vsp": vsp_access}
 SIZES = {"volumes": 30, "pools": 3, "ports": 6, "disks": 8, "controllers": 2}
+#: the block lists and the size of the simulated array each one lists
+BLOCK_LISTS = {"list_storage_pools": "pools", "list_volumes": "volumes", "list_controllers": "controllers",
+               "list_disks": "disks", "list_ports": "ports"}
 
 
 @pytest.fixture
@@ -49,6 +52,16 @@ def make(simulator, kind: str, **cfg: Any):
     arr = simulator.add_array(kind=kind, **{"sizes": SIZES, **cfg})
     access = VENDORS[kind](arr)
     return arr, load_driver_class(access["vendor"], access["model"])(**access, storage_id="st-1")
+
+
+def _answered(driver: Any, *methods: str) -> dict[str, int]:
+    """How many rows each list method of the driver answers."""
+    return {m: len(getattr(driver, m)(None)) for m in methods}
+
+
+def _held(*methods: str) -> dict[str, int]:
+    """How many rows the simulated array (``SIZES``) holds for each list method."""
+    return {m: SIZES[BLOCK_LISTS[m]] for m in methods}
 
 
 def test_every_delfin_exception_is_ours_with_its_code():
@@ -314,11 +327,7 @@ def test_3par_rest_and_ssh_inventory_alerts_and_two_sessions(simulator, workdir)
     in Delfin 1.5.0 (None): not supported, as its missing quotas and perf."""
     arr, driver = make(simulator, "3par")
     try:
-        counts = {m: len(getattr(driver, m)(None)) for m in
-                  ("list_storage_pools", "list_volumes", "list_controllers", "list_disks", "list_ports")}
-        assert counts == {"list_storage_pools": SIZES["pools"], "list_volumes": SIZES["volumes"],
-                          "list_controllers": SIZES["controllers"], "list_disks": SIZES["disks"],
-                          "list_ports": SIZES["ports"]}
+        assert _answered(driver, *BLOCK_LISTS) == _held(*BLOCK_LISTS)
         pools = {p["native_storage_pool_id"] for p in driver.list_storage_pools(None)}
         assert {v["native_storage_pool_id"] for v in driver.list_volumes(None)} == pools    # both text
         ports = driver.list_ports(None)
@@ -389,10 +398,8 @@ def test_vplex_inventory_with_no_session_at_the_array(simulator, workdir):
     try:
         storage = driver.get_storage(None)                  # after a POST whose body the array ignores
         assert storage["serial_number"] == arr["serial_number"] and storage["total_capacity"] > 0
-        counts = {m: len(getattr(driver, m)(None)) for m in
-                  ("list_storage_pools", "list_volumes", "list_controllers", "list_ports")}
-        assert counts == {"list_storage_pools": SIZES["pools"], "list_volumes": SIZES["volumes"],
-                          "list_controllers": SIZES["controllers"], "list_ports": SIZES["ports"]}
+        lists = [m for m in BLOCK_LISTS if m != "list_disks"]
+        assert _answered(driver, *lists) == _held(*lists)
         pools = {p["native_storage_pool_id"] for p in driver.list_storage_pools(None)}
         assert {v["native_storage_pool_id"] for v in driver.list_volumes(None)} <= pools
         for lacking in ("list_disks", "list_alerts", "list_filesystems"):
@@ -439,11 +446,7 @@ def test_vsp_login_mended_inventory_and_alerts_on_one_session(simulator, workdir
     try:
         storage = driver.get_storage(None)
         assert (storage["serial_number"], storage["model"]) == (arr["serial_number"], "VSP G900")
-        counts = {m: len(getattr(driver, m)(None)) for m in
-                  ("list_storage_pools", "list_volumes", "list_controllers", "list_ports", "list_disks")}
-        assert counts == {"list_storage_pools": SIZES["pools"], "list_volumes": SIZES["volumes"],
-                          "list_controllers": SIZES["controllers"], "list_ports": SIZES["ports"],
-                          "list_disks": SIZES["disks"]}
+        assert _answered(driver, *BLOCK_LISTS) == _held(*BLOCK_LISTS)
         pools = {p["native_storage_pool_id"] for p in driver.list_storage_pools(None)}
         assert {v["native_storage_pool_id"] for v in driver.list_volumes(None)} <= pools
         iscsi = [p for p in driver.list_ports(None) if p["type"] == "eth"]
