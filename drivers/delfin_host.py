@@ -59,8 +59,8 @@ from typing import Any, ClassVar, Iterator, Optional
 from .access_info import AccessInfo
 from .arrow_schema import metrics_to_table
 from .base import LIST_METHODS, StorageDriver
-from .errors import (ALL_ERRORS, DelfinError, InvalidIpOrPort, InvalidResults, InvalidUsernameOrPassword,
-                     NotSupported, StorageBackendException)
+from .errors import (ALL_ERRORS, BadResponse, DelfinError, InvalidIpOrPort, InvalidResults,
+                     InvalidUsernameOrPassword, NotSupported, StorageBackendException)
 from .driver_log import logged_errors
 from .models import check_row_shapes, validate_storage
 from .response_watch import watch_objects, watched
@@ -80,6 +80,9 @@ WORKDIR_FILES = {"ibm storwize_svc": "delfin/drivers/utils/performance_file/svc"
 #: drivers whose ``list_alerts`` reads both bounds of a query (KeyError with one), by the unit
 #: (ms per unit) it compares them in: given both, the end left open (the host applies it). NetApp's
 #: compares Delfin's epoch milliseconds with alert times in seconds (no alert was ever in range);
+#: what a Delfin driver raises when it cannot read what it got: an array's answer of trouble
+#: (429, 5xx) seen during the call is the better error
+GENERIC_ERRORS = (InvalidResults, StorageBackendException, BadResponse)
 #: HNAS's, in milliseconds, adds an empty alert for each event it filters out, and its sort then
 #: fails the whole call (KeyError 'occur_time')
 ALERT_QUERY_BOTH_BOUNDS = {"netapp cmode": 1000, "hitachi hnas": 1}
@@ -371,9 +374,11 @@ class DelfinDriverHost(StorageDriver):
             raise error(f"{method}: stopped after the array answered {answers.stopped} (the driver was "
                         f"sending it again without end)") from raised
         # a rejected password decides over whatever the driver made of it, an error included (VPLEX's
-        # get_storage fails on the empty answer); a throttled or failing answer over a result only
+        # get_storage fails on the empty answer); a throttled or failing answer over a result, and
+        # over a generic error of the driver's own making (VSP's fails reading the None it made of a
+        # 429: "'NoneType' object has no attribute 'get'"), never over a specific one
         for seen, error in ((answers.refused, InvalidUsernameOrPassword), (answers.troubles, StorageBackendException)):
-            if seen and (raised is None or error is InvalidUsernameOrPassword):
+            if seen and (raised is None or error is InvalidUsernameOrPassword or type(raised) in GENERIC_ERRORS):
                 more = f" (and {len(seen) - 1} more)" if len(seen) > 1 else ""
                 raise error(f"{method}: the array answered {seen[0]}{more}; what the driver made of it "
                             f"is not used (it can be an empty or partial list)") from raised

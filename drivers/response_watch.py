@@ -8,7 +8,8 @@ inventory sync would record the array as emptied, and with a rejected password e
 would try it again, towards the account's lock-out. So the host watches every response of a
 call, and a call during which a request's last answer was 401 fails with
 InvalidUsernameOrPassword, one whose last answer was 429 or 5xx with StorageBackendException,
-instead of returning what the driver made of it (``DelfinDriverHost._forward``). A request the
+instead of returning what the driver made of it, or raising a generic error it met reading that
+(``DelfinDriverHost._forward``, ``GENERIC_ERRORS``). A request the
 driver retried until it succeeded (a 401 answered by a new login, then the request again) does
 not count; requests a driver makes from other threads than the caller's are not seen.
 

@@ -432,8 +432,9 @@ def test_vsp_login_mended_inventory_and_alerts_on_one_session(simulator, workdir
     place of the session token (Basic credentials left on its ``requests`` session), which the
     array refuses (401) for anything but a login. The host mends the login's answer: the inventory
     and the storage system's alerts on one session, a new one only after the array expired it
-    (403), the session ended on close. A throttled array's ports, controllers and disks are an
-    error, not the empty lists the driver makes of them. No perf in Delfin 1.5.0's VSP driver."""
+    (403), the session ended on close. A throttled array is an error that says so, not the empty
+    lists the driver makes of it (ports, controllers, disks) nor the AttributeError it meets on
+    the None it made of it (volumes, pools). No perf in Delfin 1.5.0's VSP driver."""
     from delfin.drivers.hitachi.vsp.vsp_stor import HitachiVspDriver
     arr = simulator.add_array(kind="vsp", sizes=SIZES)
     raw = HitachiVspDriver(**delfin_kwargs(AccessInfo.parse(vsp_access(arr)), "st-1"))
@@ -457,8 +458,8 @@ def test_vsp_login_mended_inventory_and_alerts_on_one_session(simulator, workdir
             driver.list_filesystems(None)
         with pytest.raises(NotSupported):
             driver.collect_perf_metrics(None, "st-1", None, 0, int(time.time() * 1000))
-        with simulator.faulted(arr["name"], throttle=429):     # the driver makes [] of it: an error here
-            for method in ("list_ports", "list_controllers", "list_disks"):
+        with simulator.faulted(arr["name"], throttle=429):     # the driver makes [] of it, or fails on its None
+            for method in ("list_ports", "list_controllers", "list_disks", "list_volumes", "list_storage_pools"):
                 with pytest.raises(StorageBackendException, match="answered 429"):
                     getattr(driver, method)(None)
         stats = simulator.stats(arr["name"])
