@@ -72,7 +72,7 @@ def access(kind, arr, password=None, **extra):
     return out
 
 
-@pytest.mark.parametrize("kind", ["oceanstor", "pure", "storwize", "unity"])
+@pytest.mark.parametrize("kind", ["oceanstor", "pure", "storwize", "unity", "vsp"])
 def test_nine_callers_one_session_then_remove_logs_out(manager, simulator, kind, tmp_path):
     """Nine callers at once, as three processes of three threads each (tests/rayactors/test_sessions.py
     has nine processes; a process's start is most of this test's time)."""
