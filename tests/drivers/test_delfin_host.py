@@ -474,6 +474,24 @@ def test_vsp_login_mended_inventory_and_alerts_on_one_session(simulator, workdir
     assert (stats["active_sessions"], stats["logouts"] - before["logouts"]) == (0, 1)
 
 
+def test_vsp_models_outside_its_series_capacity_from_pools_and_alerts_not_supported(simulator, workdir):
+    """A VSP model outside the driver's G/F 350-900 series (a VSP F1500): the driver finds it by
+    its SVP's address, adds its capacity up from its pools, and has no alert listing for it
+    (NotImplementedError in the driver: not supported, never an empty list)."""
+    arr = simulator.add_array(kind="vsp", sizes=SIZES, model="VSP F1500")
+    driver = load_driver_class("hitachi", "vsp")(**vsp_access(arr), storage_id="st-1")
+    try:
+        storage = driver.get_storage(None)
+        pools = driver.list_storage_pools(None)
+        assert storage["model"] == "VSP F1500" and len(pools) == SIZES["pools"]
+        assert storage["total_capacity"] == sum(p["total_capacity"] for p in pools)
+        with pytest.raises(NotSupported):
+            driver.list_alerts(None)
+        assert simulator.stats(arr["name"])["logins"] == 1
+    finally:
+        driver.close()
+
+
 def test_vmax_inventory_alerts_and_storage_perf_with_no_session_at_the_array(simulator, workdir):
     """VMAX (Unisphere REST, basic authentication on every request, no session): the inventory
     object by object, an alert deleted at the array, the array's own perf values. Delfin 1.5.0
