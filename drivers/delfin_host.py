@@ -77,12 +77,12 @@ FORWARDED = (*LIST_METHODS, "get_storage", "clear_alert", "add_trap_config", "re
 #: directories some Delfin drivers write to, relative to the working directory (Delfin runs from
 #: its source tree, where they exist). The storage actor runs in a scratch directory of its own.
 WORKDIR_FILES = {"ibm storwize_svc": "delfin/drivers/utils/performance_file/svc"}
-#: drivers whose ``list_alerts`` reads both bounds of a query (KeyError with one), by the unit
-#: (ms per unit) it compares them in: given both, the end left open (the host applies it). NetApp's
-#: compares Delfin's epoch milliseconds with alert times in seconds (no alert was ever in range);
 #: what a Delfin driver raises when it cannot read what it got: an array's answer of trouble
 #: (429, 5xx) seen during the call is the better error
 GENERIC_ERRORS = (InvalidResults, StorageBackendException, BadResponse)
+#: drivers whose ``list_alerts`` reads both bounds of a query (KeyError with one), by the unit
+#: (ms per unit) it compares them in: given both, the end left open (the host applies it). NetApp's
+#: compares Delfin's epoch milliseconds with alert times in seconds (no alert was ever in range);
 #: HNAS's, in milliseconds, adds an empty alert for each event it filters out, and its sort then
 #: fails the whole call (KeyError 'occur_time')
 ALERT_QUERY_BOTH_BOUNDS = {"netapp cmode": 1000, "hitachi hnas": 1}
@@ -204,8 +204,8 @@ class Handoff:
 #: without ``X-EMC-REST-CLIENT``, which only its login sets. OceanStor's session is its
 #: ``iBaseToken`` header on its device's URL; 3PAR's its session key, in a header and in the
 #: logout's URL; VSP's its token (``Authorization``, ``cryptor``-encoded as the handler keeps it),
-#: ended by its session id on its storage device's URL. (DS8000's driver has no logout that reaches the array: its token cannot be
-#: handed over.)
+#: ended by its session id on its storage device's URL. (DS8000's driver has no logout that
+#: reaches the array: its token cannot be handed over.)
 SESSION_HANDOFF = {"pure flasharray": Handoff("rest_handler"),
                    "dellemc unity": Handoff("rest_handler", ("X-EMC-REST-CLIENT", "EMC-CSRF-TOKEN")),
                    "huawei oceanstor": Handoff("client", ("iBaseToken",), ("url",), cookie=False,
