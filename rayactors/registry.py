@@ -164,6 +164,14 @@ class Registry:
         row = self.get(storage_id)
         return row["epoch"] if row else None
 
+    @contextlib.contextmanager
+    def owner_writes(self, storage_id: str) -> Iterator[Optional[int]]:
+        """The committed epoch, held while the caller writes a report it checked against it: a
+        commit of a higher epoch (``raise_epoch``) waits for the block to end, so a report read
+        as the owner's is never written after a newer owner was committed."""
+        with self._lock:
+            yield self.epoch(storage_id)
+
     def raise_epoch(self, storage_id: str, epoch: int) -> None:
         """Commit ``epoch`` once its owner confirmed its connect (never lowers it)."""
         self._tx("UPDATE storages SET epoch=MAX(epoch, ?) WHERE id=?", (int(epoch), storage_id))

@@ -189,22 +189,25 @@ class Supervisor:
         if epoch > before:
             self._owners_changed(storage_id)
 
-    def _from_owner(self, storage_id: Any, epoch: Any, what: str) -> bool:
+    @contextmanager
+    def _as_owner(self, storage_id: Any, epoch: Any, what: str) -> Iterator[bool]:
         """Whether a report comes from the storage's owner: False when the storage is unknown or
         the report's epoch is below the committed one. Such a report is a stale twin's (an
         actor a healed partition left behind, or its reports retried after it was fenced): its
         state, sessions, snapshot and windows are not the storage's, and applying them would mark
-        a healthy storage failed or forget the owner's session handles."""
-        committed = self.registry.epoch(storage_id) if isinstance(storage_id, str) else None
-        if committed is None:
-            return False
-        if int(epoch) < committed:
-            with self._locks_guard:        # reports arrive on the supervisor's many threads
-                self.stale_reports += 1
-            log.warning("storage %s: %s from epoch %s dropped: epoch %s is committed", storage_id, what,
-                        epoch, committed)
-            return False
-        return True
+        a healthy storage failed or forget the owner's session handles. Held while the report's
+        writes run (``Registry.owner_writes``): an epoch committed meanwhile (another thread's
+        ``confirm_epoch``) waits for them, never lands between the check and the writes."""
+        if not isinstance(storage_id, str):
+            yield False
+            return
+        with self.registry.owner_writes(storage_id) as committed:
+            if committed is not None and int(epoch) < committed:
+                with self._locks_guard:        # reports arrive on the supervisor's many threads
+                    self.stale_reports += 1
+                log.warning("storage %s: %s from epoch %s dropped: epoch %s is committed", storage_id, what,
+                            epoch, committed)
+            yield committed is not None and int(epoch) >= committed
 
     def _alert(self, name: str, storage_id: str, detail: str = "") -> dict[str, Any]:
         row = self.registry.get(storage_id)
@@ -437,8 +440,9 @@ class Supervisor:
     def record_sessions(self, storage_id: str, epoch: int, handles: list[SecretStr]) -> None:
         """A storage actor's open sessions (tokens), sealed in the registry: a restart after
         kill -9 ends them. Reported in order and at least once; the owner's last report wins."""
-        if self._from_owner(storage_id, epoch, "sessions report"):
-            self.registry.set_sessions(storage_id, [reveal_secret(h) for h in handles or ()])
+        with self._as_owner(storage_id, epoch, "sessions report") as owner:
+            if owner:
+                self.registry.set_sessions(storage_id, [reveal_secret(h) for h in handles or ()])
 
     @ray.method(concurrency_group="reports")
     def current_epoch(self, storage_id: str) -> Optional[int]:
@@ -458,9 +462,10 @@ class Supervisor:
     @ray.method(concurrency_group="reports")
     def save_snapshot(self, storage_id: str, epoch: int, snapshot: dict[str, Any], support: dict[str, dict]) -> None:
         """Persist a storage actor's sync (rows with stable ids); the sync is finished."""
-        if not self._from_owner(storage_id, epoch, "snapshot"):
-            return
-        self.registry.save_snapshot(storage_id, snapshot_rows(storage_id, snapshot), support)
+        rows = snapshot_rows(storage_id, snapshot) if isinstance(storage_id, str) else {}
+        with self._as_owner(storage_id, epoch, "snapshot") as owner:
+            if owner:
+                self.registry.save_snapshot(storage_id, rows, support)
 
     def resources(self, kind: str, storage_id: Optional[str] = None, rid: Optional[str] = None) -> list[dict]:
         if kind not in KINDS_BY_NAME:
@@ -527,11 +532,10 @@ class Supervisor:
     def record_collection(self, storage_id: str, epoch: int, last_end: int, pending: list, lost: list) -> None:
         """Called by a storage actor's scheduler after its ticks (``collection_report.py``):
         windows lost for the first time alert; ones reported again do not."""
-        if not self._from_owner(storage_id, epoch, "collection report"):
-            return
-        lost = self.registry.record_collection(storage_id, int(last_end),
-                                               [(int(s), int(e), str(r)) for s, e, r in pending],
-                                               [(int(s), int(e), str(r)) for s, e, r in lost])
+        pending = [(int(s), int(e), str(r)) for s, e, r in pending]
+        lost = [(int(s), int(e), str(r)) for s, e, r in lost]
+        with self._as_owner(storage_id, epoch, "collection report") as owner:
+            lost = self.registry.record_collection(storage_id, int(last_end), pending, lost) if owner else []
         if lost:
             first, last = min(w[0] for w in lost), max(w[1] for w in lost)
             self._alert("WindowLost", storage_id,
@@ -543,9 +547,11 @@ class Supervisor:
         """A storage actor's state report. Delivered at least once (the actor retries until this
         returns), so every effect is idempotent: one open alert per fault, and it returns at once
         (the credentials script runs in the background)."""
-        if not self._from_owner(storage_id, epoch, f"state report {new!r}"):
+        with self._as_owner(storage_id, epoch, f"state report {new!r}") as owner:
+            if owner:
+                self.registry.set_session_state(storage_id, new)
+        if not owner:
             return
-        self.registry.set_session_state(storage_id, new)
         if new == "auth_failed":
             if self.cfg.credentials_script:
                 self._start_heal(storage_id)

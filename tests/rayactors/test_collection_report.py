@@ -110,3 +110,30 @@ def test_a_registry_from_before_lost_through_is_migrated(tmp_path):
     assert reg.record_collection("s1", 6000, [], [(2000, 4000, "lost")]) == [(2000, 4000, "lost")]
     assert reg.collection_state("s1")["windows_lost"] == 2
     reg.close()
+
+
+def test_an_epoch_committed_while_an_owners_report_is_written_waits_for_it(tmp_path):
+    """The supervisor checks a report's epoch, then writes it (``Supervisor._as_owner``): a newer
+    epoch committed by another thread in between would let a stale owner's report overwrite
+    the new owner's sessions or state. Forced here: the commit is started once the report's
+    check is done, and waits until its writes are over."""
+    reg = _registry(tmp_path)
+    checked, committed = threading.Event(), threading.Event()
+
+    def commit() -> None:
+        checked.wait(5)
+        reg.raise_epoch("s1", 2)
+        committed.set()
+    other = threading.Thread(target=commit)
+    other.start()
+    with reg.owner_writes("s1") as epoch:
+        assert epoch == 1
+        checked.set()
+        assert not committed.wait(0.5)                 # the commit waits for the report's writes
+        reg.set_sessions("s1", ["handle-of-epoch-1"])
+    assert committed.wait(5)
+    other.join(5)
+    with reg.owner_writes("s1") as epoch:               # a report of epoch 1 read now is stale
+        assert epoch == 2
+    assert reg.sessions("s1") == ["handle-of-epoch-1"]
+    reg.close()
