@@ -21,7 +21,7 @@ from drivers.simulator.control import (ds8k_access, hnas_access, hpe3par_access,
 from rayactors import metrics
 
 from ..helpers import kill_9_and_wait, on_module_manager, wait_for
-from ._caller import CALLS, callers, read_line
+from ._caller import callers, read_line
 
 pytest.importorskip("delfin")
 pytestmark = pytest.mark.second_lane     # mostly waits on the drivers' own sleeps (tests/run_split.py)
@@ -48,6 +48,8 @@ FILES_PER_POOL = {"unity": {"list_filesystems": 1, "list_qtrees": 1, "list_quota
                   "hnas": {"list_filesystems": 1, "list_qtrees": 1, "list_quotas": 2, "list_shares": 3},
                   "oceanstor": {"list_filesystems": 1, "list_qtrees": 1, "list_quotas": 1, "list_shares": 2}}
 SIZES = {"volumes": 5, "pools": 2, "ports": 4, "disks": 3, "controllers": 2}
+#: calls per caller thread in the nine-callers test (each Delfin driver serves one at a time)
+NINE_CALLERS_CALLS = 20
 FILE_METHODS = ("list_filesystems", "list_qtrees", "list_quotas", "list_shares")
 
 #: each test registers arrays of its own and looks at their storages only: one supervisor for all
@@ -75,12 +77,13 @@ def access(kind, arr, password=None, **extra):
 @pytest.mark.parametrize("kind", ["oceanstor", "pure", "storwize", "unity", "vsp"])
 def test_nine_callers_one_session_then_remove_logs_out(manager, simulator, kind, tmp_path):
     """Nine callers at once, as three processes of three threads each (tests/rayactors/test_sessions.py
-    has nine processes; a process's start is most of this test's time)."""
+    has nine processes), 20 calls each: 180 calls queued on one session that serves one at a time
+    (50 each took 24-40 s per vendor, the calls one after the other at the array)."""
     arr = add(simulator, kind)
     sid = manager.client.discover_storage(None, access(kind, arr))["id"]
     go = tmp_path / "go"
-    with callers(manager, sid, go, processes=3, threads=3) as procs:
-        assert read_line(procs) == [{"phase": 1, "ok": 3 * CALLS}] * 3
+    with callers(manager, sid, go, processes=3, threads=3, calls=NINE_CALLERS_CALLS) as procs:
+        assert read_line(procs) == [{"phase": 1, "ok": 3 * NINE_CALLERS_CALLS}] * 3
         stats = simulator.stats(arr["name"])
         assert (stats["logins"], stats["active_sessions"], stats["failed_logins"]) == (1, 1, 0)
         assert stats["peak_session_inflight"] == 1        # Delfin's drivers: one call at a time
