@@ -83,10 +83,8 @@ class VspRestHandler(ArrayHandler):
             except SimError:
                 raise HttpError(401, "user authentication failed") from None
             return 200, vsp.open(user)
-        if self.headers.get("Authorization", "").startswith("Basic "):
+        if self.session_key() is None:              # none, or Basic credentials
             raise HttpError(401, "a session is required: specify Authorization: Session <token>")
-        if self.session_key() is None:
-            raise HttpError(401, "no authentication information")
         if self.session_user() is None:
             raise HttpError(403, "the session is not valid")
         array.count_request()

@@ -436,14 +436,13 @@ def test_vsp_login_mended_inventory_and_alerts_on_one_session(simulator, workdir
     lists the driver makes of it (ports, controllers, disks) nor the AttributeError it meets on
     the None it made of it (volumes, pools). No perf in Delfin 1.5.0's VSP driver."""
     from delfin.drivers.hitachi.vsp.vsp_stor import HitachiVspDriver
-    arr = simulator.add_array(kind="vsp", sizes=SIZES)
+    arr, driver = make(simulator, "vsp")                      # hosted; it logs in at its first call
     raw = HitachiVspDriver(**delfin_kwargs(AccessInfo.parse(vsp_access(arr)), "st-1"))
     with pytest.raises(AttributeError, match="'int' object has no attribute 'encode'"):
         raw.get_storage(None)                                 # the driver as Delfin 1.5.0 ships it
     assert simulator.stats(arr["name"])["active_sessions"] == 1            # made, and lost
     simulator.expire_sessions(arr["name"])
     before = simulator.stats(arr["name"])
-    driver = load_driver_class("hitachi", "vsp")(**vsp_access(arr), storage_id="st-1")
     try:
         storage = driver.get_storage(None)
         assert (storage["serial_number"], storage["model"]) == (arr["serial_number"], "VSP G900")
@@ -478,8 +477,7 @@ def test_vsp_models_outside_its_series_capacity_from_pools_and_alerts_not_suppor
     """A VSP model outside the driver's G/F 350-900 series (a VSP F1500): the driver finds it by
     its SVP's address, adds its capacity up from its pools, and has no alert listing for it
     (NotImplementedError in the driver: not supported, never an empty list)."""
-    arr = simulator.add_array(kind="vsp", sizes=SIZES, model="VSP F1500")
-    driver = load_driver_class("hitachi", "vsp")(**vsp_access(arr), storage_id="st-1")
+    arr, driver = make(simulator, "vsp", model="VSP F1500")
     try:
         storage = driver.get_storage(None)
         pools = driver.list_storage_pools(None)
