@@ -192,6 +192,12 @@ def vmax_access(array: dict, password: Optional[str] = None) -> dict:
     return _https_access("dellemc", "vmax", array, password)
 
 
+def eternus_access(array: dict, password: Optional[str] = None) -> dict:
+    """Access info for Delfin's ``fujitsu eternus`` driver (a ``kind: eternus`` array): its CLI
+    over SSH."""
+    return _delfin_ssh("fujitsu", "eternus", array, password)
+
+
 def vsp_access(array: dict, password: Optional[str] = None) -> dict:
     """Access info for Delfin's ``hitachi vsp`` driver (a ``kind: vsp`` array)."""
     return _https_access("hitachi", "vsp", array, password)

@@ -11,6 +11,7 @@ import paramiko
 from .admin_server import AdminHandler
 from .array import ArrayConfig, SimArray
 from .ds8k_server import DS8kRestHandler
+from .eternus_cli import EternusCli
 from .hpe3par_server import Hpe3parCli, Hpe3parRestHandler
 from .hnas_server import HnasCli
 from .http_base import Server
@@ -44,6 +45,7 @@ VENDOR_APIS: dict[str, tuple[Optional[RestApi], Optional[Callable[[SimArray], An
     "storwize": (None, StorwizeCli),
     "hnas": (None, HnasCli),
     "vsp": ((VspRestHandler, VspArray), None),
+    "eternus": (None, EternusCli),
 }
 #: the kinds whose REST API is served over HTTPS with the simulator's self-signed certificate
 HTTPS_KINDS = {kind for kind, (rest, _) in VENDOR_APIS.items() if rest is not None}

@@ -80,6 +80,8 @@ class Shell(Protocol):
 
     def run(self, command: str) -> Answer: ...
 
+    # optional: ``busy() -> bytes``, its answer while the array throttles (else ``serve_command``'s)
+
 
 def command_words(command: str) -> list[str]:
     """A vendor CLI command's words as its shell splits them; none for one it cannot split."""
@@ -200,8 +202,9 @@ class _Session(paramiko.ServerInterface):
                     if self.over_limit:
                         out = b"error: session limit reached\n"
                     elif text.strip():
-                        _, stdout, stderr = serve_command(self.array, shell.run, text, ("ssh", self.conn_id))
-                        out = stdout + stderr
+                        code, stdout, stderr = serve_command(self.array, shell.run, text, ("ssh", self.conn_id))
+                        busy = getattr(shell, "busy", None)      # the console's own words for it
+                        out = busy() if code == EXIT_BUSY and busy else stdout + stderr
                     channel.sendall(_crlf(text + "\n") + _crlf(out) + _crlf(shell.prompt()))
         except (OSError, EOFError, paramiko.SSHException):
             pass
