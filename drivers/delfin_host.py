@@ -30,6 +30,9 @@ imports Delfin's config plus the one driver module its storage uses. What the ho
   reach InvalidIpOrPort): ``driver_log``.
 - **A session a failed request broke** is put back: a token left decoded (Unity's, DS8000's),
   a live session replaced by a re-login that failed (OceanStor's): ``_sessions_kept``.
+- **A console's answer the driver misreads** is checked first: HNAS's and ETERNUS's drivers
+  read a console 0.5 s after typing (an answer cut short was data), ETERNUS's made no data of
+  any error (``_hnas_console_checked``, ``_eternus_cli_checked``).
 - **A login the driver cannot complete** is mended on its answer: VSP's handler could not take
   the array's integer session id and sent its password in place of the session token
   (``_vsp_login_mended``).
@@ -63,7 +66,7 @@ from .errors import (ALL_ERRORS, BadResponse, DelfinError, InvalidIpOrPort, Inva
                      InvalidUsernameOrPassword, NotSupported, StorageBackendException)
 from .driver_log import logged_errors
 from .models import check_row_shapes, validate_storage
-from .response_watch import watch_objects, watched
+from .response_watch import note_trouble, watch_objects, watched
 
 log = logging.getLogger(__name__)
 
@@ -179,9 +182,55 @@ def _vsp_login_mended(inner: Any) -> None:
     handler.call_with_token = call_with_token
 
 
+#: how an ETERNUS CLI says a command is not for this model or firmware (a caret under what it
+#: could not parse, or ``E0331 ... is not valid``, as in Delfin's recorded replies): the answers
+#: on which Delfin's driver tries the older command, so not trouble
+_ETERNUS_NOT_HERE = ("^", "is not valid")
+
+
+def _eternus_cli_checked(inner: Any) -> None:
+    """Two faults in how ETERNUS's driver reads its CLI (``do_exec_shell``: the command typed,
+    0.5 s later ``exit``, then whatever the terminal holds; 5 s for events), put right on its
+    answers:
+
+    - **an error was no data**: the driver turns any answer holding ``Error:`` into None, and a
+      list into an empty one (a busy array's volumes: none). An error other than "not for this
+      model" (``_ETERNUS_NOT_HERE``, where the driver tries an older command) is the array's
+      trouble: it fails the call with the array's words (StorageBackendException), and is noted
+      for the call (``note_trouble``) where the driver catches it (its thin-volume listing).
+    - **an answer cut short was data**: a CLI slower than the driver's wait gave it part of an
+      answer, or none. An answer that does not end with the prompt after the echo of the
+      command (and the echo of the ``exit`` typed after it) is an error, never rows."""
+    pool = inner.cli_handler.ssh_pool
+    run = pool.do_exec_shell
+
+    def do_exec_shell(command_list: list, exe_time: Any) -> str:
+        out = run(command_list, exe_time)
+        last = str(command_list[-1]) if command_list else ""
+        if not isinstance(out, str) or not last:
+            return out
+        from delfin import exception as dex     # Delfin's own: the driver passes its errors on as they are
+        shown = out.rstrip()
+        if shown.endswith("exit"):          # the echo of the ``exit`` the driver typed last
+            shown = shown[:-len("exit")].rstrip()
+        echoed = shown.rfind(last)
+        if echoed < 0 or not shown.endswith("CLI>") or shown.rfind("CLI>") < echoed + len(last):
+            raise dex.StorageBackendException(f"the array's CLI had not finished answering {last!r} when the "
+                                              f"driver read it (it reads {exe_time} s after typing the command)")
+        answer = shown[echoed + len(last):]
+        errors = [line.strip() for line in answer.splitlines() if line.strip().startswith("Error:")]
+        if errors and not any(sign in answer for sign in _ETERNUS_NOT_HERE):
+            seen = f"{errors[0]!r} to {last}"
+            note_trouble(seen)
+            raise dex.StorageBackendException(f"the array answered {seen}")
+        return out
+    pool.do_exec_shell = do_exec_shell
+
+
 #: what the host puts right in a Delfin driver instance's reading of its array's answers, after
 #: it is built (each function is given the driver instance)
-ANSWER_MENDS = {"hitachi hnas": (_hnas_console_checked,), "hitachi vsp": (_vsp_login_mended,)}
+ANSWER_MENDS = {"hitachi hnas": (_hnas_console_checked,), "hitachi vsp": (_vsp_login_mended,),
+                "fujitsu eternus": (_eternus_cli_checked,)}
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,8 @@ InvalidUsernameOrPassword, one whose last answer was 429 or 5xx with StorageBack
 instead of returning what the driver made of it, or raising a generic error it met reading that
 (``DelfinDriverHost._forward``, ``GENERIC_ERRORS``). A request the
 driver retried until it succeeded (a 401 answered by a new login, then the request again) does
-not count; requests a driver makes from other threads than the caller's are not seen.
+not count; requests a driver makes from other threads than the caller's are not seen. A console's
+error text that a driver turns into no data is noted the same way (``note_trouble``).
 
 A driver can also loop on a failing request: Delfin 1.5.0's VMAX driver pages a list with
 positions it advances only when a page arrives, so a page the array refuses (401 after a password
@@ -78,6 +79,14 @@ def _note(resp: Any, *args: Any, **kwargs: Any) -> None:
         answers.stopped = f"{status} to {request.method} {urlsplit(resp.url).path}, {fails} times in a row"
         answers.stopped_refused = kind == "refused"
         raise CallStopped(answers.stopped)
+
+
+def note_trouble(seen: str) -> None:
+    """An answer of trouble read from a console rather than a ``requests`` session (an SSH CLI's
+    error text: ``"'Error: ...' to show volumes -csv"``), for the call watched in this thread."""
+    answers = getattr(_calls, "answers", None)
+    if answers is not None:
+        answers.troubles.append(seen)
 
 
 def watch_session(session: Any) -> None:
