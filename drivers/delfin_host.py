@@ -54,6 +54,7 @@ import json
 import logging
 import os
 import threading
+import types
 import warnings
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
@@ -227,10 +228,22 @@ def _eternus_cli_checked(inner: Any) -> None:
     pool.do_exec_shell = do_exec_shell
 
 
-#: what the host puts right in a Delfin driver instance's reading of its array's answers, after
-#: it is built (each function is given the driver instance)
+def _eternus_one_password_try(inner: Any) -> None:
+    """ETERNUS's SSH pool answers a refused password by connecting again at once, the keys in
+    ``~/.ssh`` left out: two failed logins per try, towards the account's lock-out (a rotated
+    password was two at each probe). Its connections are made with Delfin's shared SSH pool's
+    own ``create`` instead, as every other Delfin SSH driver makes them: one try. The
+    constructor's login comes before the host can do this: a registration with a wrong password
+    still costs two."""
+    from delfin.drivers.utils.ssh_client import SSHPool
+    pool = inner.cli_handler.ssh_pool
+    pool.create = types.MethodType(SSHPool.create, pool)
+
+
+#: what the host puts right in a Delfin driver instance, after it is built (each function is
+#: given the driver instance): its reading of its array's answers, its logins
 ANSWER_MENDS = {"hitachi hnas": (_hnas_console_checked,), "hitachi vsp": (_vsp_login_mended,),
-                "fujitsu eternus": (_eternus_cli_checked,)}
+                "fujitsu eternus": (_eternus_cli_checked, _eternus_one_password_try)}
 
 
 @dataclass(frozen=True)

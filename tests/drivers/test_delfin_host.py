@@ -740,7 +740,9 @@ def test_eternus_errors_and_answers_cut_short_are_not_data(simulator, workdir):
     pools, disks, controllers and ports came back empty (as shipped, checked here), and a failed
     thin listing (which it catches) made every thin volume thick and unused. A CLI slower than
     its 0.5 s wait gave it part of an answer, or none: an empty list again. Through the host each
-    is an error that says what the array answered, and a complete answer reads in full."""
+    is an error that says what the array answered, and a complete answer reads in full. A
+    rotated password costs one failed login per try through the host, two as shipped (its pool
+    connects again at once when refused)."""
     arr, driver = make(simulator, "eternus")
     from delfin.drivers.fujitsu.eternus.eternus_stor import EternusDriver      # once the host set Delfin up
     raw = EternusDriver(**delfin_kwargs(AccessInfo.parse(eternus_access(arr)), "st-1"))
@@ -764,6 +766,18 @@ def test_eternus_errors_and_answers_cut_short_are_not_data(simulator, workdir):
         assert _answered(driver, "list_volumes", "list_storage_pools") == _held("list_volumes", "list_storage_pools")
         stats = simulator.stats(arr["name"])
         assert (stats["logins"], stats["failed_logins"]) == (2, 0)                 # the raw driver's and ours
+        simulator.rotate_password(arr["name"], "rotated")
+        simulator.expire_sessions(arr["name"])
+        pools = [d.cli_handler.ssh_pool for d in (driver.inner, raw)]
+        deadline = time.monotonic() + 5            # each client sees its connection dropped (else SSHException)
+        while any(c.get_transport().is_active() for p in pools for c in p.free_items) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with pytest.raises(InvalidUsernameOrPassword):
+            driver.list_storage_pools(None)
+        assert simulator.stats(arr["name"])["failed_logins"] == 1                   # one try, not two
+        with pytest.raises(delfin_exception.InvalidUsernameOrPassword):
+            raw.list_storage_pools(None)
+        assert simulator.stats(arr["name"])["failed_logins"] == 3                   # as shipped: two
     finally:
         end_sessions("fujitsu eternus", raw)
         driver.close()

@@ -1,6 +1,6 @@
 """SODA Delfin's own vendor drivers (pure flasharray, dellemc unity, ibm ds8k, huawei oceanstor,
-hpe 3par, dellemc vplex, dellemc vmax, netapp cmode, hitachi hnas, hitachi vsp, hpe msa, ibm storwize_svc) in our
-storage actors,
+hpe 3par, dellemc vplex, dellemc vmax, netapp cmode, hitachi hnas, hitachi vsp, fujitsu eternus, hpe msa,
+ibm storwize_svc) in our storage actors,
 over real Ray and real sockets, counted at the simulated arrays."""
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ import ray
 
 from drivers import perfgen
 from drivers.errors import InvalidUsernameOrPassword, NotSupported, StorageNotFound
-from drivers.simulator.control import (ds8k_access, hnas_access, hpe3par_access, msa_access, netapp_access,
-                                      oceanstor_access, pure_access, storwize_access, unity_access, vmax_access,
-                                      vplex_access, vsp_access)
+from drivers.simulator.control import (ds8k_access, eternus_access, hnas_access, hpe3par_access, msa_access,
+                                      netapp_access, oceanstor_access, pure_access, storwize_access, unity_access,
+                                      vmax_access, vplex_access, vsp_access)
 from rayactors import metrics
 
 from ..helpers import kill_9_and_wait, on_module_manager, wait_for
@@ -27,13 +27,16 @@ pytest.importorskip("delfin")
 pytestmark = pytest.mark.second_lane     # mostly waits on the drivers' own sleeps (tests/run_split.py)
 VENDORS = {"pure": pure_access, "storwize": storwize_access, "unity": unity_access, "ds8k": ds8k_access,
            "oceanstor": oceanstor_access, "3par": hpe3par_access, "vplex": vplex_access, "msa": msa_access,
-           "vmax": vmax_access, "netapp": netapp_access, "hnas": hnas_access, "vsp": vsp_access}
+           "vmax": vmax_access, "netapp": netapp_access, "hnas": hnas_access, "vsp": vsp_access,
+           "eternus": eternus_access}
 #: sessions one driver instance holds at the array (3PAR's: a REST session key and an SSH
 #: connection; VPLEX's and VMAX's none: the credentials go with every request)
 SESSIONS = {"3par": 2, "vplex": 0, "vmax": 0}
 #: Delfin 1.5.0's drivers that list no disks, and those with no performance collection
 NO_DISKS = {"ds8k", "vplex"}
-NO_PERF = {"3par", "ds8k", "hnas", "msa", "pure", "unity", "vplex", "vsp"}
+NO_PERF = {"3par", "ds8k", "eternus", "hnas", "msa", "pure", "unity", "vplex", "vsp"}
+#: the arrays' FC ports, where the driver lists no others (ETERNUS's: the simulated arrays' even ports)
+FC_PORTS_ONLY = {"eternus"}
 #: volumes the driver lists where it is not the array's (HNAS's: a NAS, none)
 VOLUMES = {"hnas": 0}
 #: the drivers whose session a restarted actor ends by its handle (SESSION_HANDOFF)
@@ -48,8 +51,10 @@ FILES_PER_POOL = {"unity": {"list_filesystems": 1, "list_qtrees": 1, "list_quota
                   "hnas": {"list_filesystems": 1, "list_qtrees": 1, "list_quotas": 2, "list_shares": 3},
                   "oceanstor": {"list_filesystems": 1, "list_qtrees": 1, "list_quotas": 1, "list_shares": 2}}
 SIZES = {"volumes": 5, "pools": 2, "ports": 4, "disks": 3, "controllers": 2}
-#: calls per caller thread in the nine-callers test (each Delfin driver serves one at a time)
+#: calls per caller thread in the nine-callers test (each Delfin driver serves one at a time);
+#: ETERNUS's driver waits 1 s per CLI command (its get_storage types five): one call each
 NINE_CALLERS_CALLS = 20
+CALLS = {"eternus": 1}
 FILE_METHODS = ("list_filesystems", "list_qtrees", "list_quotas", "list_shares")
 
 #: each test registers arrays of its own and looks at their storages only: one supervisor for all
@@ -74,7 +79,7 @@ def access(kind, arr, password=None, **extra):
     return out
 
 
-@pytest.mark.parametrize("kind", ["oceanstor", "pure", "storwize", "unity", "vsp"])
+@pytest.mark.parametrize("kind", ["eternus", "oceanstor", "pure", "storwize", "unity", "vsp"])
 def test_nine_callers_one_session_then_remove_logs_out(manager, simulator, kind, tmp_path):
     """Nine callers at once, as three processes of three threads each (tests/rayactors/test_sessions.py
     has nine processes), 20 calls each: 180 calls queued on one session that serves one at a time
@@ -82,8 +87,9 @@ def test_nine_callers_one_session_then_remove_logs_out(manager, simulator, kind,
     arr = add(simulator, kind)
     sid = manager.client.discover_storage(None, access(kind, arr))["id"]
     go = tmp_path / "go"
-    with callers(manager, sid, go, processes=3, threads=3, calls=NINE_CALLERS_CALLS) as procs:
-        assert read_line(procs) == [{"phase": 1, "ok": 3 * NINE_CALLERS_CALLS}] * 3
+    calls = CALLS.get(kind, NINE_CALLERS_CALLS)
+    with callers(manager, sid, go, processes=3, threads=3, calls=calls) as procs:
+        assert read_line(procs) == [{"phase": 1, "ok": 3 * calls}] * 3
         stats = simulator.stats(arr["name"])
         assert (stats["logins"], stats["active_sessions"], stats["failed_logins"]) == (1, 1, 0)
         assert stats["peak_session_inflight"] == 1        # Delfin's drivers: one call at a time
@@ -160,8 +166,8 @@ def test_a_throttled_array_keeps_the_last_inventory(manager, simulator, kind):
     assert (stats["logins"], stats["active_sessions"]) == (1, 1)
 
 
-@pytest.mark.parametrize("kind", ["3par", "ds8k", "hnas", "msa", "netapp", "oceanstor", "pure", "storwize", "unity",
-                                  "vmax", "vplex", "vsp"])
+@pytest.mark.parametrize("kind", ["3par", "ds8k", "eternus", "hnas", "msa", "netapp", "oceanstor", "pure", "storwize",
+                                  "unity", "vmax", "vplex", "vsp"])
 def test_types_the_array_lacks_are_not_supported(manager, simulator, kind):
     arr = add(simulator, kind)
     c = manager.client
@@ -180,6 +186,8 @@ def test_types_the_array_lacks_are_not_supported(manager, simulator, kind):
     assert support["list_volumes"] == {"status": "supported", "count": VOLUMES.get(kind, SIZES["volumes"])}
     if kind in NO_DISKS:                                  # Delfin's DS8000 and VPLEX drivers list no disks
         assert support["list_disks"] == {"status": "not_supported"}
+    if kind in FC_PORTS_ONLY:
+        assert support["list_ports"] == {"status": "supported", "count": len(range(0, SIZES["ports"], 2))}
     assert support["list_storage_pools"]["status"] == "supported"     # Pure: 0 pools, truthfully
     if kind in NO_PERF:
         with pytest.raises(NotSupported):
@@ -271,14 +279,14 @@ def test_storwize_rotation_auth_failed_no_retry_update_and_backfill(manager_fact
     assert c.collection_stats(sid)["windows_lost"] == 0
 
 
-@pytest.mark.parametrize("kind", ["3par", "hnas", "msa", "netapp", "oceanstor", "pure", "unity", "vmax", "vplex",
-                                  "vsp"])
+@pytest.mark.parametrize("kind", ["3par", "eternus", "hnas", "msa", "netapp", "oceanstor", "pure", "unity", "vmax",
+                                  "vplex", "vsp"])
 def test_rotation_auth_failed_no_retry_then_update(manager, simulator, kind):
     """OceanStor's client raises the same generic error for a refused password as for an array
     it cannot reach: the host reads the refusal from its log; VPLEX's makes the 401 an empty
     list, VMAX's a None it then fails on: the host reads the answer (without either, the call
     failed alone or returned nothing, the storage stayed ``ready`` and every later call tried the
-    old password again). MSA, NetApp and HNAS (their lists over SSH): the array dropped the
+    old password again). MSA, NetApp, HNAS and ETERNUS (their lists over SSH): the array dropped the
     connection, so the first call can meet the dead connection (``unreachable``) and the prober's
     fresh connection is the one refused. The first sync (which follows a registration) is let
     end first: cut by the dropped connections (3PAR's controllers are listed over SSH) it would
@@ -289,7 +297,7 @@ def test_rotation_auth_failed_no_retry_then_update(manager, simulator, kind):
     wait_for(lambda: _sync_status(c, sid) == "SYNCED", 60, what="the first sync")
     simulator.rotate_password(arr["name"], "rotated")
     simulator.expire_sessions(arr["name"])
-    if kind in ("hnas", "msa", "netapp"):
+    if kind in ("eternus", "hnas", "msa", "netapp"):
         wait_for(lambda: _state_after_a_call(c, sid, kind) == "auth_failed", 30, what="auth_failed")
     else:
         with pytest.raises(InvalidUsernameOrPassword):
