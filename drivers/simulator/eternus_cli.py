@@ -77,11 +77,6 @@ class EternusShell:
     def prompt(self) -> str:
         return PROMPT
 
-    def busy(self) -> bytes:
-        """The CLI's answer while the array is throttling (the simulator's own wording, in the
-        CLI's ``Error:`` form)."""
-        return b"Error: E0019 The system is busy. Try again later.\n"
-
     def run(self, command: str) -> Answer:
         found = find_view(VIEWS, command_words(command))
         if found is None:
@@ -240,6 +235,12 @@ class EternusCli:
 
     def open_shell(self) -> EternusShell:
         return EternusShell(self.m)
+
+    @staticmethod
+    def busy() -> bytes:
+        """The CLI's answer while the array is throttling (the simulator's own wording, in the
+        CLI's ``Error:`` form)."""
+        return b"Error: E0019 The system is busy. Try again later.\n"
 
     def run(self, command: str) -> Answer:
         return EternusShell(self.m).run(command)

@@ -106,7 +106,8 @@ class Simulator:
         if cli is not None:
             commands = cli(array)
             ssh = SSHServer(array, cfg.ssh_port, self.host_key, cli=commands.run,
-                            files=getattr(commands, "read_file", None), shell=getattr(commands, "open_shell", None))
+                            files=getattr(commands, "read_file", None), shell=getattr(commands, "open_shell", None),
+                            busy=getattr(commands, "busy", None))
         return https, ssh
 
     @staticmethod

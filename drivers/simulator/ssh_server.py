@@ -8,6 +8,8 @@ many channels; each connection counts as one session against the per-user cap.
 A vendor CLI that offers an interactive shell (``open_shell``: Hitachi HNAS's console, which
 Delfin's driver drives with ``invoke_shell``) gets a pty and shell channel: its greeting and
 prompt, then each line typed echoed, answered and followed by the prompt again, until ``exit``.
+A vendor CLI with a ``busy()`` answers a throttled command in its own words (Storwize's
+``CMMVC...E`` line, ETERNUS's ``Error:`` one), as the array would say it.
 """
 from __future__ import annotations
 
@@ -80,7 +82,6 @@ class Shell(Protocol):
 
     def run(self, command: str) -> Answer: ...
 
-    # optional: ``busy() -> bytes``, its answer while the array throttles (else ``serve_command``'s)
 
 
 def command_words(command: str) -> list[str]:
@@ -144,8 +145,8 @@ def run_command(array: SimArray, command: str) -> Answer:
 class _Session(paramiko.ServerInterface):
     def __init__(self, array: SimArray, cli: Callable[[str], Answer],
                  files: Optional[Callable[[str], Optional[bytes]]] = None,
-                 shell: Optional[Callable[[], Shell]] = None) -> None:
-        self.array, self.cli, self.files, self.shell = array, cli, files, shell
+                 shell: Optional[Callable[[], Shell]] = None, busy: Optional[Callable[[], bytes]] = None) -> None:
+        self.array, self.cli, self.files, self.shell, self.busy = array, cli, files, shell, busy
         self.conn_id: Optional[int] = None
         self.over_limit = False
 
@@ -202,14 +203,21 @@ class _Session(paramiko.ServerInterface):
                     if self.over_limit:
                         out = b"error: session limit reached\n"
                     elif text.strip():
-                        code, stdout, stderr = serve_command(self.array, shell.run, text, ("ssh", self.conn_id))
-                        busy = getattr(shell, "busy", None)      # the console's own words for it
-                        out = busy() if code == EXIT_BUSY and busy else stdout + stderr
+                        _, stdout, stderr = self._serve(shell.run, text)
+                        out = stdout + stderr
                     channel.sendall(_crlf(text + "\n") + _crlf(out) + _crlf(shell.prompt()))
         except (OSError, EOFError, paramiko.SSHException):
             pass
         finally:
             channel.close()
+
+    def _serve(self, cli: Callable[[str], Answer], command: str) -> Answer:
+        """One command at the array, a throttled one answered in the vendor CLI's own words
+        (``busy``) where it has them."""
+        code, out, err = serve_command(self.array, cli, command, ("ssh", self.conn_id))
+        if code == EXIT_BUSY and self.busy is not None:
+            return code, b"", self.busy()
+        return code, out, err
 
     def _exec(self, channel: paramiko.Channel, command: bytes) -> None:
         text = command.decode("utf-8", "replace")
@@ -219,7 +227,7 @@ class _Session(paramiko.ServerInterface):
             if self.over_limit:
                 code, out, err = EXIT_LIMIT, b"", b"error: session limit reached\n"
             else:
-                code, out, err = serve_command(self.array, self.cli, text, ("ssh", self.conn_id))
+                code, out, err = self._serve(self.cli, text)
             if out:
                 channel.sendall(out)
             if err:
@@ -294,9 +302,9 @@ class SSHServer:
     def __init__(self, array: SimArray, port: int, host_key: paramiko.PKey, host: str = "127.0.0.1",
                  cli: Optional[Callable[[str], Answer]] = None,
                  files: Optional[Callable[[str], Optional[bytes]]] = None,
-                 shell: Optional[Callable[[], Shell]] = None) -> None:
+                 shell: Optional[Callable[[], Shell]] = None, busy: Optional[Callable[[], bytes]] = None) -> None:
         self.array, self.host, self.port, self.host_key = array, host, port, host_key
-        self.cli, self.files, self.shell = cli or sim_cli(array), files, shell
+        self.cli, self.files, self.shell, self.busy = cli or sim_cli(array), files, shell, busy
         self._sock: Optional[socket.socket] = None
         self._transports: set[paramiko.Transport] = set()
         self._lock = threading.Lock()
@@ -341,7 +349,7 @@ class SSHServer:
 
     def _serve(self, conn: socket.socket) -> None:
         conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)   # no Nagle wait per reply
-        session = _Session(self.array, self.cli, self.files, self.shell)
+        session = _Session(self.array, self.cli, self.files, self.shell, self.busy)
         transport = paramiko.Transport(_QuickAck(conn))
         transport.add_server_key(self.host_key)
         with self._lock:

@@ -48,6 +48,12 @@ class StorwizeCli:
         self.a = array
         self.fixed: set[int] = set()
 
+    @staticmethod
+    def busy() -> bytes:
+        """The CLI's answer while the array is throttling: the error a Storwize gives while the
+        system is not in a state to answer (on stderr, as all its CMMVC errors)."""
+        return b"CMMVC5786E The action failed because the cluster is not in a stable state.\n"
+
     # -- objects ------------------------------------------------------------------------------
     def _nodes(self) -> list[dict]:
         return [{"id": i + 1, "name": f"node{i + 1}", "status": "online" if c["status"] == "normal" else "offline",

@@ -286,7 +286,8 @@ def test_every_array_kind_has_its_servers():
     from drivers.simulator.server import HTTPS_KINDS, VENDOR_APIS
     assert set(VENDOR_APIS) | {"sim"} == KINDS
     assert HTTPS_KINDS == {"pure", "unity", "ds8k", "oceanstor", "vplex", "3par", "vmax", "netapp", "vsp"}
-    assert {k for k, (_, cli) in VENDOR_APIS.items() if hasattr(cli, "open_shell")} == {"hnas"}
+    assert {k for k, (_, cli) in VENDOR_APIS.items() if hasattr(cli, "open_shell")} == {"eternus", "hnas"}
+    assert {k for k, (_, cli) in VENDOR_APIS.items() if hasattr(cli, "busy")} == {"eternus", "storwize"}
 
 
 def test_a_vendor_console_answers_typed_commands_in_its_shell(simulator):
@@ -325,5 +326,37 @@ def test_a_vendor_console_answers_typed_commands_in_its_shell(simulator):
         assert channel.exit_status_ready() or channel.closed or channel.eof_received
         stats = simulator.stats(arr["name"])
         assert (stats["logins"], stats["active_sessions"], stats["requests"]) == (1, 1, 7)
+    finally:
+        client.close()
+
+
+def test_eternus_cli_prompts_answers_and_says_busy_in_its_own_words(simulator):
+    """ETERNUS's CLI: the ``CLI>`` prompt, each line echoed and answered; a command it does not
+    know gets a caret under it and ``Ambiguous command``; a throttled one its ``Error:`` line
+    (what Delfin's driver sees of a busy array), counted at the array."""
+    arr = simulator.add_array(kind="eternus", sizes={"pools": 2, "disks": 2, "ports": 2, "controllers": 2})
+    client = paramiko.SSHClient()
+    client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
+    client.connect("127.0.0.1", arr["ssh_port"], "admin", arr["users"]["admin"], timeout=10,
+                   allow_agent=False, look_for_keys=False)
+    try:
+        channel = client.invoke_shell()
+        channel.settimeout(10)
+
+        def typed(line: str) -> str:
+            channel.send(line + "\r\n")
+            out = b""
+            while not out.rstrip().endswith(b"CLI>") or line.encode() not in out:
+                out += channel.recv(65536)
+            return out.decode()
+        assert "Summary Status  [Normal]" in typed("show status")
+        assert f"Model Name                        [{arr['model']}]" in typed("show enclosure-status")
+        unknown = typed("show nonsense")
+        assert "^\r\nError: Ambiguous command" in unknown
+        with simulator.faulted(arr["name"], throttle=429):
+            assert "Error: E0019 The system is busy" in typed("show volumes -csv")
+        assert typed("show raid-groups -csv").count("\r\n") == 2 + 2          # echo, title, 2 RAID groups, prompt
+        stats = simulator.stats(arr["name"])
+        assert (stats["logins"], stats["active_sessions"], stats["requests"], stats["throttled"]) == (1, 1, 4, 1)
     finally:
         client.close()
