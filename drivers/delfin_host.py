@@ -31,8 +31,9 @@ imports Delfin's config plus the one driver module its storage uses. What the ho
 - **A session a failed request broke** is put back: a token left decoded (Unity's, DS8000's),
   a live session replaced by a re-login that failed (OceanStor's): ``_sessions_kept``.
 - **A console's answer the driver misreads** is checked first: HNAS's and ETERNUS's drivers
-  read a console 0.5 s after typing (an answer cut short was data), ETERNUS's made no data of
-  any error (``_hnas_console_checked``, ``_eternus_cli_checked``).
+  read a console 0.5 s after typing (an answer cut short was data), ETERNUS's and Storwize's
+  made no data of a CLI error (``_hnas_console_checked``, ``_eternus_cli_checked``,
+  ``_storwize_cli_checked``).
 - **A login the driver cannot complete** is mended on its answer: VSP's handler could not take
   the array's integer session id and sent its password in place of the session token
   (``_vsp_login_mended``).
@@ -53,6 +54,7 @@ import importlib
 import json
 import logging
 import os
+import re
 import threading
 import types
 import warnings
@@ -228,6 +230,33 @@ def _eternus_cli_checked(inner: Any) -> None:
     pool.do_exec_shell = do_exec_shell
 
 
+#: a Storwize CLI error (on stderr, which Delfin's handler answers when stdout is empty), and
+#: the ones its driver reads itself (an alert already fixed, in ``clear_alert``)
+_STORWIZE_ERROR = re.compile(r"CMMVC\d{4}E\b")
+_STORWIZE_READ_BY_DRIVER = ("CMMVC8275E",)
+
+
+def _storwize_cli_checked(inner: Any) -> None:
+    """Storwize's driver reads a CLI error as the table it asked for: a busy system's volumes,
+    pools, disks and alerts came back as empty lists (``lsvdisk`` answering ``CMMVC5786E ...``:
+    a header line and no rows). An answer that is a CLI error, other than the ones the driver
+    reads itself, fails the call with the array's words, and is noted for the call where the
+    driver catches it."""
+    handler = inner.ssh_hanlder           # sic: Delfin's attribute name
+    run = handler.exec_ssh_command
+
+    def exec_ssh_command(command: str) -> Any:
+        out = run(command)
+        text = out.strip() if isinstance(out, str) else ""
+        if _STORWIZE_ERROR.match(text) and not text.startswith(_STORWIZE_READ_BY_DRIVER):
+            from delfin import exception as dex
+            seen = f"{text.splitlines()[0]!r} to {command}"
+            note_trouble(seen)
+            raise dex.StorageBackendException(f"the array answered {seen}")
+        return out
+    handler.exec_ssh_command = exec_ssh_command
+
+
 def _eternus_one_password_try(inner: Any) -> None:
     """ETERNUS's SSH pool answers a refused password by connecting again at once, the keys in
     ``~/.ssh`` left out: two failed logins per try, towards the account's lock-out (a rotated
@@ -243,7 +272,8 @@ def _eternus_one_password_try(inner: Any) -> None:
 #: what the host puts right in a Delfin driver instance, after it is built (each function is
 #: given the driver instance): its reading of its array's answers, its logins
 ANSWER_MENDS = {"hitachi hnas": (_hnas_console_checked,), "hitachi vsp": (_vsp_login_mended,),
-                "fujitsu eternus": (_eternus_cli_checked, _eternus_one_password_try)}
+                "fujitsu eternus": (_eternus_cli_checked, _eternus_one_password_try),
+                "ibm storwize_svc": (_storwize_cli_checked,)}
 
 
 @dataclass(frozen=True)

@@ -876,6 +876,38 @@ def test_storwize_perf_from_the_arrays_statistics_files(simulator, workdir):
         driver.close()
 
 
+def test_storwize_cli_errors_are_errors_not_empty_or_blank_rows(simulator, workdir):
+    """Delfin 1.5.0's Storwize driver reads a CLI error (``CMMVC5786E``, the system not in a
+    stable state) as the table it asked for. As shipped, checked here: a busy system's lists are
+    empty and its storage ``offline`` with no name and no capacity; a busy answer to a detail
+    command made a row of nothing (every volume ``None``, 0 bytes). Through the host each is an
+    error with the array's words; the alert it fixes twice is still read by the driver itself."""
+    arr, driver = make(simulator, "storwize")
+    from delfin.drivers.ibm.storwize_svc.storwize_svc import StorwizeSVCDriver     # once the host set Delfin up
+    raw = StorwizeSVCDriver(**delfin_kwargs(AccessInfo.parse(storwize_access(arr)), "st-1"))
+    busy = "answered 'CMMVC5786E The action failed because the cluster is not in a stable state.' to"
+    try:
+        with simulator.faulted(arr["name"], throttle=429):
+            assert _answered(raw, *BLOCK_LISTS) == dict.fromkeys(BLOCK_LISTS, 0)            # as shipped
+            storage = raw.get_storage(None)
+            assert (storage["name"], storage["status"], storage["total_capacity"]) == (None, "offline", 0)
+            for method in (*BLOCK_LISTS, "get_storage", "list_alerts"):
+                with pytest.raises(StorageBackendException, match=busy):
+                    getattr(driver, method)(None)
+        with simulator.faulted(arr["name"], throttle=429, throttle_after=1):        # the list, not the details
+            assert {v["native_volume_id"] for v in raw.list_volumes(None)} == {"None"}
+        with simulator.faulted(arr["name"], throttle=429, throttle_after=1):
+            with pytest.raises(StorageBackendException, match=busy + " lsvdisk -delim : 0"):
+                driver.list_volumes(None)
+        alert = driver.list_alerts(None)[0]
+        driver.clear_alert(None, alert["alert_id"])
+        driver.clear_alert(None, alert["alert_id"])          # CMMVC8275E: already fixed, the driver's own reading
+        assert _answered(driver, *BLOCK_LISTS) == _held(*BLOCK_LISTS)
+    finally:
+        end_sessions("ibm storwize_svc", raw)
+        driver.close()
+
+
 def test_innermost_delfin_error_wins_over_the_handlers_wrapping(simulator, workdir):
     """Storwize's handler wraps the pool's InvalidUsernameOrPassword in SSHException: the
     session must still be seen as credentials rejected, not as an unreachable array."""
