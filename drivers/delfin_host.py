@@ -104,6 +104,32 @@ UNUSABLE = {
 }
 
 
+def _console_answer(out: str, command: str, prompt: str, wait: Any) -> str:
+    """What a console shows between the echo of ``command`` and the prompt after it, once it is
+    known that the driver's read holds the whole answer: the terminal's text ends with the
+    prompt after that echo (the echo of the ``exit`` the driver types last aside). Otherwise the
+    console was slower than the driver's wait and the driver would read part of an answer, or
+    none, as data: Delfin's StorageBackendException (the driver passes its errors on as they are)."""
+    shown = out.rstrip()
+    if shown.endswith("exit"):
+        shown = shown[:-len("exit")].rstrip()
+    echoed = shown.rfind(command)
+    if echoed < 0 or not shown.endswith(prompt) or shown.rfind(prompt) < echoed + len(command):
+        from delfin import exception as dex
+        raise dex.StorageBackendException(f"the array's console had not finished answering {command!r} when the "
+                                          f"driver read it (it reads {wait} s after typing the command)")
+    return shown[echoed + len(command):-len(prompt)]
+
+
+def _cli_trouble(seen: str) -> None:
+    """A CLI's answer of trouble (``"'<error line>' to <command>"``), which a driver would make
+    no data of: noted for the call (the call fails with it where the driver catches the error),
+    and raised as Delfin's StorageBackendException."""
+    from delfin import exception as dex
+    note_trouble(seen)
+    raise dex.StorageBackendException(f"the array answered {seen}")
+
+
 #: the closing banner of HNAS's event log (``event-log-show``), as its console prints it
 _HNAS_LOG_BANNER = "****** Current time"
 
@@ -133,14 +159,7 @@ def _hnas_console_checked(inner: Any) -> None:
         last = str(command_list[-1]) if command_list else ""
         if not isinstance(out, str) or not last:
             return out
-        shown = out.rstrip()
-        if shown.endswith("exit"):          # the echo of the ``exit`` the driver typed last
-            shown = shown[:-len("exit")].rstrip()
-        echoed = shown.rfind(last)
-        if echoed < 0 or shown.rfind(":$") < echoed + len(last) or not shown.endswith(":$"):
-            from delfin import exception as dex     # Delfin's own: the driver passes its errors on as they are
-            raise dex.StorageBackendException(f"the array's console had not finished answering {last!r} when "
-                                              f"the driver read it (it reads 0.5 s after typing each command)")
+        _console_answer(out, last, ":$", 0.5)
         if last.startswith("event-log-show"):
             head, banner, tail = out.rpartition("\r\n" + _HNAS_LOG_BANNER)
             opening, _, events = head.partition(_HNAS_LOG_BANNER)
@@ -212,20 +231,10 @@ def _eternus_cli_checked(inner: Any) -> None:
         last = str(command_list[-1]) if command_list else ""
         if not isinstance(out, str) or not last:
             return out
-        from delfin import exception as dex     # Delfin's own: the driver passes its errors on as they are
-        shown = out.rstrip()
-        if shown.endswith("exit"):          # the echo of the ``exit`` the driver typed last
-            shown = shown[:-len("exit")].rstrip()
-        echoed = shown.rfind(last)
-        if echoed < 0 or not shown.endswith("CLI>") or shown.rfind("CLI>") < echoed + len(last):
-            raise dex.StorageBackendException(f"the array's CLI had not finished answering {last!r} when the "
-                                              f"driver read it (it reads {exe_time} s after typing the command)")
-        answer = shown[echoed + len(last):]
+        answer = _console_answer(out, last, "CLI>", exe_time)
         errors = [line.strip() for line in answer.splitlines() if line.strip().startswith("Error:")]
         if errors and not any(sign in answer for sign in _ETERNUS_NOT_HERE):
-            seen = f"{errors[0]!r} to {last}"
-            note_trouble(seen)
-            raise dex.StorageBackendException(f"the array answered {seen}")
+            _cli_trouble(f"{errors[0]!r} to {last}")
         return out
     pool.do_exec_shell = do_exec_shell
 
@@ -249,10 +258,7 @@ def _storwize_cli_checked(inner: Any) -> None:
         out = run(command)
         text = out.strip() if isinstance(out, str) else ""
         if _STORWIZE_ERROR.match(text) and not text.startswith(_STORWIZE_READ_BY_DRIVER):
-            from delfin import exception as dex
-            seen = f"{text.splitlines()[0]!r} to {command}"
-            note_trouble(seen)
-            raise dex.StorageBackendException(f"the array answered {seen}")
+            _cli_trouble(f"{text.splitlines()[0]!r} to {command}")
         return out
     handler.exec_ssh_command = exec_ssh_command
 

@@ -1,4 +1,5 @@
 """REST and SSH drivers against a real simulator process, counted at the array."""
+import contextlib
 import socket
 import threading
 import time
@@ -290,11 +291,10 @@ def test_every_array_kind_has_its_servers():
     assert {k for k, (_, cli) in VENDOR_APIS.items() if hasattr(cli, "busy")} == {"eternus", "storwize"}
 
 
-def test_a_vendor_console_answers_typed_commands_in_its_shell(simulator):
-    """HNAS's console (an interactive shell over SSH): greeting and prompt, each line typed
-    echoed and answered, the per-EVS commands only for the EVS selected, ``exit`` closes; the
-    connection is one session at the array and each command one request."""
-    arr = simulator.add_array(kind="hnas", sizes={"pools": 2, "disks": 2, "ports": 2, "controllers": 1})
+@contextlib.contextmanager
+def _console(arr: dict, prompt_end: bytes):
+    """An interactive shell on the array's SSH CLI, and ``typed(line)``: what the console shows
+    for a line typed, up to and including its next prompt (ending ``prompt_end``)."""
     client = paramiko.SSHClient()
     client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
     client.connect("127.0.0.1", arr["ssh_port"], "admin", arr["users"]["admin"], timeout=10,
@@ -304,12 +304,22 @@ def test_a_vendor_console_answers_typed_commands_in_its_shell(simulator):
         channel.settimeout(10)
 
         def typed(line: str) -> str:
-            """What the console shows for a line typed, up to and including its next prompt."""
-            channel.send(line + "\n")
+            channel.send(line + "\r\n")
             out = b""
-            while not out.rstrip().endswith(b":$") or line.encode() not in out:
+            while not out.rstrip().endswith(prompt_end) or line.encode() not in out:
                 out += channel.recv(65536)
             return out.decode()
+        yield channel, typed
+    finally:
+        client.close()
+
+
+def test_a_vendor_console_answers_typed_commands_in_its_shell(simulator):
+    """HNAS's console (an interactive shell over SSH): greeting and prompt, each line typed
+    echoed and answered, the per-EVS commands only for the EVS selected, ``exit`` closes; the
+    connection is one session at the array and each command one request."""
+    arr = simulator.add_array(kind="hnas", sizes={"pools": 2, "disks": 2, "ports": 2, "controllers": 1})
+    with _console(arr, b":$") as (channel, typed):
         node = f"{arr['name']}-1"
         assert "filesystem-list" in typed("filesystem-list")
         assert "No EVS is selected" in typed("quota list fs1")
@@ -326,8 +336,6 @@ def test_a_vendor_console_answers_typed_commands_in_its_shell(simulator):
         assert channel.exit_status_ready() or channel.closed or channel.eof_received
         stats = simulator.stats(arr["name"])
         assert (stats["logins"], stats["active_sessions"], stats["requests"]) == (1, 1, 7)
-    finally:
-        client.close()
 
 
 def test_eternus_cli_prompts_answers_and_says_busy_in_its_own_words(simulator):
@@ -335,20 +343,7 @@ def test_eternus_cli_prompts_answers_and_says_busy_in_its_own_words(simulator):
     know gets a caret under it and ``Ambiguous command``; a throttled one its ``Error:`` line
     (what Delfin's driver sees of a busy array), counted at the array."""
     arr = simulator.add_array(kind="eternus", sizes={"pools": 2, "disks": 2, "ports": 2, "controllers": 2})
-    client = paramiko.SSHClient()
-    client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
-    client.connect("127.0.0.1", arr["ssh_port"], "admin", arr["users"]["admin"], timeout=10,
-                   allow_agent=False, look_for_keys=False)
-    try:
-        channel = client.invoke_shell()
-        channel.settimeout(10)
-
-        def typed(line: str) -> str:
-            channel.send(line + "\r\n")
-            out = b""
-            while not out.rstrip().endswith(b"CLI>") or line.encode() not in out:
-                out += channel.recv(65536)
-            return out.decode()
+    with _console(arr, b"CLI>") as (_, typed):
         assert "Summary Status  [Normal]" in typed("show status")
         assert f"Model Name                        [{arr['model']}]" in typed("show enclosure-status")
         unknown = typed("show nonsense")
@@ -358,5 +353,3 @@ def test_eternus_cli_prompts_answers_and_says_busy_in_its_own_words(simulator):
         assert typed("show raid-groups -csv").count("\r\n") == 2 + 2          # echo, title, 2 RAID groups, prompt
         stats = simulator.stats(arr["name"])
         assert (stats["logins"], stats["active_sessions"], stats["requests"], stats["throttled"]) == (1, 1, 4, 1)
-    finally:
-        client.close()
