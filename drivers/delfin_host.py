@@ -31,9 +31,9 @@ imports Delfin's config plus the one driver module its storage uses. What the ho
 - **A session a failed request broke** is put back: a token left decoded (Unity's, DS8000's),
   a live session replaced by a re-login that failed (OceanStor's): ``_sessions_kept``.
 - **A console's answer the driver misreads** is checked first: HNAS's and ETERNUS's drivers
-  read a console 0.5 s after typing (an answer cut short was data), ETERNUS's and Storwize's
-  made no data of a CLI error (``_hnas_console_checked``, ``_eternus_cli_checked``,
-  ``_storwize_cli_checked``).
+  read a console 0.5 s after typing (an answer cut short was data), ETERNUS's,
+  Storwize's and NetApp's made no data of a CLI error (``_hnas_console_checked``,
+  ``_eternus_cli_checked``, ``_cli_errors_checked``).
 - **A login the driver cannot complete** is mended on its answer: VSP's handler could not take
   the array's integer session id and sent its password in place of the session token
   (``_vsp_login_mended``).
@@ -239,28 +239,27 @@ def _eternus_cli_checked(inner: Any) -> None:
     pool.do_exec_shell = do_exec_shell
 
 
-#: a Storwize CLI error (on stderr, which Delfin's handler answers when stdout is empty), and
-#: the ones its driver reads itself (an alert already fixed, in ``clear_alert``)
-_STORWIZE_ERROR = re.compile(r"CMMVC\d{4}E\b")
-_STORWIZE_READ_BY_DRIVER = ("CMMVC8275E",)
+def _cli_errors_checked(holder: str, method: str, error: str, read_by_driver: tuple[str, ...] = ()) -> Any:
+    """A mend for a driver that reads its CLI's error line as the table it asked for (Storwize's,
+    NetApp's: a busy system's lists were empty, or rows of nothing): the driver's command runner
+    (``method`` of the object at the dotted ``holder`` path) checked, so that an answer that is
+    the CLI's error (``error``, a pattern at its start), other than the ones the driver reads
+    itself (``read_by_driver``), fails the call with the array's words, noted for the call where
+    the driver catches it."""
+    pattern = re.compile(error)
 
+    def mend(inner: Any) -> None:
+        obj = functools.reduce(getattr, holder.split("."), inner)
+        run = getattr(obj, method)
 
-def _storwize_cli_checked(inner: Any) -> None:
-    """Storwize's driver reads a CLI error as the table it asked for: a busy system's volumes,
-    pools, disks and alerts came back as empty lists (``lsvdisk`` answering ``CMMVC5786E ...``:
-    a header line and no rows). An answer that is a CLI error, other than the ones the driver
-    reads itself, fails the call with the array's words, and is noted for the call where the
-    driver catches it."""
-    handler = inner.ssh_hanlder           # sic: Delfin's attribute name
-    run = handler.exec_ssh_command
-
-    def exec_ssh_command(command: str) -> Any:
-        out = run(command)
-        text = out.strip() if isinstance(out, str) else ""
-        if _STORWIZE_ERROR.match(text) and not text.startswith(_STORWIZE_READ_BY_DRIVER):
-            _cli_trouble(f"{text.splitlines()[0]!r} to {command}")
-        return out
-    handler.exec_ssh_command = exec_ssh_command
+        def checked(command: str, *args: Any, **kwargs: Any) -> Any:
+            out = run(command, *args, **kwargs)
+            text = out.strip() if isinstance(out, str) else ""
+            if pattern.match(text) and not text.startswith(read_by_driver):
+                _cli_trouble(f"{text.splitlines()[0]!r} to {command}")
+            return out
+        setattr(obj, method, checked)
+    return mend
 
 
 def _eternus_one_password_try(inner: Any) -> None:
@@ -279,7 +278,13 @@ def _eternus_one_password_try(inner: Any) -> None:
 #: given the driver instance): its reading of its array's answers, its logins
 ANSWER_MENDS = {"hitachi hnas": (_hnas_console_checked,), "hitachi vsp": (_vsp_login_mended,),
                 "fujitsu eternus": (_eternus_cli_checked, _eternus_one_password_try),
-                "ibm storwize_svc": (_storwize_cli_checked,)}
+                # its CLI errors on stderr, which its handler answers when stdout is empty; it reads
+                # CMMVC8275E (an alert already fixed) itself, in clear_alert
+                "ibm storwize_svc": (_cli_errors_checked("ssh_hanlder", "exec_ssh_command", r"CMMVC\d{4}E\b",
+                                                         ("CMMVC8275E",)),),
+                # ONTAP's CLI errors begin "Error: " (its "is not a recognized command", Delfin's SSH
+                # pool raises itself)
+                "netapp cmode": (_cli_errors_checked("netapp_handler.ssh_pool", "do_exec", r"Error: "),)}
 
 
 @dataclass(frozen=True)

@@ -101,6 +101,12 @@ class NetAppCli:
         self.m = NetAppModel(array)
         self.a = array
 
+    @staticmethod
+    def busy() -> bytes:
+        """The CLI's answer while the array is throttling (the simulator's own wording, in the
+        form of ONTAP's CLI errors)."""
+        return b"Error: command failed: The cluster is busy. Try the command again later.\r\n"
+
     def run(self, command: str) -> tuple[int, bytes, bytes]:
         argv = command_words(command)
         found = find_view(VIEWS, argv)

@@ -908,6 +908,26 @@ def test_storwize_cli_errors_are_errors_not_empty_or_blank_rows(simulator, workd
         driver.close()
 
 
+def test_netapp_cli_errors_are_errors_not_empty_lists(simulator, workdir):
+    """Delfin 1.5.0's NetApp driver reads an ONTAP CLI error (``Error: command failed: ...``) as
+    the table it asked for: a busy cluster's pools, volumes, disks, controllers and ports were
+    empty lists (as shipped, checked here). Through the host each is an error with the array's
+    words."""
+    arr, driver = make(simulator, "netapp")
+    from delfin.drivers.netapp.dataontap.cluster_mode import NetAppCmodeDriver     # once the host set Delfin up
+    raw = NetAppCmodeDriver(**delfin_kwargs(AccessInfo.parse(netapp_access(arr)), "st-1"))
+    try:
+        with simulator.faulted(arr["name"], throttle=429):
+            assert _answered(raw, *BLOCK_LISTS) == dict.fromkeys(BLOCK_LISTS, 0)            # as shipped
+            for method in BLOCK_LISTS:
+                with pytest.raises(StorageBackendException, match="answered 'Error: command failed: The cluster is busy"):
+                    getattr(driver, method)(None)
+        assert _answered(driver, *BLOCK_LISTS) == _answered(raw, *BLOCK_LISTS) != dict.fromkeys(BLOCK_LISTS, 0)
+    finally:
+        end_sessions("netapp cmode", raw)
+        driver.close()
+
+
 def test_innermost_delfin_error_wins_over_the_handlers_wrapping(simulator, workdir):
     """Storwize's handler wraps the pool's InvalidUsernameOrPassword in SSHException: the
     session must still be seen as credentials rejected, not as an unreachable array."""

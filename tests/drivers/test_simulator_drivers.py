@@ -288,7 +288,7 @@ def test_every_array_kind_has_its_servers():
     assert set(VENDOR_APIS) | {"sim"} == KINDS
     assert HTTPS_KINDS == {"pure", "unity", "ds8k", "oceanstor", "vplex", "3par", "vmax", "netapp", "vsp"}
     assert {k for k, (_, cli) in VENDOR_APIS.items() if hasattr(cli, "open_shell")} == {"eternus", "hnas"}
-    assert {k for k, (_, cli) in VENDOR_APIS.items() if hasattr(cli, "busy")} == {"eternus", "storwize"}
+    assert {k for k, (_, cli) in VENDOR_APIS.items() if hasattr(cli, "busy")} == {"eternus", "netapp", "storwize"}
 
 
 @contextlib.contextmanager

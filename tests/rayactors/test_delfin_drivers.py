@@ -34,7 +34,7 @@ VENDORS = {"pure": pure_access, "storwize": storwize_access, "unity": unity_acce
 SESSIONS = {"3par": 2, "vplex": 0, "vmax": 0}
 #: Delfin 1.5.0's drivers that list no disks, and those with no performance collection
 NO_DISKS = {"ds8k", "vplex"}
-NO_PERF = {"3par", "ds8k", "eternus", "hnas", "msa", "pure", "unity", "vplex", "vsp"}
+NO_PERF = {"3par", "ds8k", "hnas", "msa", "pure", "unity", "vplex", "vsp"}
 #: the arrays' FC ports, where the driver lists no others (ETERNUS's: the simulated arrays' even ports)
 FC_PORTS_ONLY = {"eternus"}
 #: volumes the driver lists where it is not the array's (HNAS's: a NAS, none)
@@ -44,8 +44,9 @@ HANDOFF = {"3par", "oceanstor", "pure", "unity", "vsp"}
 #: Delfin's REST drivers run here; DS8000's never ends its token at the array (no logout call)
 REST = ["ds8k", "oceanstor", "pure", "unity", "vsp"]
 #: the ones that make an empty or partial list of a throttled answer (OceanStor's raises itself),
-#: and how the array says it: 429, or an SSH CLI's error line (Storwize's, ETERNUS's)
-EMPTY_ON_429 = {"ds8k": "429", "pure": "429", "unity": "429", "storwize": "'CMMVC5786E", "eternus": "'Error: E0019"}
+#: and how the array says it: 429, or an SSH CLI's error line (Storwize's, ETERNUS's, NetApp's)
+EMPTY_ON_429 = {"ds8k": "429", "pure": "429", "unity": "429", "storwize": "'CMMVC5786E", "eternus": "'Error: E0019",
+                "netapp": "'Error: command failed"}
 #: file resources per pool, where the simulated array has them
 FILES_PER_POOL = {"unity": {"list_filesystems": 1, "list_qtrees": 1, "list_quotas": 2, "list_shares": 2},
                   "netapp": {"list_filesystems": 1, "list_qtrees": 2, "list_quotas": 2, "list_shares": 3},
@@ -168,8 +169,8 @@ def test_a_throttled_array_keeps_the_last_inventory(manager, simulator, kind):
     assert (stats["logins"], stats["active_sessions"]) == (1, 1)
 
 
-@pytest.mark.parametrize("kind", ["3par", "ds8k", "eternus", "hnas", "msa", "netapp", "oceanstor", "pure", "storwize",
-                                  "unity", "vmax", "vplex", "vsp"])
+@pytest.mark.parametrize("kind", ["3par", "ds8k", "hnas", "msa", "netapp", "oceanstor", "pure", "storwize", "unity",
+                                  "vmax", "vplex", "vsp"])
 def test_types_the_array_lacks_are_not_supported(manager, simulator, kind):
     arr = add(simulator, kind)
     c = manager.client
@@ -188,8 +189,6 @@ def test_types_the_array_lacks_are_not_supported(manager, simulator, kind):
     assert support["list_volumes"] == {"status": "supported", "count": VOLUMES.get(kind, SIZES["volumes"])}
     if kind in NO_DISKS:                                  # Delfin's DS8000 and VPLEX drivers list no disks
         assert support["list_disks"] == {"status": "not_supported"}
-    if kind in FC_PORTS_ONLY:
-        assert support["list_ports"] == {"status": "supported", "count": len(range(0, SIZES["ports"], 2))}
     assert support["list_storage_pools"]["status"] == "supported"     # Pure: 0 pools, truthfully
     if kind in NO_PERF:
         with pytest.raises(NotSupported):
