@@ -85,7 +85,8 @@ def access(kind, arr, password=None, **extra):
 def test_nine_callers_one_session_then_remove_logs_out(manager, simulator, kind, tmp_path):
     """Nine callers at once, as three processes of three threads each (tests/rayactors/test_sessions.py
     has nine processes), 20 calls each: 180 calls queued on one session that serves one at a time
-    (50 each took 24-40 s per vendor, the calls one after the other at the array)."""
+    (50 each took 24-40 s per vendor, the calls one after the other at the array). ETERNUS's
+    driver takes seconds per call: one call each, still nine at once on its one session."""
     arr = add(simulator, kind)
     sid = manager.client.discover_storage(None, access(kind, arr))["id"]
     go = tmp_path / "go"
