@@ -34,6 +34,8 @@ imports Delfin's config plus the one driver module its storage uses. What the ho
   read a console 0.5 s after typing (an answer cut short was data), ETERNUS's,
   Storwize's and NetApp's made no data of a CLI error (``_hnas_console_checked``,
   ``_eternus_cli_checked``, ``_cli_errors_checked``).
+- **A constructor that logs in before it can be mended** is run in its own steps by the host,
+  the mend first (ETERNUS's: one password try, ``BUILT_BY_HOST``).
 - **A login the driver cannot complete** is mended on its answer: VSP's handler could not take
   the array's integer session id and sent its password in place of the session token
   (``_vsp_login_mended``).
@@ -265,19 +267,35 @@ def _cli_errors_checked(holder: str, method: str, error: str, read_by_driver: tu
 def _eternus_one_password_try(inner: Any) -> None:
     """ETERNUS's SSH pool answers a refused password by connecting again at once, the keys in
     ``~/.ssh`` left out: two failed logins per try, towards the account's lock-out (a rotated
-    password was two at each probe). Its connections are made with Delfin's shared SSH pool's
-    own ``create`` instead, as every other Delfin SSH driver makes them: one try. The
-    constructor's login comes before the host can do this: a registration with a wrong password
-    still costs two."""
+    password was two at each probe, a wrong one two at each registration). Its connections are
+    made with Delfin's shared SSH pool's own ``create`` instead, as every other Delfin SSH
+    driver makes them: one try."""
     from delfin.drivers.utils.ssh_client import SSHPool
     pool = inner.cli_handler.ssh_pool
     pool.create = types.MethodType(SSHPool.create, pool)
 
 
+def _eternus_built(inner: Any, kwargs: dict) -> None:
+    """ETERNUS's constructor in its own order (its base class, its CLI handler, the handler's
+    login), its pool given one password try before that login: the constructor logs in at once,
+    before the host could mend the instance."""
+    from delfin.drivers import driver
+    from delfin.drivers.fujitsu.eternus.cli_handler import CliHandler
+    driver.StorageDriver.__init__(inner, **kwargs)
+    inner.cli_handler = CliHandler(**kwargs)
+    _eternus_one_password_try(inner)
+    inner.login = inner.cli_handler.login()
+
+
+#: drivers the host builds itself, where what it puts right must come before the constructor's
+#: login (each function is given the bare instance and the keyword arguments)
+BUILT_BY_HOST = {"fujitsu eternus": _eternus_built}
+
+
 #: what the host puts right in a Delfin driver instance, after it is built (each function is
 #: given the driver instance): its reading of its array's answers, its logins
 ANSWER_MENDS = {"hitachi hnas": (_hnas_console_checked,), "hitachi vsp": (_vsp_login_mended,),
-                "fujitsu eternus": (_eternus_cli_checked, _eternus_one_password_try),
+                "fujitsu eternus": (_eternus_cli_checked,),
                 # its CLI errors on stderr, which its handler answers when stdout is empty; it reads
                 # CMMVC8275E (an alert already fixed) itself, in clear_alert
                 "ibm storwize_svc": (_cli_errors_checked("ssh_hanlder", "exec_ssh_command", r"CMMVC\d{4}E\b",
@@ -443,9 +461,14 @@ class DelfinDriverHost(StorageDriver):
         if relative:
             os.makedirs(os.path.join(os.getcwd(), relative), exist_ok=True)
         inner = cls.__new__(cls)
+        build = BUILT_BY_HOST.get(self.entry_point.name)
         try:
             with logged_errors(self.entry_point.name), translated("login"):
-                inner.__init__(**delfin_kwargs(self.access_info, self.storage_id))
+                kwargs = delfin_kwargs(self.access_info, self.storage_id)
+                if build is None:
+                    inner.__init__(**kwargs)
+                else:
+                    build(inner, kwargs)
         except BaseException:
             # a constructor that failed after a login (3PAR's: REST, then SSH) leaves no session
             end_sessions(self.entry_point.name, inner)

@@ -735,6 +735,22 @@ def test_eternus_cli_inventory_and_alerts_on_one_connection(simulator, workdir):
     assert _settled(simulator, arr["name"], 0)["active_sessions"] == 0
 
 
+def test_eternus_wrong_password_at_registration_is_one_failed_login(simulator, workdir):
+    """ETERNUS's constructor logs in at once, and its pool connects again when refused: two
+    failed logins per registration with a wrong password as shipped, towards the account's
+    lock-out. The host builds it with one password try before that login."""
+    arr = simulator.add_array(kind="eternus", sizes=SIZES)
+    access = eternus_access(arr, "wrong")
+    with pytest.raises(InvalidUsernameOrPassword):
+        load_driver_class(access["vendor"], access["model"])(**access, storage_id="st-1")
+    assert simulator.stats(arr["name"])["failed_logins"] == 1
+    from delfin.drivers.fujitsu.eternus.eternus_stor import EternusDriver      # once the host set Delfin up
+    with pytest.raises(delfin_exception.InvalidUsernameOrPassword):
+        EternusDriver(**delfin_kwargs(AccessInfo.parse(access), "st-1"))
+    assert simulator.stats(arr["name"])["failed_logins"] == 3                     # as shipped: two
+    assert _settled(simulator, arr["name"], 0)["active_sessions"] == 0
+
+
 def test_eternus_errors_and_answers_cut_short_are_not_data(simulator, workdir):
     """Delfin 1.5.0's ETERNUS driver makes no data of any ``Error:`` answer: a busy array's
     pools, disks, controllers and ports came back empty (as shipped, checked here), and a failed
