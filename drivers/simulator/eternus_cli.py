@@ -177,11 +177,10 @@ def thin_volumes(m: EternusModel) -> str:
 
 
 def disks(m: EternusModel) -> str:
-    groups = {i: (n, p) for n, p in enumerate(m.a.inv.pools) for i in range(len(m.a.inv.disks))
-              if i % max(1, len(m.a.inv.pools)) == n}
+    pools = m.a.inv.pools
     blocks = []
-    for i, d in enumerate(m.a.inv.disks):
-        rg = f" {groups[i][0]} : {groups[i][1]['name']}" if i in groups else "-"
+    for i, d in enumerate(m.a.inv.disks):          # the pools' RAID groups take the disks in turn
+        rg = f" {i % len(pools)} : {pools[i % len(pools)]['name']}" if pools else "-"
         blocks.append("\n".join([
             f"Controller Enclosure Disk #{i} Information", _field("Location", f"CE-Disk#{i}"),
             _field("Status", DISK_STATUS.get(d["status"], "Failed Usable")) + " (Error Code : 0x0000)",

@@ -9,7 +9,7 @@ A vendor CLI that offers an interactive shell (``open_shell``: Hitachi HNAS's co
 Delfin's driver drives with ``invoke_shell``) gets a pty and shell channel: its greeting and
 prompt, then each line typed echoed, answered and followed by the prompt again, until ``exit``.
 A vendor CLI with a ``busy()`` answers a throttled command in its own words (Storwize's
-``CMMVC...E`` line, ETERNUS's ``Error:`` one), as the array would say it.
+``CMMVC...E`` line, ONTAP's and ETERNUS's ``Error:`` ones), as the array would say it.
 """
 from __future__ import annotations
 
@@ -83,7 +83,6 @@ class Shell(Protocol):
     def run(self, command: str) -> Answer: ...
 
 
-
 def command_words(command: str) -> list[str]:
     """A vendor CLI command's words as its shell splits them; none for one it cannot split."""
     try:
@@ -101,13 +100,15 @@ def find_view(views: list[tuple[list[str], Any]], argv: list[str]) -> Optional[t
     return None
 
 
-def serve_command(array: SimArray, cli: Callable[[str], Answer], command: str, session: Any = None) -> Answer:
+def serve_command(array: SimArray, cli: Callable[[str], Answer], command: str, session: Any = None,
+                  busy: Optional[Callable[[], bytes]] = None) -> Answer:
     """One command as the array serves it: counted in flight, with the array's faults, then
-    answered by its command line (``cli``); never raises."""
+    answered by its command line (``cli``); a throttled one in the vendor CLI's own words
+    (``busy``) where it has them; never raises."""
     with array.in_flight(session):
         array.delay()
         if array.throttled():
-            return EXIT_BUSY, b"", b"error: system busy, try later\n"
+            return EXIT_BUSY, b"", busy() if busy is not None else b"error: system busy, try later\n"
         array.count_request()
         if array.faults.malformed:
             return EXIT_OK, b"\x00garbage!!\n!!\n", b""
@@ -212,12 +213,7 @@ class _Session(paramiko.ServerInterface):
             channel.close()
 
     def _serve(self, cli: Callable[[str], Answer], command: str) -> Answer:
-        """One command at the array, a throttled one answered in the vendor CLI's own words
-        (``busy``) where it has them."""
-        code, out, err = serve_command(self.array, cli, command, ("ssh", self.conn_id))
-        if code == EXIT_BUSY and self.busy is not None:
-            return code, b"", self.busy()
-        return code, out, err
+        return serve_command(self.array, cli, command, ("ssh", self.conn_id), self.busy)
 
     def _exec(self, channel: paramiko.Channel, command: bytes) -> None:
         text = command.decode("utf-8", "replace")
