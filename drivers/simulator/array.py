@@ -23,12 +23,12 @@ PERF_TYPES = ["storage", "storagePool", "volume", "port", "disk", "controller"]
 #: ``slow_requests`` (so a benchmark can tell a slow call's time at the array from ours)
 SLOW_MARGIN_MS = 10.0
 KINDS = {"sim", "pure", "storwize", "unity", "ds8k", "oceanstor", "3par", "vplex", "msa", "vmax", "netapp", "hnas", "vsp",
-         "eternus"}
+         "eternus", "vnx"}
 #: the model an array of a kind reports unless given one (the FlashArray and Storwize APIs name theirs)
 DEFAULT_MODELS = {"unity": "Unity 480", "ds8k": "2107-996", "oceanstor": "OceanStor 5500 V5", "3par": "HPE 3PAR 8440",
                   "msa": "MSA 2050 SAN", "vmax": "PowerMax_2000",
                   "netapp": "FAS8200", "hnas": "HNAS 4060", "vsp": "VSP G900",
-                  "eternus": "ET103ACU"}
+                  "eternus": "ET103ACU", "vnx": "VNX5400"}
 
 
 class SimError(Exception):
@@ -60,8 +60,9 @@ class ArrayConfig:
     #: "3par" (HPE 3PAR WSAPI over HTTPS and CLI over SSH), "vplex" (Dell EMC VPLEX REST over HTTPS),
     #: "msa" (HPE MSA CLI over SSH, XML answers), "vmax" (Dell EMC Unisphere for PowerMax REST over HTTPS)
     #: "netapp" (NetApp ONTAP CLI over SSH and REST over HTTPS), "hnas" (Hitachi HNAS console,
-    #: an interactive shell over SSH), "vsp" (Hitachi VSP REST over HTTPS) or "eternus" (Fujitsu
+    #: an interactive shell over SSH), "vsp" (Hitachi VSP REST over HTTPS), "eternus" (Fujitsu
     #: ETERNUS DX CLI, an interactive shell over SSH; its model code as Delfin's recorded reply shows it)
+    #: or "vnx" (Dell EMC VNX block: its management server, reached by naviseccli over HTTPS)
     kind: str = "sim"
 
     @classmethod

@@ -14,6 +14,8 @@ from .http_base import HttpError, JsonHandler
 class ArrayHandler(JsonHandler):
     #: the body a ``malformed`` array answers with: the start of a vendor reply, cut off
     GARBAGE = b"{\"items\": [<<garbage"
+    #: what the array answers while it throttles (with the throttle's status)
+    BUSY = "too many requests, try later"
 
     def sim_array(self) -> SimArray:
         return self.server.context  # type: ignore[attr-defined]
@@ -68,7 +70,7 @@ class ArrayHandler(JsonHandler):
             faults = array.faults
             throttled = array.throttled()
             if throttled:
-                raise HttpError(throttled, "too many requests, try later")
+                raise HttpError(throttled, self.BUSY)
             if faults.malformed:
                 return 200, self.GARBAGE
             try:

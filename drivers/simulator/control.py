@@ -16,6 +16,16 @@ import requests
 
 from ..perf_catalog import format_resource_metrics
 
+#: the stand-in ``naviseccli`` (Delfin's VNX block driver runs it by name): put this directory
+#: first on the PATH of a host that runs that driver against a simulated array (``kind: vnx``)
+NAVISECCLI_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bin")
+
+
+def with_naviseccli(path: Optional[str]) -> str:
+    """``path`` (a PATH value) with the stand-in ``naviseccli``'s directory first."""
+    rest = [p for p in (path or "").split(os.pathsep) if p and p != NAVISECCLI_DIR]
+    return os.pathsep.join([NAVISECCLI_DIR, *rest])
+
 
 class SimulatorProcess:
     """A simulator subprocess on loopback; stop it with ``stop()`` (by its PID, never by name)."""
@@ -242,3 +252,11 @@ def hnas_access(array: dict, password: Optional[str] = None) -> dict:
     """Access info for Delfin's ``hitachi hnas`` driver (a ``kind: hnas`` array): its console
     over SSH."""
     return _delfin_ssh("hitachi", "hnas", array, password)
+
+
+def vnx_access(array: dict, password: Optional[str] = None) -> dict:
+    """Access info for Delfin's ``dellemc vnx_block`` driver (a ``kind: vnx`` array): its
+    ``naviseccli`` account and the management server's port (``NAVISECCLI_DIR`` first on PATH)."""
+    return {"vendor": "dellemc", "model": "vnx_block",
+            "cli": {"host": array["host"], "port": array["rest_port"], "username": "admin",
+                    "password": password or array["users"]["admin"]}}

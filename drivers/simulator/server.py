@@ -25,6 +25,7 @@ from .storwize_cli import StorwizeCli
 from .tls import self_signed
 from .unity_server import UnityArray, UnityRestHandler
 from .vmax_server import VmaxArray, VmaxRestHandler
+from .vnx_server import VnxAgentHandler, VnxModel
 from .vplex_server import VplexRestHandler
 from .vsp_server import VspArray, VspRestHandler
 
@@ -46,6 +47,8 @@ VENDOR_APIS: dict[str, tuple[Optional[RestApi], Optional[Callable[[SimArray], An
     "hnas": (None, HnasCli),
     "vsp": ((VspRestHandler, VspArray), None),
     "eternus": (None, EternusCli),
+    # its management server, which the stand-in naviseccli (drivers/simulator/bin) reaches
+    "vnx": ((VnxAgentHandler, VnxModel), None),
 }
 #: the kinds whose REST API is served over HTTPS with the simulator's self-signed certificate
 HTTPS_KINDS = {kind for kind, (rest, _) in VENDOR_APIS.items() if rest is not None}

@@ -1,6 +1,8 @@
 """REST and SSH drivers against a real simulator process, counted at the array."""
 import contextlib
+import os
 import socket
+import subprocess
 import threading
 import time
 
@@ -13,7 +15,7 @@ from drivers.errors import (BadResponse, ConnectTimeout, InvalidInput, InvalidIp
                             InvalidUsernameOrPassword, SSHConnectTimeout, SSHException,
                             StorageBackendException)
 from drivers.rest_driver import SimulatorRestDriver
-from drivers.simulator.control import rest_access, ssh_access
+from drivers.simulator.control import NAVISECCLI_DIR, rest_access, ssh_access
 from drivers.ssh_driver import SimulatorSSHDriver
 
 KINDS = {"rest": (SimulatorRestDriver, rest_access), "ssh": (SimulatorSSHDriver, ssh_access)}
@@ -286,7 +288,7 @@ def test_every_array_kind_has_its_servers():
     from drivers.simulator.array import KINDS
     from drivers.simulator.server import HTTPS_KINDS, VENDOR_APIS
     assert set(VENDOR_APIS) | {"sim"} == KINDS
-    assert HTTPS_KINDS == {"pure", "unity", "ds8k", "oceanstor", "vplex", "3par", "vmax", "netapp", "vsp"}
+    assert HTTPS_KINDS == {"pure", "unity", "ds8k", "oceanstor", "vplex", "3par", "vmax", "netapp", "vsp", "vnx"}
     assert {k for k, (_, cli) in VENDOR_APIS.items() if hasattr(cli, "open_shell")} == {"eternus", "hnas"}
     assert {k for k, (_, cli) in VENDOR_APIS.items() if hasattr(cli, "busy")} == {"eternus", "netapp", "storwize"}
 
@@ -353,3 +355,39 @@ def test_eternus_cli_prompts_answers_and_says_busy_in_its_own_words(simulator):
         assert typed("show raid-groups -csv").count("\r\n") == 2 + 2          # echo, title, 2 RAID groups, prompt
         stats = simulator.stats(arr["name"])
         assert (stats["logins"], stats["active_sessions"], stats["requests"], stats["throttled"]) == (1, 1, 4, 1)
+
+
+def test_naviseccli_stand_in_carries_the_account_and_prints_what_the_array_says(simulator):
+    """The stand-in ``naviseccli`` (Delfin's VNX block driver runs it by name): each command sent
+    with its account to the array's management server, checked there on its own (no session),
+    the answer printed with exit status 0; a refusal, an unknown command and a busy storage
+    processor printed on stdout with exit status 1 (where the driver reads the words it knows);
+    a closed port in the words the driver maps to InvalidIpOrPort. Counted at the array."""
+    arr = simulator.add_array(kind="vnx", sizes={"pools": 2, "volumes": 3, "disks": 2, "ports": 2, "controllers": 2})
+
+    def navi(*words: str, password: str = arr["users"]["admin"], port: int = arr["rest_port"]):
+        done = subprocess.run([os.path.join(NAVISECCLI_DIR, "naviseccli"), "-User", "admin", "-password", password,
+                               "-scope", "0", "-t", "10", "-h", "127.0.0.1", "-port", str(port), *words],
+                              input=b"2", capture_output=True, timeout=30)
+        return done.returncode, done.stdout.decode()
+
+    code, out = navi("getagent")
+    assert code == 0 and f"Serial No:           {arr['serial_number']}" in out and "Model:               VNX5400" in out
+    code, out = navi("storagepool", "-list")
+    assert code == 0 and out.count("Pool Name:") == 1                  # the last of 2 pools is a RAID group
+    assert navi("getrg")[1].count("RaidGroup ID:") == 1
+    assert navi("getall", "-lun")[1].count("LOGICAL UNIT NUMBER") == 3
+    assert navi("getagent", password="wrong") == (1, "Authentication failed: invalid username, password and/or scope\n")
+    assert navi("getlun", "-bogus") == (1, "Error: getlun -bogus: Unrecognized option or command\n")
+    with simulator.faulted(arr["name"], throttle=429):
+        code, out = navi("getdisk")
+        assert code == 1 and out.startswith("Error: The storage processor is busy")
+    assert navi("security", "-certificate", "-list") == (0, "")         # the tool's own store: no array asked
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    code, out = navi("getagent", port=closed)
+    assert code == 1 and "error occurred while trying to connect" in out and "connection refused" in out
+    stats = simulator.stats(arr["name"])
+    assert (stats["logins"], stats["active_sessions"], stats["failed_logins"], stats["throttled"]) == (0, 0, 1, 1)
+    assert stats["requests"] == 5                    # the four answered, the unknown command (checked, refused)
