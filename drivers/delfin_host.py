@@ -33,7 +33,9 @@ imports Delfin's config plus the one driver module its storage uses. What the ho
 - **A console's answer the driver misreads** is checked first: HNAS's and ETERNUS's drivers
   read a console 0.5 s after typing (an answer cut short was data), ETERNUS's,
   Storwize's and NetApp's made no data of a CLI error (``_hnas_console_checked``,
-  ``_eternus_cli_checked``, ``_cli_errors_checked``).
+  ``_eternus_cli_checked``, ``_cli_errors_checked``); VNX block's ran ``naviseccli`` without
+  reading its exit status, logged in again on a refused password and lost each list's last
+  record (``_navi_checked``).
 - **A constructor that logs in before it can be mended** is run in its own steps by the host,
   the mend first (ETERNUS's: one password try, ``BUILT_BY_HOST``).
 - **A login the driver cannot complete** is mended on its answer: VSP's handler could not take
@@ -57,6 +59,7 @@ import json
 import logging
 import os
 import re
+import subprocess
 import threading
 import types
 import warnings
@@ -264,6 +267,83 @@ def _cli_errors_checked(holder: str, method: str, error: str, read_by_driver: tu
     return mend
 
 
+#: how long past the driver's own ``naviseccli`` timeout (its ``-t``: the tool's connection) the
+#: host waits for the tool before it fails the command (the driver waits without end)
+NAVI_GRACE_S = 10.0
+
+
+#: a speed alone on its line, as ``naviseccli`` lists the speeds a port can run at
+_NAVI_SPEED = re.compile(r"(?m)^(\s*)(\d+)([KMG]bps\.?)\s*$")
+
+
+def _navi_sub_command(command: list[str]) -> str:
+    """The Navisphere command of a ``naviseccli`` argument list: the words after ``-h <host>``
+    (and ``-port <n>``), never the account given before them."""
+    words = list(command)
+    words = words[words.index("-h") + 2:] if "-h" in words else words[-1:]
+    if words[:1] == ["-port"]:
+        words = words[2:]
+    return " ".join(words)
+
+
+def _navi_checked(inner: Any) -> None:
+    """Five faults in how VNX block's driver runs ``naviseccli`` (``NaviHandler.navi_exe``, a
+    process per command), put right by running each command for it:
+
+    - **an error was no data**: it never reads the tool's exit status, and fails a command only
+      for the few errors it knows by their words (a refused account, a server it cannot reach);
+      any other error was parsed as the answer (a busy storage processor's pools, volumes and
+      ports: empty lists; its storage: no name). A non-zero exit status fails the call with the
+      tool's words (StorageBackendException).
+    - **a refused password was two failed logins per command**: on a refusal it logs in again
+      at once with the same password, which the array refuses again, towards the account's
+      lock-out. The refusal is raised as it comes (InvalidUsernameOrPassword).
+    - **each list's last record was lost**: its parsers add a record at the blank line after
+      it, and it strips the answer's last blank lines: the second storage processor's CPU, the
+      last iSCSI port's address and the last I/O module's type (its SAS port: ``other``). The
+      answer ends with a blank line.
+    - **a port's top speed was the wrong one**: it takes the greatest of the speeds a port
+      lists as text (``"8Gbps" > "16Gbps"``): a 16 Gb/s FC port's was 8 Gb/s, a 10 Gb/s iSCSI
+      port's 1 Gb/s. Each listed speed's number is given leading zeros (``_NAVI_SPEED``), which
+      its text comparison then orders as numbers (mixed units stay as the driver reads them).
+    - **a tool that hung held the call for ever**: it waits for the process without a bound.
+      The host waits the tool's own timeout and ``NAVI_GRACE_S``, then ends it.
+
+    The errors name the Navisphere command alone: the tool's command line holds the password."""
+    from delfin import exception as dex
+    from delfin.drivers.dell_emc.vnx.vnx_block import consts
+    handler = inner.navi_handler
+
+    def run(command: list[str], answer: Optional[str]) -> str:
+        sub, limit = _navi_sub_command(command), float(handler.navi_timeout) + NAVI_GRACE_S
+        try:
+            done = subprocess.run(command, input=(answer or "").encode(), capture_output=True, timeout=limit)
+        except FileNotFoundError:
+            done = None
+        except subprocess.TimeoutExpired:
+            done = limit
+        if done is None:
+            raise dex.ComponentNotFound("naviseccli")
+        if isinstance(done, float):
+            raise dex.StorageBackendException(f"naviseccli did not answer {sub!r} within {done:g} s")
+        out = done.stdout.decode("utf-8", "replace").strip()
+        for words, error in consts.EXCEPTION_MAP.items():      # the errors the driver knows, as it raises them
+            if words in out and not (words == consts.CER_ERR and answer in (None, consts.CER_STORE)):
+                raise error(out)
+        if done.returncode:
+            _cli_trouble(f"{(out.splitlines() or [f'exit status {done.returncode}'])[0]!r} to {sub}")
+        return _NAVI_SPEED.sub(lambda m: m[1] + m[2].zfill(6) + m[3], out) + "\n"
+
+    def navi_exe(command: list[str], host_ip: Optional[str] = None) -> str:
+        with handler.session_lock:
+            try:
+                return run(command, consts.CER_REJECT if handler.verify else consts.CER_STORE)
+            except dex.SSLCertificateFailed:       # the driver's own answer: its certificate again
+                handler.login(host_ip)
+                return run(command, None)
+    handler.navi_exe = navi_exe
+
+
 def _eternus_one_password_try(inner: Any) -> None:
     """ETERNUS's SSH pool answers a refused password by connecting again at once, the keys in
     ``~/.ssh`` left out: two failed logins per try, towards the account's lock-out (a rotated
@@ -295,7 +375,7 @@ BUILT_BY_HOST = {"fujitsu eternus": _eternus_built}
 #: what the host puts right in a Delfin driver instance, after it is built (each function is
 #: given the driver instance): its reading of its array's answers, its logins
 ANSWER_MENDS = {"hitachi hnas": (_hnas_console_checked,), "hitachi vsp": (_vsp_login_mended,),
-                "fujitsu eternus": (_eternus_cli_checked,),
+                "fujitsu eternus": (_eternus_cli_checked,), "dellemc vnx_block": (_navi_checked,),
                 # its CLI errors on stderr, which its handler answers when stdout is empty; it reads
                 # CMMVC8275E (an alert already fixed) itself, in clear_alert
                 "ibm storwize_svc": (_cli_errors_checked("ssh_hanlder", "exec_ssh_command", r"CMMVC\d{4}E\b",

@@ -1,6 +1,6 @@
 """SODA Delfin's own drivers through ``drivers/delfin_host.py`` (no Ray), counted at the
-simulated FlashArray, Unity, DS8000, OceanStor, 3PAR, VPLEX, VMAX, NetApp, HNAS, VSP, ETERNUS, MSA
-and Storwize arrays."""
+simulated FlashArray, Unity, DS8000, OceanStor, 3PAR, VPLEX, VMAX, NetApp, HNAS, VSP, ETERNUS, MSA,
+Storwize and VNX block arrays."""
 from __future__ import annotations
 
 import contextlib
@@ -26,7 +26,8 @@ from drivers.plugins import driver_catalog, load_driver_class
 from drivers.access_info import AccessInfo
 from drivers.simulator.control import (ds8k_access, eternus_access, hnas_access, hpe3par_access, msa_access,
                                       netapp_access, oceanstor_access, pure_access, rest_access, storwize_access,
-                                      unity_access, vmax_access, vplex_access, vsp_access)
+                                      unity_access, vmax_access, vnx_access, vplex_access, vsp_access,
+                                      with_naviseccli)
 from drivers.simulator.netapp_server import netapp_value
 from drivers import perfgen
 
@@ -36,7 +37,7 @@ from delfin.drivers import driver as delfin_driver  # noqa: E402
 VENDORS = {"pure": pure_access, "storwize": storwize_access, "unity": unity_access, "ds8k": ds8k_access,
            "oceanstor": oceanstor_access, "3par": hpe3par_access, "vplex": vplex_access, "msa": msa_access,
            "vmax": vmax_access, "netapp": netapp_access, "hnas": hnas_access, "vsp": vsp_access,
-           "eternus": eternus_access}
+           "eternus": eternus_access, "vnx": vnx_access}
 SIZES = {"volumes": 30, "pools": 3, "ports": 6, "disks": 8, "controllers": 2}
 #: the block lists and the size of the simulated array each one lists
 BLOCK_LISTS = {"list_storage_pools": "pools", "list_volumes": "volumes", "list_controllers": "controllers",
@@ -48,6 +49,13 @@ def workdir(tmp_path, monkeypatch):
     """As in a storage actor: a working directory of its own (Storwize writes stats files there)."""
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+@pytest.fixture
+def naviseccli(monkeypatch):
+    """This process's PATH with the simulator's stand-in ``naviseccli`` first (Delfin's VNX block
+    driver runs it by name)."""
+    monkeypatch.setenv("PATH", with_naviseccli(os.environ.get("PATH")))
 
 
 def make(simulator, kind: str, **cfg: Any):
@@ -1009,3 +1017,111 @@ def test_misbehaving_delfin_driver_gives_delfin_errors():
     d.close()
     with pytest.raises(errors.StorageBackendException):
         d.get_storage(None)                                 # closed: never called again
+
+
+def _vnx_raw(access: dict) -> Any:
+    """Delfin 1.5.0's VNX block driver as shipped (once the host has set Delfin up)."""
+    from delfin.drivers.dell_emc.vnx.vnx_block.vnx_block import VnxBlockStorDriver
+    return VnxBlockStorDriver(**delfin_kwargs(AccessInfo.parse(access), "st-1"))
+
+
+def test_vnx_block_inventory_through_naviseccli_with_no_session(simulator, workdir, naviseccli):
+    """Dell EMC VNX block: a ``naviseccli`` process per command, each carrying the account to the
+    storage processor, which holds no session. Storage pools and a RAID group (the last pool),
+    pool LUNs and RAID group LUNs, both storage processors with their CPU, FC and iSCSI ports
+    with their top speed and addresses, and the SAS back-end bus on each processor. Delfin 1.5.0's
+    driver lost each list's last record and took a port's top speed as text: through the host,
+    every record is there and 16 Gb/s is 16 Gb/s (as shipped, checked here). No alerts (its
+    ``list_alerts`` is not implemented), no perf, no file resources."""
+    arr, driver = make(simulator, "vnx", seed=97)
+    inv = inventory.generate(97, SIZES, name=arr["name"], vendor=arr["vendor"], model=arr["model"])
+    fc_iscsi = [p for p in inv.ports if p["type"] in ("fc", "iscsi")]
+    try:
+        storage = driver.get_storage(None)
+        assert {k: storage[k] for k in ("name", "vendor", "model", "serial_number", "firmware_version")} == {
+            "name": arr["name"], "vendor": "DELL EMC", "model": "VNX5400", "serial_number": arr["serial_number"],
+            "firmware_version": inv.storage["firmware_version"]}
+        pools = driver.list_storage_pools(None)
+        assert [p["name"] for p in pools] == [p["name"] for p in inv.pools[:-1]] + ["RAID Group 0"]
+        assert pools[-1]["total_capacity"] == inv.pools[-1]["total_capacity"] // 512 * 512
+        assert storage["total_capacity"] == sum(p["total_capacity"] for p in pools)
+        volumes = {v["name"]: v for v in driver.list_volumes(None)}
+        assert sorted(volumes) == sorted(v["name"] for v in inv.volumes)
+        raid = inv.pools[-1]["native_storage_pool_id"]
+        for v in inv.volumes:                      # a RAID group LUN is thick and full, a pool LUN as it is
+            got = volumes[v["name"]]
+            in_raid = v["native_storage_pool_id"] == raid
+            assert (got["native_storage_pool_id"] == "raid_group_0") == in_raid
+            assert got["type"] == ("thick" if in_raid else v["type"])
+            assert got["wwn"].replace(":", "") == v["wwn"].upper()
+        controllers = driver.list_controllers(None)
+        assert [(c["name"], c["cpu_info"]) for c in controllers] == [
+            (f"SP {sp}", c["cpu_info"]) for sp, c in zip("AB", inv.controllers)]
+        ports = driver.list_ports(None)
+        assert sorted(p["type"] for p in ports) == sorted([p["type"] for p in fc_iscsi] + ["sas", "sas"])
+        assert {p["max_speed"] for p in ports if p["type"] == "fc"} == {16 * 10 ** 9}
+        assert {p["max_speed"] for p in ports if p["type"] == "iscsi"} == {10 * 10 ** 9}
+        assert all(p["ipv4"] for p in ports if p["type"] == "iscsi")
+        assert [(d["serial_number"], d["capacity"]) for d in driver.list_disks(None)] == [
+            (d["serial_number"], d["capacity"] // 2 ** 20 * 2 ** 20) for d in inv.disks]
+        for lacking in ("list_alerts", "list_filesystems"):
+            with pytest.raises(NotSupported):
+                getattr(driver, lacking)(None)
+        with pytest.raises(NotSupported):
+            driver.collect_perf_metrics(None, "st-1", None, 0, int(time.time() * 1000))
+        stats = simulator.stats(arr["name"])
+        assert (stats["logins"], stats["active_sessions"], stats["failed_logins"]) == (0, 0, 0)
+        # one request per naviseccli command: the login's 1, get_storage's 5, the pools' 2, the
+        # volumes' 3, the controllers' 2, the ports' 5, the disks' 1; one at a time
+        assert (stats["requests"], stats["peak_inflight"]) == (19, 1)
+        raw = _vnx_raw(vnx_access(arr))                                               # as shipped
+        assert [c["cpu_info"] for c in raw.list_controllers(None)] == [inv.controllers[0]["cpu_info"], ""]
+        shipped = raw.list_ports(None)
+        assert {p["max_speed"] for p in shipped if p["type"] == "fc"} == {8 * 10 ** 9}
+        assert not [p for p in shipped if p["type"] == "iscsi"][-1]["ipv4"]
+        assert sorted(p["type"] for p in shipped if p["name"].endswith("Bus 0")) == ["other", "sas"]
+    finally:
+        driver.close()
+
+
+def test_vnx_block_errors_refusals_and_a_hung_naviseccli(simulator, workdir, naviseccli, monkeypatch):
+    """Delfin 1.5.0's VNX block driver never reads ``naviseccli``'s exit status: a busy storage
+    processor's pools, volumes, disks and controllers came back as empty lists (as shipped,
+    checked here). Through the host each is an error with the array's words, naming the command
+    and never the account. A refused password is one failed login per command through the host,
+    two as shipped (it logs in again at once), and one at a registration. A tool that hangs is
+    ended at the driver's own timeout and ``NAVI_GRACE_S``; the driver waited for it for ever."""
+    import drivers.delfin_host as host
+    arr, driver = make(simulator, "vnx")
+    raw = _vnx_raw(vnx_access(arr))
+    lists = ("list_storage_pools", "list_volumes", "list_disks", "list_controllers")
+    with simulator.faulted(arr["name"], throttle=429):
+        assert [getattr(raw, m)(None) for m in lists] == [[]] * 4                     # as shipped
+        for method in (*lists, "get_storage", "list_ports"):
+            with pytest.raises(StorageBackendException, match="answered 'Error: The storage processor is busy") as err:
+                getattr(driver, method)(None)
+            assert " to " in str(err.value) and arr["users"]["admin"] not in str(err.value)
+    assert _answered(driver, *lists) == _held(*lists)
+    driver.inner.navi_handler.navi_timeout = 2                 # the tool's own wait (-t), then the host's
+    monkeypatch.setattr(host, "NAVI_GRACE_S", -1.0)             # ends it before the tool gives up
+    with simulator.faulted(arr["name"], hold=True):
+        started = time.monotonic()
+        with pytest.raises(StorageBackendException, match="naviseccli did not answer 'getdisk' within 1 s"):
+            driver.list_disks(None)
+        assert time.monotonic() - started < 1.9
+    monkeypatch.setattr(host, "NAVI_GRACE_S", 10.0)
+    simulator.rotate_password(arr["name"], "rotated")
+    with pytest.raises(InvalidUsernameOrPassword) as err:
+        driver.list_disks(None)
+    assert "invalid username, password and/or scope" in str(err.value)
+    assert simulator.stats(arr["name"])["failed_logins"] == 1                          # one per command
+    with pytest.raises(delfin_exception.InvalidUsernameOrPassword):
+        raw.list_disks(None)
+    assert simulator.stats(arr["name"])["failed_logins"] == 3                          # as shipped: two
+    access = vnx_access(arr, "wrong")
+    with pytest.raises(InvalidUsernameOrPassword):
+        load_driver_class(access["vendor"], access["model"])(**access, storage_id="st-2")
+    assert simulator.stats(arr["name"])["failed_logins"] == 4
+    access = vnx_access(arr, "rotated")
+    driver = load_driver_class(access["vendor"], access["model"])(**access, storage_id="st-3")
+    assert _answered(driver, "list_disks") == _held("list_disks")
