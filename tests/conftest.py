@@ -1,12 +1,14 @@
 """Shared fixtures: one simulator process and (in tests/rayactors) one Ray cluster per session."""
 from __future__ import annotations
 
+import os
+
 import pytest
 
 import rayactors  # noqa: F401  (sets RAY_AUTH_MODE before ray is imported)
 import ray
 
-from drivers.simulator.control import SimulatorProcess
+from drivers.simulator.control import SimulatorProcess, with_naviseccli
 from rayactors.runtime import start_local_ray
 
 from .helpers import Manager, free_port, make_config
@@ -25,7 +27,9 @@ def ray_cluster():
     so each cluster's dashboard (for Ray's state API) takes a port that is free, not 8265.
     Started as ``rayactors.start`` starts a local cluster (loopback only, the node's glibc
     settings): without ``loopback_only`` Ray rewrites 127.0.0.1 to the machine's address and its
-    GCS, raylet and agents listen on that and on 0.0.0.0."""
+    GCS, raylet and agents listen on that and on 0.0.0.0. The node has ``naviseccli`` (the
+    simulator's stand-in) on its PATH, as a host running Delfin's VNX block driver has the real one."""
+    os.environ["PATH"] = with_naviseccli(os.environ.get("PATH"))
     start_local_ray(address="local", include_dashboard=True, dashboard_host="127.0.0.1", dashboard_port=free_port(),
                     num_cpus=4, namespace="delfin-test-root", log_to_driver=False)
     yield ray.get_runtime_context().gcs_address

@@ -1,6 +1,6 @@
 """SODA Delfin's own vendor drivers (pure flasharray, dellemc unity, ibm ds8k, huawei oceanstor,
 hpe 3par, dellemc vplex, dellemc vmax, netapp cmode, hitachi hnas, hitachi vsp, fujitsu eternus, hpe msa,
-ibm storwize_svc) in our storage actors,
+ibm storwize_svc, dellemc vnx_block) in our storage actors,
 over real Ray and real sockets, counted at the simulated arrays."""
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from drivers import perfgen
 from drivers.errors import InvalidUsernameOrPassword, NotSupported, StorageNotFound
 from drivers.simulator.control import (ds8k_access, eternus_access, hnas_access, hpe3par_access, msa_access,
                                       netapp_access, oceanstor_access, pure_access, storwize_access, unity_access,
-                                      vmax_access, vplex_access, vsp_access)
+                                      vmax_access, vnx_access, vplex_access, vsp_access)
 from rayactors import metrics
 
 from ..helpers import kill_9_and_wait, on_module_manager, wait_for
@@ -28,15 +28,18 @@ pytestmark = pytest.mark.second_lane     # mostly waits on the drivers' own slee
 VENDORS = {"pure": pure_access, "storwize": storwize_access, "unity": unity_access, "ds8k": ds8k_access,
            "oceanstor": oceanstor_access, "3par": hpe3par_access, "vplex": vplex_access, "msa": msa_access,
            "vmax": vmax_access, "netapp": netapp_access, "hnas": hnas_access, "vsp": vsp_access,
-           "eternus": eternus_access}
+           "eternus": eternus_access, "vnx": vnx_access}
 #: sessions one driver instance holds at the array (3PAR's: a REST session key and an SSH
-#: connection; VPLEX's and VMAX's none: the credentials go with every request)
-SESSIONS = {"3par": 2, "vplex": 0, "vmax": 0}
+#: connection; VPLEX's, VMAX's and VNX block's none: the credentials go with every request, or
+#: every naviseccli command)
+SESSIONS = {"3par": 2, "vplex": 0, "vmax": 0, "vnx": 0}
 #: Delfin 1.5.0's drivers that list no disks, and those with no performance collection
 NO_DISKS = {"ds8k", "vplex"}
-NO_PERF = {"3par", "ds8k", "hnas", "msa", "pure", "unity", "vplex", "vsp"}
+NO_PERF = {"3par", "ds8k", "hnas", "msa", "pure", "unity", "vplex", "vsp", "vnx"}
 #: the arrays' FC ports, where the driver lists no others (ETERNUS's: the simulated arrays' even ports)
 FC_PORTS_ONLY = {"eternus"}
+#: ports the driver lists besides the arrays' (VNX block's: the SAS back-end bus on each processor)
+EXTRA_PORTS = {"vnx": 2}
 #: volumes the driver lists where it is not the array's (HNAS's: a NAS, none)
 VOLUMES = {"hnas": 0}
 #: the drivers whose session a restarted actor ends by its handle (SESSION_HANDOFF)
@@ -44,9 +47,10 @@ HANDOFF = {"3par", "oceanstor", "pure", "unity", "vsp"}
 #: Delfin's REST drivers run here; DS8000's never ends its token at the array (no logout call)
 REST = ["ds8k", "oceanstor", "pure", "unity", "vsp"]
 #: the ones that make an empty or partial list of a throttled answer (OceanStor's raises itself),
-#: and how the array says it: 429, or an SSH CLI's error line (Storwize's, ETERNUS's, NetApp's)
+#: and how the array says it: 429, or a CLI's error line (Storwize's, ETERNUS's, NetApp's over
+#: SSH; VNX block's from naviseccli)
 EMPTY_ON_429 = {"ds8k": "429", "pure": "429", "unity": "429", "storwize": "'CMMVC5786E", "eternus": "'Error: E0019",
-                "netapp": "'Error: command failed"}
+                "netapp": "'Error: command failed", "vnx": "'Error: The storage processor is busy"}
 #: file resources per pool, where the simulated array has them
 FILES_PER_POOL = {"unity": {"list_filesystems": 1, "list_qtrees": 1, "list_quotas": 2, "list_shares": 2},
                   "netapp": {"list_filesystems": 1, "list_qtrees": 2, "list_quotas": 2, "list_shares": 3},
@@ -56,7 +60,11 @@ SIZES = {"volumes": 5, "pools": 2, "ports": 4, "disks": 3, "controllers": 2}
 #: calls per caller thread in the nine-callers test (each Delfin driver serves one at a time);
 #: ETERNUS's driver waits 1 s per CLI command (its get_storage types five): one call each
 NINE_CALLERS_CALLS = 20
-CALLS = {"eternus": 1}
+CALLS = {"eternus": 1, "vnx": 2}
+#: kinds whose cases these tests run in lane 1 (tests/rayactors/test_delfin_vnx_block.py): VNX
+#: block's driver waits on no sleep of its own (a naviseccli process per command), and lane 2 is
+#: the longer lane (tests/run_split.py)
+LANE_1_KINDS = {"vnx"}
 FILE_METHODS = ("list_filesystems", "list_qtrees", "list_quotas", "list_shares")
 
 #: each test registers arrays of its own and looks at their storages only: one supervisor for all
@@ -86,21 +94,24 @@ def test_nine_callers_one_session_then_remove_logs_out(manager, simulator, kind,
     """Nine callers at once, as three processes of three threads each (tests/rayactors/test_sessions.py
     has nine processes), 20 calls each: 180 calls queued on one session that serves one at a time
     (50 each took 24-40 s per vendor, the calls one after the other at the array). ETERNUS's
-    driver takes seconds per call: one call each, still nine at once on its one session."""
+    driver takes seconds per call: one call each, still nine at once on its one session. VNX
+    block's holds no session (a naviseccli process per command): one command at a time at the
+    array, two calls each."""
     arr = add(simulator, kind)
     sid = manager.client.discover_storage(None, access(kind, arr))["id"]
     go = tmp_path / "go"
     calls = CALLS.get(kind, NINE_CALLERS_CALLS)
     with callers(manager, sid, go, processes=3, threads=3, calls=calls) as procs:
         assert read_line(procs) == [{"phase": 1, "ok": 3 * calls}] * 3
-        stats = simulator.stats(arr["name"])
-        assert (stats["logins"], stats["active_sessions"], stats["failed_logins"]) == (1, 1, 0)
-        assert stats["peak_session_inflight"] == 1        # Delfin's drivers: one call at a time
+        stats, n = simulator.stats(arr["name"]), SESSIONS.get(kind, 1)
+        assert (stats["logins"], stats["active_sessions"], stats["failed_logins"]) == (n, n, 0)
+        # Delfin's drivers: one call at a time (on the session; VNX block's: at the array)
+        assert stats["peak_session_inflight" if n else "peak_inflight"] == 1
         manager.client.remove_storage(None, sid)
         go.touch()
         assert [line["error"] for line in read_line(procs)] == ["StorageNotFound"] * 3
     wait_for(lambda: simulator.stats(arr["name"])["active_sessions"] == 0, 10, what="logout")
-    assert simulator.stats(arr["name"])["logouts"] == 1
+    assert simulator.stats(arr["name"])["logouts"] == n
     with pytest.raises(StorageNotFound):
         manager.client.get_storage(None, sid)
 
@@ -147,7 +158,7 @@ def test_an_outage_costs_no_second_session(manager, simulator, kind):
     wait_for(lambda: simulator.stats(arr["name"])["active_sessions"] == 0, 10, what="logout")
 
 
-@pytest.mark.parametrize("kind", EMPTY_ON_429)
+@pytest.mark.parametrize("kind", [k for k in EMPTY_ON_429 if k not in LANE_1_KINDS])
 def test_a_throttled_array_keeps_the_last_inventory(manager, simulator, kind):
     """A sync while the array answers 429 (or its CLI says it is busy): Delfin's drivers make
     empty lists of it; the host makes it an error, so the sync fails per resource and the last
@@ -158,7 +169,8 @@ def test_a_throttled_array_keeps_the_last_inventory(manager, simulator, kind):
     wait_for(lambda: len(c.resources("volume", sid)) == SIZES["volumes"], 30, what="first sync")
     kinds = ("volume", "port", "controller") + (() if kind == "ds8k" else ("disk",))   # DS8000: no disks
     before = {k: len(c.resources(k, sid)) for k in kinds}
-    assert before["port"] == (len(range(0, SIZES["ports"], 2)) if kind in FC_PORTS_ONLY else SIZES["ports"])
+    assert before["port"] == (len(range(0, SIZES["ports"], 2)) if kind in FC_PORTS_ONLY else SIZES["ports"]) + \
+        EXTRA_PORTS.get(kind, 0)
     with simulator.faulted(arr["name"], throttle=429):
         support = c.sync(sid)
     for method in (f"list_{k}s" for k in kinds):
@@ -166,8 +178,8 @@ def test_a_throttled_array_keeps_the_last_inventory(manager, simulator, kind):
         assert f"answered {EMPTY_ON_429[kind]}" in support[method]["error"]["error_msg"]
     assert {k: len(c.resources(k, sid)) for k in before} == before
     assert c.sync(sid)["list_volumes"] == {"status": "supported", "count": SIZES["volumes"]}
-    stats = simulator.stats(arr["name"])
-    assert (stats["logins"], stats["active_sessions"]) == (1, 1)
+    stats, n = simulator.stats(arr["name"]), SESSIONS.get(kind, 1)
+    assert (stats["logins"], stats["active_sessions"]) == (n, n)
 
 
 @pytest.mark.parametrize("kind", ["3par", "ds8k", "hnas", "msa", "netapp", "oceanstor", "pure", "storwize", "unity",
@@ -313,7 +325,7 @@ def test_rotation_auth_failed_no_retry_then_update(manager, simulator, kind):
             c.get_storage(None, sid)
     assert simulator.stats(arr["name"])["failed_logins"] == 1
     new = access(kind, arr, "rotated")
-    c.update_access_info(None, {"storage_id": sid, **{k: new[k] for k in ("rest", "ssh") if k in new}})
+    c.update_access_info(None, {"storage_id": sid, **{k: new[k] for k in ("rest", "ssh", "cli") if k in new}})
     assert _lists(c, sid, kind, quiet=False)
     stats, n = simulator.stats(arr["name"]), SESSIONS.get(kind, 1)
     assert (stats["logins"], stats["active_sessions"]) == (2 * n, n)

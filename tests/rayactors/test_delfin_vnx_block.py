@@ -1,0 +1,64 @@
+"""Delfin's ``dellemc vnx_block`` driver in our storage actors: the vendor-driver tests of
+tests/rayactors/test_delfin_drivers.py, run for VNX block in lane 1. Its driver waits on no
+sleep of its own (a ``naviseccli`` process per command, answered at once), unlike the drivers
+that module runs in lane 2 (tests/run_split.py), which is the longer lane. The shared cluster's
+node has the simulator's stand-in ``naviseccli`` on its PATH (tests/conftest.py)."""
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from ..helpers import on_module_manager
+from . import test_delfin_drivers as vendor
+
+pytest.importorskip("delfin")
+KIND = "vnx"
+manager = pytest.fixture(on_module_manager)
+
+
+def test_nine_callers_one_command_at_a_time_then_remove(manager, simulator, tmp_path):
+    vendor.test_nine_callers_one_session_then_remove_logs_out(manager, simulator, KIND, tmp_path)
+
+
+def test_a_busy_storage_processor_keeps_the_last_inventory(manager, simulator):
+    vendor.test_a_throttled_array_keeps_the_last_inventory(manager, simulator, KIND)
+
+
+def test_types_the_array_lacks_are_not_supported(manager, simulator):
+    vendor.test_types_the_array_lacks_are_not_supported(manager, simulator, KIND)
+
+
+def test_rotation_auth_failed_one_refused_command_then_update(manager, simulator):
+    vendor.test_rotation_auth_failed_no_retry_then_update(manager, simulator, KIND)
+
+
+def test_a_held_command_keeps_the_other_callers_off_the_array(manager, simulator):
+    """The interleaving forced: the array holds the first naviseccli command it gets (the
+    simulator's ``hold``) while three callers wait. With no session at the array, what keeps
+    their commands apart is on our side: the storage's one gate (one call at a time) and the
+    driver's own lock, which the host's runner keeps. The array sees one command in flight for
+    as long as it holds it, then each call's commands one at a time, and every call answers.
+    (With the gate opened to 3 calls and the lock left out, it saw 3 at once: checked.)"""
+    arr = vendor.add(simulator, KIND)
+    c = manager.client
+    sid = c.discover_storage(None, vendor.access(KIND, arr))["id"]
+    vendor.wait_for(lambda: vendor._sync_status(c, sid) == "SYNCED", 60, what="the first sync")
+    simulator.reset_stats(arr["name"])
+    answers: list = []
+    calls = [lambda: c.list_volumes(None, sid), lambda: c.get_storage(None, sid), lambda: c.list_disks(None, sid)]
+    with simulator.faulted(arr["name"], hold=True):
+        threads = [threading.Thread(target=lambda f=f: answers.append(f())) for f in calls]
+        for t in threads:
+            t.start()
+        vendor.wait_for(lambda: simulator.stats(arr["name"])["inflight"] == 1, 30, what="a command held")
+        time.sleep(1.0)                                  # the other callers have long reached the actor
+        stats = simulator.stats(arr["name"])
+        assert (stats["inflight"], stats["peak_inflight"], stats["requests"]) == (1, 1, 0)   # held, not yet served
+    for t in threads:
+        t.join(60)
+    assert len(answers) == 3 and all(answers)
+    stats = simulator.stats(arr["name"])
+    # list_volumes 3 commands, get_storage 5, list_disks 1: one at a time at the array
+    assert (stats["requests"], stats["peak_inflight"], stats["failed_logins"]) == (9, 1, 0)
