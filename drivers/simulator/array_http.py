@@ -84,3 +84,11 @@ class ArrayHandler(JsonHandler):
             if key == name:
                 return value
         return None
+
+
+class ModelHandler(ArrayHandler):
+    """A vendor API served from its model of the array (the server's context), which holds the
+    array it is derived from as ``array``."""
+
+    def sim_array(self) -> SimArray:
+        return self.server.context.array  # type: ignore[attr-defined]

@@ -33,7 +33,7 @@ from typing import Any, Callable, Optional
 
 from .. import perfgen
 from .array import SimArray
-from .array_http import ArrayHandler
+from .array_http import ModelHandler
 from .http_base import HttpError
 from .ssh_server import command_words, find_view
 
@@ -64,7 +64,7 @@ class NetAppModel:
     """The cluster as its CLI and REST API show it, derived from the array's inventory."""
 
     def __init__(self, array: SimArray) -> None:
-        self.a = array
+        self.a = self.array = array
         inv = array.inv
         self.cluster = inv.storage["name"]
         self.nodes = {c["native_controller_id"]: f"{self.cluster}-{i + 1:02d}" for i, c in enumerate(inv.controllers)}
@@ -287,11 +287,8 @@ COUNTERS = {"iops": ("readIops", "writeIops", "iops"), "throughput": ("readThrou
 SCALE = {"iops": 1, "throughput": MiB, "latency": 1000}
 
 
-class NetAppRestHandler(ArrayHandler):
+class NetAppRestHandler(ModelHandler):
     GARBAGE = b"{\"records\": [<<garbage"
-
-    def sim_array(self) -> SimArray:
-        return self.server.context.a  # type: ignore[attr-defined]
 
     def serve(self, method: str, parts: list[str]) -> tuple[int, Any]:
         m: NetAppModel = self.server.context  # type: ignore[attr-defined]

@@ -27,7 +27,7 @@ import numpy as np
 
 from .. import perfgen
 from .array import SimArray, SimError
-from .array_http import ArrayHandler
+from .array_http import ModelHandler
 from .http_base import HttpError
 
 TOKEN = "iBaseToken"
@@ -84,13 +84,9 @@ def _answer(data: Any = None, code: int = 0, description: str = "0") -> dict[str
     return body
 
 
-class OceanStorRestHandler(ArrayHandler):
+class OceanStorRestHandler(ModelHandler):
     GARBAGE = b"{\"data\": [{\"ID\": <<garbage"
     SESSION_HEADER = TOKEN
-
-    def sim_array(self) -> SimArray:
-        return self.server.context.array  # type: ignore[attr-defined]
-
 
     def serve(self, method: str, parts: list[str]) -> tuple[int, Any]:
         if parts[:2] != ["deviceManager", "rest"] or len(parts) < 4:

@@ -22,7 +22,7 @@ import time
 from typing import Any, Callable
 
 from .array import SimArray, SimError
-from .array_http import ArrayHandler
+from .array_http import ModelHandler
 from .http_base import HttpError
 
 COOKIE = "mod_sec_emc"
@@ -58,12 +58,8 @@ def _stamp(t: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(t))
 
 
-class UnityRestHandler(ArrayHandler):
+class UnityRestHandler(ModelHandler):
     GARBAGE = b"{\"entries\": [{\"content\": <<garbage"
-
-    def sim_array(self) -> SimArray:
-        return self.server.context.array  # type: ignore[attr-defined]
-
     SESSION_COOKIE = COOKIE
 
     def serve(self, method: str, parts: list[str]) -> tuple[int, Any]:

@@ -27,7 +27,7 @@ from collections import OrderedDict
 from typing import Any, Callable
 
 from .array import SimArray
-from .array_http import ArrayHandler
+from .array_http import ModelHandler
 from .http_base import HttpError, int_param
 
 VERSION = "V9.2.1.2"
@@ -86,11 +86,8 @@ class VmaxArray:
         return {"result": rows[first - 1:last], "from": first, "to": last}
 
 
-class VmaxRestHandler(ArrayHandler):
+class VmaxRestHandler(ModelHandler):
     GARBAGE = b"{\"resultList\": {\"result\": [<<garbage"
-
-    def sim_array(self) -> SimArray:
-        return self.server.context.array  # type: ignore[attr-defined]
 
     def serve(self, method: str, parts: list[str]) -> tuple[int, Any]:
         if parts[:2] != ["univmax", "restapi"]:

@@ -29,7 +29,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from .array import SimArray
-from .array_http import ArrayHandler
+from .array_http import ModelHandler
 from .http_base import HttpError
 from .ssh_server import find_view
 
@@ -253,14 +253,11 @@ VIEWS: list[tuple[list[str], Callable[[VnxModel], str]]] = [
 ]
 
 
-class VnxAgentHandler(ArrayHandler):
+class VnxAgentHandler(ModelHandler):
     """The storage processor's management server, as the stand-in ``naviseccli`` reaches it."""
 
     GARBAGE = b"{\"output\": \"Pool Name:  <<garbage\"}"
     BUSY = BUSY
-
-    def sim_array(self) -> SimArray:
-        return self.server.context.array  # type: ignore[attr-defined]
 
     def serve(self, method: str, parts: list[str]) -> tuple[int, Any]:
         if (method, parts) != ("POST", ["navi"]):

@@ -23,7 +23,7 @@ import time
 from typing import Any, Callable, Optional
 
 from .array import SimArray, SimError
-from .array_http import ArrayHandler
+from .array_http import ModelHandler
 from .http_base import HttpError, int_param
 
 BASE = ["ConfigurationManager", "v1", "objects", "storages"]
@@ -54,11 +54,8 @@ class VspArray:
         return self.array.logout(token)
 
 
-class VspRestHandler(ArrayHandler):
+class VspRestHandler(ModelHandler):
     GARBAGE = b"{\"data\": [{\"poolId\": <<garbage"
-
-    def sim_array(self) -> SimArray:
-        return self.server.context.array  # type: ignore[attr-defined]
 
     def session_key(self) -> Optional[str]:
         scheme, _, token = (self.headers.get("Authorization") or "").partition(" ")
