@@ -1,7 +1,7 @@
 """Delfin's own drivers behind the HTTP API: registration, support status, drivers catalog."""
 import pytest
 
-from drivers.simulator.control import pure_access, storwize_access, unity_access
+from drivers.simulator.control import pure_access, storwize_access, unity_access, vnx_access
 
 from ..helpers import wait_for
 
@@ -35,6 +35,37 @@ def test_vendor_array_over_http_file_resources_or_not_supported(api, simulator, 
     assert (stats["logins"], stats["active_sessions"]) == (1, 1)
     assert api("DELETE", f"/v1/storages/{sid}").status_code == 202
     wait_for(lambda: simulator.stats(arr["name"])["active_sessions"] == 0, 10, what="logout")
+
+
+def test_vnx_block_over_http_its_cli_block_and_a_rotated_password(api, simulator):
+    """VNX block registered over HTTP with Delfin's ``cli`` block (naviseccli's account): its
+    inventory synced, the access info shown without its password, a rotated password answered
+    by a PUT of the new one, all counted at the array (no session held; one failed login for
+    the old password, none before the rotation)."""
+    arr = simulator.add_array(kind="vnx", sizes={"volumes": 7, "pools": 3})
+    password = arr["users"]["admin"]
+    r = api("POST", "/v1/storages", json=vnx_access(arr))
+    assert r.status_code == 201, r.text
+    sid = r.json()["id"]
+    assert (r.json()["serial_number"], r.json()["vendor"], r.json()["model"]) == (arr["serial_number"], "DELL EMC",
+                                                                               "VNX5400")
+    wait_for(lambda: len(api("GET", f"/v1/volumes?storage_id={sid}").json()["volumes"]) == 7, 30, what="sync")
+    pools = api("GET", f"/v1/storage-pools?storage_id={sid}").json()["storage_pools"]
+    assert sorted(p["native_storage_pool_id"] for p in pools) == ["0", "1", "raid_group_0"]
+    shown = api("GET", f"/v1/storages/{sid}/access-info")
+    assert shown.status_code == 200 and password not in shown.text
+    assert {k: shown.json()["cli"][k] for k in ("host", "port", "username")} == {
+        "host": "127.0.0.1", "port": arr["rest_port"], "username": "admin"}
+    simulator.rotate_password(arr["name"], "rotated-vnx")
+    assert api("POST", f"/v1/storages/{sid}/sync").status_code == 202
+    wait_for(lambda: api("GET", f"/v1/storages/{sid}/state").json()["state"] == "auth_failed", 30,
+             what="the refusal seen")
+    r = api("PUT", f"/v1/storages/{sid}/access-info", json={"cli": vnx_access(arr, "rotated-vnx")["cli"]})
+    assert r.status_code == 200, r.text
+    assert "rotated-vnx" not in r.text
+    stats = simulator.stats(arr["name"])
+    assert (stats["logins"], stats["active_sessions"], stats["failed_logins"]) == (0, 0, 1)
+    assert api("DELETE", f"/v1/storages/{sid}").status_code == 202
 
 
 def test_drivers_route_lists_ours_and_delfins(api):
