@@ -5,10 +5,16 @@ that module runs in lane 2 (tests/run_split.py), which is the longer lane. The s
 node has the simulator's stand-in ``naviseccli`` on its PATH (tests/conftest.py)."""
 from __future__ import annotations
 
+import glob
+import os
 import threading
 import time
 
 import pytest
+import ray
+from ray.util import state as ray_state
+
+from drivers.errors import InvalidUsernameOrPassword, StorageBackendException
 
 from ..helpers import on_module_manager
 from . import test_delfin_drivers as vendor
@@ -62,3 +68,32 @@ def test_a_held_command_keeps_the_other_callers_off_the_array(manager, simulator
     stats = simulator.stats(arr["name"])
     # list_volumes 3 commands, get_storage 5, list_disks 1: one at a time at the array
     assert (stats["requests"], stats["peak_inflight"], stats["failed_logins"]) == (9, 1, 0)
+
+
+def test_the_password_on_naviseccli_command_lines_stays_out_of_logs_errors_and_state(manager, simulator):
+    """VNX block's driver puts the password on every naviseccli command line (README: know
+    before you use it). What the host makes of those commands never carries it: not the
+    errors of a busy processor, a refused account or an unknown command, not the actor logs,
+    not Ray's state API, not what the client returns."""
+    password = "Vnx-Secr3t-On-Argv"
+    arr = simulator.add_array(kind=KIND, sizes=vendor.SIZES, password=password)
+    c = manager.client
+    sid = c.discover_storage(None, vendor.access(KIND, arr))["id"]
+    seen = [c.get_access_info(sid), c.list_volumes(None, sid)]
+    with simulator.faulted(arr["name"], throttle=429):
+        with pytest.raises(StorageBackendException) as busy:
+            c.list_disks(None, sid)
+    simulator.rotate_password(arr["name"], "rotated-" + password)
+    with pytest.raises(InvalidUsernameOrPassword) as refused:
+        c.list_disks(None, sid)
+    seen += [busy.value, refused.value, c.storage_state(sid)]
+    assert "answered 'Error: The storage processor is busy" in str(busy.value)
+    listing = repr(ray_state.list_actors(address=manager.address, detail=True, limit=10000)) + \
+        repr(ray_state.list_tasks(address=manager.address, detail=True, limit=10000))
+    time.sleep(1)                                                   # the logs flushed
+    logs = b"".join(open(p, "rb").read() for p in glob.glob(os.path.join(
+        ray._private.worker._global_node.get_session_dir_path(), "logs", "*")) if os.path.isfile(p))
+    assert b"storage processor is busy" in logs                     # the driver's errors are in them
+    for secret in (password, "rotated-" + password):
+        assert secret not in repr(seen) and secret not in listing
+        assert secret.encode() not in logs
