@@ -35,7 +35,8 @@ imports Delfin's config plus the one driver module its storage uses. What the ho
   Storwize's and NetApp's made no data of a CLI error (``_hnas_console_checked``,
   ``_eternus_cli_checked``, ``_cli_errors_checked``); VNX block's ran ``naviseccli`` without
   reading its exit status, logged in again on a refused password and lost each list's last
-  record (``_navi_checked``).
+  record (``_navi_checked``); 3PAR's read a CLI answer without its table's header as an empty
+  table (``_hpe3par_tables_checked``).
 - **A constructor that logs in before it can be mended** is run in its own steps by the host,
   the mend first (ETERNUS's: one password try, ``BUILT_BY_HOST``).
 - **A login the driver cannot complete** is mended on its answer: VSP's handler could not take
@@ -344,6 +345,28 @@ def _navi_checked(inner: Any) -> None:
     handler.navi_exe = navi_exe
 
 
+def _hpe3par_tables_checked(inner: Any) -> None:
+    """3PAR's driver reads its CLI's lists of disks, ports and nodes (``showpd``, ``showport``,
+    ``shownode``) as tables found by their header line, and made an empty list of any answer
+    without one: a busy array's disks, ports and controllers. Where the driver says the table
+    must be read (``throw_excep``, those three), an answer with text but no header line is the
+    array's message, not the table: it fails the call with the array's words, whatever they are
+    (the 3PAR CLI's wording for "busy" is not known here). The detail tables it reads on a best
+    effort (a port's iSCSI address, a node's CPU) stay as the driver reads them."""
+    handler = inner.ssh_handler
+    read = handler.get_resources_info
+
+    def get_resources_info(command: str, parse_type: Any, pattern_str: Optional[str] = None,
+                           para_map: Optional[dict] = None, throw_excep: bool = True) -> Any:
+        def checked(text: str, pattern: Optional[str], para_map: Optional[dict] = None) -> Any:
+            lines = [line.strip() for line in text.splitlines() if line.strip()]
+            if throw_excep and pattern and lines and not any(re.search(pattern, line) for line in lines):
+                _cli_trouble(f"{lines[0]!r} to {command}")
+            return parse_type(text, pattern, para_map=para_map)
+        return read(command, checked, pattern_str=pattern_str, para_map=para_map, throw_excep=throw_excep)
+    handler.get_resources_info = get_resources_info
+
+
 def _eternus_one_password_try(inner: Any) -> None:
     """ETERNUS's SSH pool answers a refused password by connecting again at once, the keys in
     ``~/.ssh`` left out: two failed logins per try, towards the account's lock-out (a rotated
@@ -376,6 +399,7 @@ BUILT_BY_HOST = {"fujitsu eternus": _eternus_built}
 #: given the driver instance): its reading of its array's answers, its logins
 ANSWER_MENDS = {"hitachi hnas": (_hnas_console_checked,), "hitachi vsp": (_vsp_login_mended,),
                 "fujitsu eternus": (_eternus_cli_checked,), "dellemc vnx_block": (_navi_checked,),
+                "hpe 3par": (_hpe3par_tables_checked,),
                 # its CLI errors on stderr, which its handler answers when stdout is empty; it reads
                 # CMMVC8275E (an alert already fixed) itself, in clear_alert
                 "ibm storwize_svc": (_cli_errors_checked("ssh_hanlder", "exec_ssh_command", r"CMMVC\d{4}E\b",

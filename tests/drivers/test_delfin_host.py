@@ -366,6 +366,30 @@ def test_3par_rest_and_ssh_inventory_alerts_and_two_sessions(simulator, workdir)
     assert simulator.stats(arr["name"])["failed_logins"] == 1
 
 
+def test_3par_cli_lists_without_their_table_are_errors_not_empty(simulator, workdir):
+    """3PAR's driver finds each CLI table by its header line and made an empty list of an answer
+    without one: a busy array's disks, ports and controllers (as shipped, checked here). Through
+    the host, an answer with no header where the driver says the table must be read is the
+    array's message, whatever its words: an error naming the command. The detail tables it
+    reads on a best effort are left to it; a complete answer reads in full."""
+    arr, driver = make(simulator, "3par")
+    from delfin.drivers.hpe.hpe_3par.hpe_3parstor import Hpe3parStorDriver        # once the host set Delfin up
+    raw = Hpe3parStorDriver(**delfin_kwargs(AccessInfo.parse(hpe3par_access(arr)), "st-2"))
+    lists = {"list_disks": "showpd", "list_ports": "showport", "list_controllers": "shownode"}
+    try:
+        with simulator.faulted(arr["name"], throttle=429):
+            assert [getattr(raw, m)(None) for m in lists] == [[], [], []]                # as shipped
+            for method, command in lists.items():
+                with pytest.raises(StorageBackendException, match=f"answered 'error: system busy, try later' to "
+                                                                  f"{command}"):
+                    getattr(driver, method)(None)
+        assert _answered(driver, *lists) == _held(*lists)
+    finally:
+        driver.close()
+        end_sessions("hpe 3par", raw)
+    assert _settled(simulator, arr["name"], 0)["active_sessions"] == 0
+
+
 def test_a_constructor_that_fails_after_a_login_leaves_no_session(simulator, workdir):
     """3PAR's driver logs in over REST, then connects over SSH: with its SSH port closed (or its
     SSH block missing) the constructor fails, and the REST session it opened is logged out."""
