@@ -317,22 +317,22 @@ def _navi_checked(inner: Any) -> None:
 
     def run(command: list[str], answer: Optional[str]) -> str:
         sub, limit = _navi_sub_command(command), float(handler.navi_timeout) + NAVI_GRACE_S
+        failed: Optional[Exception] = None
         try:
             done = subprocess.run(command, input=(answer or "").encode(), capture_output=True, timeout=limit)
         except FileNotFoundError:
-            done = None
+            failed = dex.ComponentNotFound("naviseccli")
         except subprocess.TimeoutExpired:
-            done = limit
-        if done is None:
-            raise dex.ComponentNotFound("naviseccli")
-        if isinstance(done, float):
-            raise dex.StorageBackendException(f"naviseccli did not answer {sub!r} within {done:g} s")
+            failed = dex.StorageBackendException(f"naviseccli did not answer {sub!r} within {limit:g} s")
+        if failed is not None:
+            raise failed         # raised here, not in the handler: no chain to the command line and its password
         out = done.stdout.decode("utf-8", "replace").strip()
         for words, error in consts.EXCEPTION_MAP.items():      # the errors the driver knows, as it raises them
             if words in out and not (words == consts.CER_ERR and answer in (None, consts.CER_STORE)):
                 raise error(out)
         if done.returncode:
-            _cli_trouble(f"{(out.splitlines() or [f'exit status {done.returncode}'])[0]!r} to {sub}")
+            said = out or done.stderr.decode("utf-8", "replace").strip() or f"exit status {done.returncode}"
+            _cli_trouble(f"{said.splitlines()[0]!r} to {sub}")
         return _NAVI_SPEED.sub(lambda m: m[1] + m[2].zfill(6) + m[3], out) + "\n"
 
     def navi_exe(command: list[str], host_ip: Optional[str] = None) -> str:
