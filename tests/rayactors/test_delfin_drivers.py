@@ -116,6 +116,42 @@ def test_nine_callers_one_session_then_remove_logs_out(manager, simulator, kind,
         manager.client.get_storage(None, sid)
 
 
+#: requests the array serves for a list_volumes, a get_storage and a list_disks, where the held
+#: test counts them (VNX block's: a naviseccli command each, 3 + 5 + 1)
+HELD_CALLS_REQUESTS = {"vnx": 9}
+
+
+@pytest.mark.parametrize("kind", ["pure", "storwize"])
+def test_a_held_request_keeps_the_other_callers_off_the_array(manager, simulator, kind):
+    """The interleaving forced, where the nine-callers test only starts its callers together:
+    the array holds the first request it gets (the simulator's ``hold``) while three callers
+    wait on the storage. The array sees one request in flight for as long as it holds it, none
+    answered yet; once it lets go, each call's requests one at a time, and every call answers.
+    (With the host's gate opened to 3 calls, the array held 3 FlashArray requests at once in
+    this test: checked.)"""
+    arr = add(simulator, kind)
+    c = manager.client
+    sid = c.discover_storage(None, access(kind, arr))["id"]
+    wait_for(lambda: _sync_status(c, sid) == "SYNCED", 60, what="the first sync")
+    simulator.reset_stats(arr["name"])
+    answers: list = []
+    calls = [lambda: c.list_volumes(None, sid), lambda: c.get_storage(None, sid), lambda: c.list_disks(None, sid)]
+    with simulator.faulted(arr["name"], hold=True):
+        threads = [threading.Thread(target=lambda f=f: answers.append(f())) for f in calls]
+        for t in threads:
+            t.start()
+        wait_for(lambda: simulator.stats(arr["name"])["inflight"] >= 1, 30, what="a request held")
+        time.sleep(1.0)                                  # the other callers have long reached the actor
+        stats = simulator.stats(arr["name"])
+        assert (stats["inflight"], stats["peak_inflight"], stats["requests"]) == (1, 1, 0)   # held, not yet served
+    for t in threads:
+        t.join(60)
+    assert len(answers) == 3 and all(answers)
+    stats = simulator.stats(arr["name"])
+    assert (stats["peak_inflight"], stats["failed_logins"]) == (1, 0)
+    assert stats["requests"] == HELD_CALLS_REQUESTS.get(kind, stats["requests"]) >= 3
+
+
 @pytest.mark.parametrize("kind", ["3par", "netapp", "oceanstor", "pure", "storwize", "unity", "vsp"])
 def test_kill_9_leaves_one_session_at_the_array(manager, simulator, kind):
     """Pure, Unity, OceanStor, 3PAR and VSP: the restarted actor ends the dead one's REST session
