@@ -1149,3 +1149,30 @@ def test_vnx_block_errors_refusals_and_a_hung_naviseccli(simulator, workdir, nav
     access = vnx_access(arr, "rotated")
     driver = load_driver_class(access["vendor"], access["model"])(**access, storage_id="st-3")
     assert _answered(driver, "list_disks") == _held("list_disks")
+
+
+def test_vnx_block_trusts_the_certificate_file_it_is_given_and_no_other(simulator, workdir, naviseccli, monkeypatch):
+    """VNX block's TLS trust is naviseccli's certificate store. Given a certificate file
+    (``extra_attributes.verify``, a path), the driver adds it to the store and rejects any other
+    certificate: the array's own is trusted, a registration against another file fails with
+    SSLCertificateFailed before any command reaches the array. Without one, the array's
+    certificate is accepted and stored on first use."""
+    from drivers.simulator.tls import self_signed
+    arr = simulator.add_array(kind="vnx", sizes=SIZES)
+    pinned = {**vnx_access(arr), "extra_attributes": {"verify": arr["tls_cert"]}}
+    driver = load_driver_class("dellemc", "vnx_block")(**pinned, storage_id="st-1")
+    assert _answered(driver, "list_disks") == _held("list_disks")
+    store = (workdir / "naviseccli_certs.json").read_text()
+    assert os.path.basename(arr["tls_cert"]) in store and "127.0.0.1" not in store     # added, not taken on use
+    _, other = self_signed(str(workdir / "other"))
+    monkeypatch.chdir(workdir / "other")                # another storage actor: its own working directory
+    before = simulator.stats(arr["name"])["requests"]
+    with pytest.raises(errors.SSLCertificateFailed):
+        load_driver_class("dellemc", "vnx_block")(**{**pinned, "extra_attributes": {"verify": other}},
+                                                 storage_id="st-2")
+    assert simulator.stats(arr["name"])["requests"] == before
+    (workdir / "third").mkdir()
+    monkeypatch.chdir(workdir / "third")
+    driver = load_driver_class("dellemc", "vnx_block")(**vnx_access(arr), storage_id="st-3")
+    assert _answered(driver, "list_disks") == _held("list_disks")
+    assert "127.0.0.1" in (workdir / "third" / "naviseccli_certs.json").read_text()     # trust on first use

@@ -357,32 +357,47 @@ def test_eternus_cli_prompts_answers_and_says_busy_in_its_own_words(simulator):
         assert (stats["logins"], stats["active_sessions"], stats["requests"], stats["throttled"]) == (1, 1, 4, 1)
 
 
-def test_naviseccli_stand_in_carries_the_account_and_prints_what_the_array_says(simulator):
+def test_naviseccli_stand_in_carries_the_account_and_prints_what_the_array_says(simulator, tmp_path):
     """The stand-in ``naviseccli`` (Delfin's VNX block driver runs it by name): each command sent
     with its account to the array's management server, checked there on its own (no session),
     the answer printed with exit status 0; a refusal, an unknown command and a busy storage
     processor printed on stdout with exit status 1 (where the driver reads the words it knows);
-    a closed port in the words the driver maps to InvalidIpOrPort. Counted at the array."""
+    a closed port in the words the driver maps to InvalidIpOrPort. Its certificate store (in
+    the directory it runs in): a certificate it cannot validate is stored when the answer on
+    stdin is ``2`` (the driver's, without a ``verify``), rejected otherwise, trusted once added
+    from a file. Counted at the array."""
     arr = simulator.add_array(kind="vnx", sizes={"pools": 2, "volumes": 3, "disks": 2, "ports": 2, "controllers": 2})
 
-    def navi(*words: str, password: str = arr["users"]["admin"], port: int = arr["rest_port"]):
+    def navi(*words: str, password: str = arr["users"]["admin"], port: int = arr["rest_port"], answer: bytes = b"2",
+             cwd=tmp_path):
         done = subprocess.run([os.path.join(NAVISECCLI_DIR, "naviseccli"), "-User", "admin", "-password", password,
                                "-scope", "0", "-t", "10", "-h", "127.0.0.1", "-port", str(port), *words],
-                              input=b"2", capture_output=True, timeout=30)
+                              input=answer, capture_output=True, timeout=30, cwd=cwd)
         return done.returncode, done.stdout.decode()
 
-    code, out = navi("getagent")
+    assert navi("security", "-certificate", "-list") == (0, "")         # the tool's own store: no array asked
+    code, out = navi("getagent")                                        # the certificate accepted and stored
     assert code == 0 and f"Serial No:           {arr['serial_number']}" in out and "Model:               VNX5400" in out
-    code, out = navi("storagepool", "-list")
+    listed = navi("security", "-certificate", "-list")[1]
+    assert listed.count("Issuer:127.0.0.1") == 1 and "Serial#: " in listed
+    code, out = navi("storagepool", "-list", answer=b"3")               # stored: no question asked
     assert code == 0 and out.count("Pool Name:") == 1                  # the last of 2 pools is a RAID group
-    assert navi("getrg")[1].count("RaidGroup ID:") == 1
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    code, out = navi("getrg", answer=b"3", cwd=fresh)                   # not stored: rejected, the array not asked
+    assert code == 1 and "Unable to validate the identity of the server" in out
+    assert navi("security", "-certificate", "-add", "-file", arr["tls_cert"], cwd=fresh) == (0, "")
+    assert navi("getrg", answer=b"3", cwd=fresh)[1].count("RaidGroup ID:") == 1
+    issuer, serial = (navi("security", "-certificate", "-list", cwd=fresh)[1].split("Issuer:")[1].split("\n")[0],
+                      navi("security", "-certificate", "-list", cwd=fresh)[1].split("Serial#: ")[1].split("\n")[0])
+    assert navi("security", "-certificate", "-remove", "-issuer", issuer, "-serialNumber", serial, cwd=fresh) == (0, "")
+    assert navi("security", "-certificate", "-list", cwd=fresh) == (0, "")
     assert navi("getall", "-lun")[1].count("LOGICAL UNIT NUMBER") == 3
     assert navi("getagent", password="wrong") == (1, "Authentication failed: invalid username, password and/or scope\n")
     assert navi("getlun", "-bogus") == (1, "Error: getlun -bogus: Unrecognized option or command\n")
     with simulator.faulted(arr["name"], throttle=429):
         code, out = navi("getdisk")
         assert code == 1 and out.startswith("Error: The storage processor is busy")
-    assert navi("security", "-certificate", "-list") == (0, "")         # the tool's own store: no array asked
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         closed = s.getsockname()[1]
@@ -390,4 +405,5 @@ def test_naviseccli_stand_in_carries_the_account_and_prints_what_the_array_says(
     assert code == 1 and "error occurred while trying to connect" in out and "connection refused" in out
     stats = simulator.stats(arr["name"])
     assert (stats["logins"], stats["active_sessions"], stats["failed_logins"], stats["throttled"]) == (0, 0, 1, 1)
-    assert stats["requests"] == 5                    # the four answered, the unknown command (checked, refused)
+    # the four answered and the unknown command (checked, refused); the rejected one never sent
+    assert stats["requests"] == 5
