@@ -64,6 +64,13 @@ def make(simulator, kind: str, **cfg: Any):
     return arr, load_driver_class(access["vendor"], access["model"])(**access, storage_id="st-1")
 
 
+def _as_shipped(access: dict, storage_id: str = "st-1") -> Any:
+    """The access info's Delfin driver as shipped, not hosted (once the host has set Delfin up):
+    what each mend is checked against."""
+    cls = delfin_entry_points()[f"{access['vendor']} {access['model']}"].load()
+    return cls(**delfin_kwargs(AccessInfo.parse(access), storage_id))
+
+
 def _answered(driver: Any, *methods: str) -> dict[str, int]:
     """How many rows each list method of the driver answers."""
     return {m: len(getattr(driver, m)(None)) for m in methods}
@@ -373,8 +380,7 @@ def test_3par_cli_lists_without_their_table_are_errors_not_empty(simulator, work
     array's message, whatever its words: an error naming the command. The detail tables it
     reads on a best effort are left to it; a complete answer reads in full."""
     arr, driver = make(simulator, "3par")
-    from delfin.drivers.hpe.hpe_3par.hpe_3parstor import Hpe3parStorDriver        # once the host set Delfin up
-    raw = Hpe3parStorDriver(**delfin_kwargs(AccessInfo.parse(hpe3par_access(arr)), "st-2"))
+    raw = _as_shipped(hpe3par_access(arr), "st-2")
     lists = {"list_disks": "showpd", "list_ports": "showport", "list_controllers": "shownode"}
     try:
         with simulator.faulted(arr["name"], throttle=429):
@@ -469,9 +475,8 @@ def test_vsp_login_mended_inventory_and_alerts_on_one_session(simulator, workdir
     (403), the session ended on close. A throttled array is an error that says so, not the empty
     lists the driver makes of it (ports, controllers, disks) nor the AttributeError it meets on
     the None it made of it (volumes, pools). No perf in Delfin 1.5.0's VSP driver."""
-    from delfin.drivers.hitachi.vsp.vsp_stor import HitachiVspDriver
     arr, driver = make(simulator, "vsp")                      # hosted; it logs in at its first call
-    raw = HitachiVspDriver(**delfin_kwargs(AccessInfo.parse(vsp_access(arr)), "st-1"))
+    raw = _as_shipped(vsp_access(arr))
     with pytest.raises(AttributeError, match="'int' object has no attribute 'encode'"):
         raw.get_storage(None)                                 # the driver as Delfin 1.5.0 ships it
     assert simulator.stats(arr["name"])["active_sessions"] == 1            # made, and lost
@@ -776,9 +781,8 @@ def test_eternus_wrong_password_at_registration_is_one_failed_login(simulator, w
     with pytest.raises(InvalidUsernameOrPassword):
         load_driver_class(access["vendor"], access["model"])(**access, storage_id="st-1")
     assert simulator.stats(arr["name"])["failed_logins"] == 1
-    from delfin.drivers.fujitsu.eternus.eternus_stor import EternusDriver      # once the host set Delfin up
     with pytest.raises(delfin_exception.InvalidUsernameOrPassword):
-        EternusDriver(**delfin_kwargs(AccessInfo.parse(access), "st-1"))
+        _as_shipped(access)
     assert simulator.stats(arr["name"])["failed_logins"] == 3                     # as shipped: two
     assert _settled(simulator, arr["name"], 0)["active_sessions"] == 0
 
@@ -792,8 +796,7 @@ def test_eternus_errors_and_answers_cut_short_are_not_data(simulator, workdir):
     rotated password costs one failed login per try through the host, two as shipped (its pool
     connects again at once when refused)."""
     arr, driver = make(simulator, "eternus")
-    from delfin.drivers.fujitsu.eternus.eternus_stor import EternusDriver      # once the host set Delfin up
-    raw = EternusDriver(**delfin_kwargs(AccessInfo.parse(eternus_access(arr)), "st-1"))
+    raw = _as_shipped(eternus_access(arr))
     try:
         with simulator.faulted(arr["name"], throttle=429):
             assert (raw.list_storage_pools(None), raw.list_disks(None)) == ([], [])       # as shipped
@@ -931,8 +934,7 @@ def test_storwize_cli_errors_are_errors_not_empty_or_blank_rows(simulator, workd
     command made a row of nothing (every volume ``None``, 0 bytes). Through the host each is an
     error with the array's words; the alert it fixes twice is still read by the driver itself."""
     arr, driver = make(simulator, "storwize")
-    from delfin.drivers.ibm.storwize_svc.storwize_svc import StorwizeSVCDriver     # once the host set Delfin up
-    raw = StorwizeSVCDriver(**delfin_kwargs(AccessInfo.parse(storwize_access(arr)), "st-1"))
+    raw = _as_shipped(storwize_access(arr))
     busy = "answered 'CMMVC5786E The action failed because the cluster is not in a stable state.' to"
     try:
         with simulator.faulted(arr["name"], throttle=429):
@@ -962,8 +964,7 @@ def test_netapp_cli_errors_are_errors_not_empty_lists(simulator, workdir):
     empty lists (as shipped, checked here). Through the host each is an error with the array's
     words."""
     arr, driver = make(simulator, "netapp")
-    from delfin.drivers.netapp.dataontap.cluster_mode import NetAppCmodeDriver     # once the host set Delfin up
-    raw = NetAppCmodeDriver(**delfin_kwargs(AccessInfo.parse(netapp_access(arr)), "st-1"))
+    raw = _as_shipped(netapp_access(arr))
     try:
         with simulator.faulted(arr["name"], throttle=429):
             assert _answered(raw, *BLOCK_LISTS) == dict.fromkeys(BLOCK_LISTS, 0)            # as shipped
@@ -1043,12 +1044,6 @@ def test_misbehaving_delfin_driver_gives_delfin_errors():
         d.get_storage(None)                                 # closed: never called again
 
 
-def _vnx_raw(access: dict) -> Any:
-    """Delfin 1.5.0's VNX block driver as shipped (once the host has set Delfin up)."""
-    from delfin.drivers.dell_emc.vnx.vnx_block.vnx_block import VnxBlockStorDriver
-    return VnxBlockStorDriver(**delfin_kwargs(AccessInfo.parse(access), "st-1"))
-
-
 def test_vnx_block_inventory_through_naviseccli_with_no_session(simulator, workdir, naviseccli):
     """Dell EMC VNX block: a ``naviseccli`` process per command, each carrying the account to the
     storage processor, which holds no session. Storage pools and a RAID group (the last pool),
@@ -1098,7 +1093,7 @@ def test_vnx_block_inventory_through_naviseccli_with_no_session(simulator, workd
         # one request per naviseccli command: the login's 1, get_storage's 5, the pools' 2, the
         # volumes' 3, the controllers' 2, the ports' 5, the disks' 1; one at a time
         assert (stats["requests"], stats["peak_inflight"]) == (19, 1)
-        raw = _vnx_raw(vnx_access(arr))                                               # as shipped
+        raw = _as_shipped(vnx_access(arr))                                               # as shipped
         assert [c["cpu_info"] for c in raw.list_controllers(None)] == [inv.controllers[0]["cpu_info"], ""]
         shipped = raw.list_ports(None)
         assert {p["max_speed"] for p in shipped if p["type"] == "fc"} == {8 * 10 ** 9}
@@ -1117,7 +1112,7 @@ def test_vnx_block_errors_refusals_and_a_hung_naviseccli(simulator, workdir, nav
     ended at the driver's own timeout and ``NAVI_GRACE_S``; the driver waited for it for ever."""
     import drivers.delfin_host as host
     arr, driver = make(simulator, "vnx")
-    raw = _vnx_raw(vnx_access(arr))
+    raw = _as_shipped(vnx_access(arr))
     lists = ("list_storage_pools", "list_volumes", "list_disks", "list_controllers")
     with simulator.faulted(arr["name"], throttle=429):
         assert [getattr(raw, m)(None) for m in lists] == [[]] * 4                     # as shipped
