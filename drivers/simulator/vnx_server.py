@@ -62,7 +62,7 @@ class VnxModel:
     """The storage system as its CLI shows it, derived from the array's inventory."""
 
     def __init__(self, array: SimArray) -> None:
-        self.a = self.array = array
+        self.array = array
         inv = array.inv
         raid = 1 if len(inv.pools) > 1 else 0
         self.pools = inv.pools[:len(inv.pools) - raid]
@@ -82,23 +82,23 @@ class VnxModel:
             per_module[(sp, slot)] = per_module.get((sp, slot), 0) + 1
 
     def iqn(self, port: dict[str, Any]) -> str:
-        return f"iqn.1992-04.com.emc:cx.{self.a.inv.storage['serial_number'].lower()}.{port['sp'].lower()}" \
+        return f"iqn.1992-04.com.emc:cx.{self.array.inv.storage['serial_number'].lower()}.{port['sp'].lower()}" \
                f"{port['sp_port_id']}"
 
 
 # -- the system ------------------------------------------------------------------------------
 def agent(m: VnxModel) -> str:
-    s = m.a.inv.storage
+    s = m.array.inv.storage
     return _lines("Agent Rev:           7.33.1 (0.38)", "Name:                K10", "Desc:",
-                  f"Revision:            {s['firmware_version']}", f"Model:               {m.a.cfg.model}",
+                  f"Revision:            {s['firmware_version']}", f"Model:               {m.array.cfg.model}",
                   f"Serial No:           {s['serial_number']}")
 
 
 def domain(m: VnxModel) -> str:
-    rows = [f"Node: {m.a.inv.storage['name']}"]
+    rows = [f"Node: {m.array.inv.storage['name']}"]
     for i, sp in enumerate(m.sps):
         rows += [f"IP Address: 127.0.0.{i + 1}", *(["(Master)"] if i == 0 else []),
-                 f"Name: {m.a.inv.storage['name']}_SP{sp}", "Port: 80", "Secure Port: 443"]
+                 f"Name: {m.array.inv.storage['name']}_SP{sp}", "Port: 80", "Secure Port: 443"]
     return _lines(*rows)
 
 
@@ -133,13 +133,13 @@ def pool_luns(m: VnxModel) -> str:
         f"Current State:  {LUN_STATE.get(v['status'], 'Faulted')}", "Status:  OK(0x0)",
         f"Is Thin LUN:  {'Yes' if v['type'] == 'thin' else 'No'}",
         f"Is Compressed:  {'Yes' if v.get('compressed') else 'No'}")
-        for n, v in enumerate(m.a.inv.volumes) if v["native_storage_pool_id"] in m.pool_of)
+        for n, v in enumerate(m.array.inv.volumes) if v["native_storage_pool_id"] in m.pool_of)
 
 
 def all_luns(m: VnxModel) -> str:
     """Every LUN (a pool's too, its RAID group ``N/A``), as ``getall -lun`` lists them."""
     blocks = []
-    for n, v in enumerate(m.a.inv.volumes):
+    for n, v in enumerate(m.array.inv.volumes):
         rg = m.rg_of.get(v["native_storage_pool_id"])
         blocks.append(_lines(
             f"LOGICAL UNIT NUMBER {n}", f"Name                        {v['name']}",
@@ -153,7 +153,7 @@ def all_luns(m: VnxModel) -> str:
 
 def disks(m: VnxModel) -> str:
     blocks = []
-    for i, d in enumerate(m.a.inv.disks):
+    for i, d in enumerate(m.array.inv.disks):
         rg = "0" if m.raid_groups and d["logical_type"] == "member" else "N/A"
         blocks.append(_lines(
             f"Bus 0 Enclosure {i // DISKS_PER_ENCLOSURE}  Disk {i % DISKS_PER_ENCLOSURE}",
@@ -169,12 +169,12 @@ def disks(m: VnxModel) -> str:
 
 # -- storage processors ---------------------------------------------------------------------
 def _sp_serial(m: VnxModel, i: int) -> str:
-    return f"CF2Z{m.a.inv.storage['serial_number'][-8:]}{i:02d}"
+    return f"CF2Z{m.array.inv.storage['serial_number'][-8:]}{i:02d}"
 
 
 def processors(m: VnxModel) -> str:
     out = [""]
-    for i, (sp, c) in enumerate(zip(m.sps, m.a.inv.controllers)):
+    for i, (sp, c) in enumerate(zip(m.sps, m.array.inv.controllers)):
         peer = (i + 1) % len(m.sps)
         out += [f"SP {sp}", "", "Cabinet:             DPE9", f"Signature For The SP:          {3600400 + i}",
                 f"Signature For The Peer SP:     {3600400 + peer}",
@@ -188,7 +188,7 @@ def resume(m: VnxModel) -> str:
     return "\n".join(_lines(f"Storage Processor {sp}", "  CPU Module",
                             f"    EMC Serial Number:               {_sp_serial(m, i)}",
                             f"    Assembly Name:                   {c['cpu_info']}")
-                     for i, (sp, c) in enumerate(zip(m.sps, m.a.inv.controllers)))
+                     for i, (sp, c) in enumerate(zip(m.sps, m.array.inv.controllers)))
 
 
 # -- ports ----------------------------------------------------------------------------------
@@ -211,7 +211,7 @@ def sp_ports(m: VnxModel) -> str:
 def iscsi_ports(m: VnxModel) -> str:
     return "\n".join(_lines(
         f"SP: {p['sp']}", f"Port ID: {p['sp_port_id']}", f"Port WWN: {m.iqn(p)}",
-        f"iSCSI Alias: {m.a.inv.storage['serial_number'][-4:]}.{p['sp'].lower()}{p['sp_port_id']}",
+        f"iSCSI Alias: {m.array.inv.storage['serial_number'][-4:]}.{p['sp'].lower()}{p['sp_port_id']}",
         f"IP Address: 192.168.{p['k'] // 250}.{10 + p['k'] % 250}", "Subnet Mask: 255.255.255.0",
         f"Gateway Address: 192.168.{p['k'] // 250}.1", "Initiator Authentication: Not Available")
         for p in m.ports if p["type"] == "iscsi")
