@@ -781,10 +781,10 @@ def delfin_kwargs(access: AccessInfo, storage_id: Optional[str] = None, *, passw
             block["password"] = cryptor.encode(block["password"]) if passwords else None
     if access.rest is not None:
         kwargs["verify"] = access.tls_verify()
-    elif access.cli is not None and isinstance(access.tls_verify(), str):
+    elif access.cli is not None and isinstance(pinned := access.tls_verify(), str):
         # VNX block's: the certificate file naviseccli is to trust (the driver adds it to the
         # tool's store and rejects any other); without one it accepts the array's on first use
-        kwargs["verify"] = access.tls_verify()
+        kwargs["verify"] = pinned
     if access.ssh is not None and access.ssh.pub_key:
         kwargs["ssh"]["pub_key_type"], kwargs["ssh"]["pub_key"] = access.ssh.host_key()
     kwargs["storage_id"] = storage_id

@@ -122,7 +122,8 @@ def raid_groups(m: VnxModel) -> str:
         f"RaidGroup State:                           {'Valid_luns' if p['status'] == 'normal' else 'Invalid'}",
         f"Raw Capacity (Blocks):                     {p['total_capacity'] * 5 // 4 // BLOCK}",
         f"Logical Capacity (Blocks):                 {p['total_capacity'] // BLOCK}",
-        f"Free Capacity (Blocks,non-contiguous):     {p['free_capacity'] // BLOCK}") for n, p in enumerate(m.raid_groups))
+        f"Free Capacity (Blocks,non-contiguous):     {p['free_capacity'] // BLOCK}")
+        for n, p in enumerate(m.raid_groups))
 
 
 def pool_luns(m: VnxModel) -> str:
@@ -143,7 +144,8 @@ def all_luns(m: VnxModel) -> str:
         rg = m.rg_of.get(v["native_storage_pool_id"])
         blocks.append(_lines(
             f"LOGICAL UNIT NUMBER {n}", f"Name                        {v['name']}",
-            f"UID:                        {_uid(v['wwn'])}", f"RAIDGroup ID:               {'N/A' if rg is None else rg}",
+            f"UID:                        {_uid(v['wwn'])}",
+            f"RAIDGroup ID:               {'N/A' if rg is None else rg}",
             f"State:                      {'Bound' if LUN_STATE.get(v['status']) == 'Ready' else 'Faulted'}",
             f"LUN Capacity(Megabytes):    {v['total_capacity'] // MiB}",
             f"Is Thin LUN:                {'YES' if rg is None and v['type'] == 'thin' else 'NO'}",

@@ -969,7 +969,8 @@ def test_netapp_cli_errors_are_errors_not_empty_lists(simulator, workdir):
         with simulator.faulted(arr["name"], throttle=429):
             assert _answered(raw, *BLOCK_LISTS) == dict.fromkeys(BLOCK_LISTS, 0)            # as shipped
             for method in BLOCK_LISTS:
-                with pytest.raises(StorageBackendException, match="answered 'Error: command failed: The cluster is busy"):
+                busy = "answered 'Error: command failed: The cluster is busy"
+                with pytest.raises(StorageBackendException, match=busy):
                     getattr(driver, method)(None)
         assert _answered(driver, *BLOCK_LISTS) == _answered(raw, *BLOCK_LISTS) != dict.fromkeys(BLOCK_LISTS, 0)
     finally:
