@@ -38,7 +38,8 @@ imports Delfin's config plus the one driver module its storage uses. What the ho
   record (``_navi_checked``); 3PAR's read a CLI answer without its table's header as an empty
   table (``_hpe3par_tables_checked``).
 - **A constructor that logs in before it can be mended** is run in its own steps by the host,
-  the mend first (ETERNUS's: one password try, ``BUILT_BY_HOST``).
+  the mend first (``BUILT_BY_HOST``: ETERNUS's one password try, VNX block's ``naviseccli``
+  runner).
 - **A login the driver cannot complete** is mended on its answer: VSP's handler could not take
   the array's integer session id and sent its password in place of the session token
   (``_vsp_login_mended``).
@@ -66,7 +67,7 @@ import types
 import warnings
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
-from typing import Any, ClassVar, Iterator, Optional
+from typing import Any, Callable, ClassVar, Iterator, Optional
 
 from .access_info import AccessInfo
 from .arrow_schema import metrics_to_table
@@ -279,8 +280,11 @@ _NAVI_SPEED = re.compile(r"(?m)^(\s*)(\d+)([KMG]bps\.?)\s*$")
 
 def _navi_sub_command(command: list[str]) -> str:
     """The Navisphere command of a ``naviseccli`` argument list: the words after ``-h <host>``
-    (and ``-port <n>``), never the account given before them."""
+    (and ``-port <n>``), never the account given before them; a command for the tool's own
+    certificate store (``security -certificate``, no account) in full."""
     words = list(command)
+    if words[1:3] == ["security", "-certificate"]:
+        return " ".join(words[1:])
     words = words[words.index("-h") + 2:] if "-h" in words else words[-1:]
     if words[:1] == ["-port"]:
         words = words[2:]
@@ -310,13 +314,22 @@ def _navi_checked(inner: Any) -> None:
     - **a tool that hung held the call for ever**: it waits for the process without a bound.
       The host waits the tool's own timeout and ``NAVI_GRACE_S``, then ends it.
 
+    Its login (``NaviHandler.login``: at registration, after a certificate error and in
+    ``reset_connection``) runs its commands the same way: a busy storage processor at
+    registration failed nothing there (the driver went on with no version), a hung tool held
+    the registration for ever, and a certificate file that could not be added was passed over.
+
     The errors name the Navisphere command alone: the tool's command line holds the password."""
     from delfin import exception as dex
     from delfin.drivers.dell_emc.vnx.vnx_block import consts
     handler = inner.navi_handler
 
-    def run(command: list[str], answer: Optional[str]) -> str:
-        sub, limit = _navi_sub_command(command), float(handler.navi_timeout) + NAVI_GRACE_S
+    def run(command: list[str], answer: Optional[str], tool_timeout: Optional[float] = None,
+            failed_as: Optional[Callable[[str], Exception]] = None) -> str:
+        """One command; a non-zero exit status fails it with the tool's words (``failed_as`` gives
+        the error for them, else the array's trouble)."""
+        sub = _navi_sub_command(command)
+        limit = float(handler.navi_timeout if tool_timeout is None else tool_timeout) + NAVI_GRACE_S
         failed: Optional[Exception] = None
         try:
             done = subprocess.run(command, input=(answer or "").encode(), capture_output=True, timeout=limit)
@@ -332,6 +345,8 @@ def _navi_checked(inner: Any) -> None:
                 raise error(out)
         if done.returncode:
             said = out or done.stderr.decode("utf-8", "replace").strip() or f"exit status {done.returncode}"
+            if failed_as is not None:
+                raise failed_as(said.splitlines()[0])
             _cli_trouble(f"{said.splitlines()[0]!r} to {sub}")
         return _NAVI_SPEED.sub(lambda m: m[1] + m[2].zfill(6) + m[3], out) + "\n"
 
@@ -342,7 +357,37 @@ def _navi_checked(inner: Any) -> None:
             except dex.SSLCertificateFailed:       # the driver's own answer: its certificate again
                 handler.login(host_ip)
                 return run(command, None)
-    handler.navi_exe = navi_exe
+
+    def login(host_ip: Optional[str] = None) -> str:
+        """The driver's login (its certificate store, then ``getagent``), each command run by
+        the host; the storage processor's revision, as the driver's gives it."""
+        host_ip = host_ip or handler.navi_host
+        answer = consts.CER_STORE
+        if handler.verify:
+            answer = consts.CER_REJECT
+            handler.remove_cer(host_ip=host_ip)     # the tool's own store, on this host: no array
+            run(f"{consts.CER_ADD_API} {handler.verify}".split(), None,
+                failed_as=lambda said: dex.SSLCertificateFailed(
+                    f"naviseccli did not take the certificate file {handler.verify}: {said}"))
+        command = handler.get_cli_command_str(host_ip=host_ip, sub_command=consts.GET_AGENT_API,
+                                              timeout=consts.LOGIN_SOCKET_TIMEOUT)
+        agent = handler.cli_res_to_dict(run(command.split(), answer, consts.LOGIN_SOCKET_TIMEOUT))
+        return (agent or {}).get("revision", "")
+    handler.navi_exe, handler.login = navi_exe, login
+
+
+def _navi_built(inner: Any, kwargs: dict) -> None:
+    """VNX block's constructor in its own order (its base class, its ``naviseccli`` handler,
+    the handler's login, its component handler), the handler mended (``_navi_checked``) before
+    that login: the constructor logs in at once."""
+    from delfin.drivers import driver
+    from delfin.drivers.dell_emc.vnx.vnx_block.component_handler import ComponentHandler
+    from delfin.drivers.dell_emc.vnx.vnx_block.navi_handler import NaviHandler
+    driver.StorageDriver.__init__(inner, **kwargs)
+    inner.navi_handler = NaviHandler(**kwargs)
+    _navi_checked(inner)
+    inner.version = inner.navi_handler.login()
+    inner.com_handler = ComponentHandler(inner.navi_handler)
 
 
 def _hpe3par_tables_checked(inner: Any) -> None:
@@ -392,14 +437,14 @@ def _eternus_built(inner: Any, kwargs: dict) -> None:
 
 #: drivers the host builds itself, where what it puts right must come before the constructor's
 #: login (each function is given the bare instance and the keyword arguments)
-BUILT_BY_HOST = {"fujitsu eternus": _eternus_built}
+BUILT_BY_HOST = {"fujitsu eternus": _eternus_built, "dellemc vnx_block": _navi_built}
 
 
 #: what the host puts right in a Delfin driver instance, after it is built (each function is
 #: given the driver instance): its reading of its array's answers, its logins
 ANSWER_MENDS = {"hitachi hnas": (_hnas_console_checked,), "hitachi vsp": (_vsp_login_mended,),
-                "fujitsu eternus": (_eternus_cli_checked,), "dellemc vnx_block": (_navi_checked,),
-                "hpe 3par": (_hpe3par_tables_checked,),
+                "fujitsu eternus": (_eternus_cli_checked,), "hpe 3par": (_hpe3par_tables_checked,),
+                # (VNX block's runner, ``_navi_checked``, is put in by its builder, before its login)
                 # its CLI errors on stderr, which its handler answers when stdout is empty; it reads
                 # CMMVC8275E (an alert already fixed) itself, in clear_alert
                 "ibm storwize_svc": (_cli_errors_checked("ssh_hanlder", "exec_ssh_command", r"CMMVC\d{4}E\b",

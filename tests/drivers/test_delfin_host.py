@@ -1147,6 +1147,42 @@ def test_vnx_block_errors_refusals_and_a_hung_naviseccli(simulator, workdir, nav
     assert _answered(driver, "list_disks") == _held("list_disks")
 
 
+def test_vnx_block_registration_is_checked_bounded_and_reads_its_certificate_file(simulator, workdir, naviseccli,
+                                                                                   monkeypatch):
+    """VNX block's constructor logs in (``getagent``) with Delfin's own ``naviseccli`` runner: a
+    busy storage processor was a registration with no version (as shipped, checked here), a hung
+    tool held the registration for ever, and a certificate file the tool could not add was
+    passed over. The host builds the driver with its runner in place first: the busy answer
+    fails the registration with the array's words and never the account, a hung tool is ended at
+    the login's own timeout and ``NAVI_GRACE_S``, and a certificate file the tool cannot add is
+    SSLCertificateFailed, naming the file, before any command reaches the array."""
+    import drivers.delfin_host as host
+    arr = simulator.add_array(kind="vnx", sizes=SIZES)
+    access = vnx_access(arr)
+    register = load_driver_class("dellemc", "vnx_block")
+    driver = register(**access, storage_id="st-0")
+    assert driver.inner.version and driver.inner.version == driver.get_storage(None)["firmware_version"]
+    with simulator.faulted(arr["name"], throttle=429):
+        assert not _as_shipped(access).version                                           # as shipped
+        with pytest.raises(StorageBackendException, match="answered 'Error: The storage processor is busy.*"
+                                                          " to getagent") as err:
+            register(**access, storage_id="st-1")
+        assert arr["users"]["admin"] not in str(err.value)
+    monkeypatch.setattr(host, "NAVI_GRACE_S", -9.0)             # the login's own -t 10, less 9
+    with simulator.faulted(arr["name"], hold=True):
+        started = time.monotonic()
+        with pytest.raises(StorageBackendException, match="naviseccli did not answer 'getagent' within 1 s"):
+            register(**access, storage_id="st-2")
+        assert time.monotonic() - started < 1.9
+    monkeypatch.setattr(host, "NAVI_GRACE_S", 10.0)
+    before = simulator.stats(arr["name"])["requests"]
+    absent = {**access, "extra_attributes": {"verify": str(workdir / "absent.pem")}}
+    with pytest.raises(errors.SSLCertificateFailed, match="did not take the certificate file .*absent.pem: Error: "):
+        register(**absent, storage_id="st-3")
+    assert simulator.stats(arr["name"])["requests"] == before
+    assert simulator.stats(arr["name"])["failed_logins"] == 0
+
+
 def test_vnx_block_trusts_the_certificate_file_it_is_given_and_no_other(simulator, workdir, naviseccli, monkeypatch):
     """VNX block's TLS trust is naviseccli's certificate store. Given a certificate file
     (``extra_attributes.verify``, a path), the driver adds it to the store and rejects any other
