@@ -50,20 +50,26 @@ def test_a_held_command_keeps_the_other_callers_off_the_array(manager, simulator
 def test_the_password_on_naviseccli_command_lines_stays_out_of_logs_errors_and_state(manager, simulator):
     """VNX block's driver puts the password on every naviseccli command line (README: know
     before you use it). What the host makes of those commands never carries it: not the
-    errors of a busy processor, a refused account or an unknown command, not the actor logs,
-    not Ray's state API, not what the client returns."""
+    errors of a busy processor (at a call and at a registration's login, ``getagent``, which
+    the host runs too; that registration registers nothing) or a refused account, not the actor
+    logs, not Ray's state API, not what the client returns."""
     password = "Vnx-Secr3t-On-Argv"
-    arr = simulator.add_array(kind=KIND, sizes=vendor.SIZES, password=password)
+    arr, busy_arr = (simulator.add_array(kind=KIND, sizes=vendor.SIZES, password=password) for _ in range(2))
     c = manager.client
     sid = c.discover_storage(None, vendor.access(KIND, arr))["id"]
     seen = [c.get_access_info(sid), c.list_volumes(None, sid)]
     with simulator.faulted(arr["name"], throttle=429):
         with pytest.raises(StorageBackendException) as busy:
             c.list_disks(None, sid)
+    registered = sorted(s["id"] for s in c.list_storages())
+    with simulator.faulted(busy_arr["name"], throttle=429):
+        with pytest.raises(StorageBackendException, match="busy.* to getagent") as busy_login:
+            c.discover_storage(None, vendor.access(KIND, busy_arr))
+    assert sorted(s["id"] for s in c.list_storages()) == registered
     simulator.rotate_password(arr["name"], "rotated-" + password)
     with pytest.raises(InvalidUsernameOrPassword) as refused:
         c.list_disks(None, sid)
-    seen += [busy.value, refused.value, c.storage_state(sid)]
+    seen += [busy.value, busy_login.value, refused.value, c.storage_state(sid)]
     assert "answered 'Error: The storage processor is busy" in str(busy.value)
     listing = repr(ray_state.list_actors(address=manager.address, detail=True, limit=10000)) + \
         repr(ray_state.list_tasks(address=manager.address, detail=True, limit=10000))
