@@ -10,6 +10,7 @@ import ray
 from .config import Config
 from .naming import board_name, lookup
 from .ray_env import apply_node_env
+from .ray_token import ensure_token
 from .supervisor import supervisor_class
 
 log = logging.getLogger("delfin_dm.runtime")
@@ -36,10 +37,11 @@ def init_ray(cfg: Config, address: Optional[str] = None) -> None:
 
 def start_local_ray(**kwargs: Any) -> None:
     """A new Ray cluster of this process on loopback only, with the node environment every
-    cluster of ours gets (``ray_env``); ``kwargs`` go to ``ray.init`` (no dashboard unless they
+    cluster of ours gets (``ray_env``) and its token (``ray_token``); ``kwargs`` go to ``ray.init`` (no dashboard unless they
     ask for one: the test suite's cluster does, for Ray's state API)."""
     loopback_only()
     apply_node_env()
+    ensure_token()                # before Ray writes one readable by every local user
     kwargs.setdefault("include_dashboard", False)
     ray.init(_node_ip_address="127.0.0.1", **kwargs)
 

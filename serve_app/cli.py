@@ -10,7 +10,6 @@ import argparse
 import datetime as dt
 import getpass
 import json
-import os
 import re
 import sys
 import time
@@ -445,11 +444,12 @@ def main(argv: Optional[list[str]] = None) -> int:
         args.json = False
     from drivers.errors import DelfinError
 
+    from .local_cluster import ClusterStartFailed
     from .service import NotRunning
     try:
         with chatter_to_stderr():
             return COMMANDS[args.command](args)
-    except NotRunning as exc:
+    except (NotRunning, ClusterStartFailed) as exc:
         print(f"delfin-dm: {exc}", file=sys.stderr)
         return EXIT_REFUSED
     except DelfinError as exc:

@@ -11,6 +11,10 @@
 - **Stopped exactly**: by the processes whose command line names its session, never with
   ``ray stop`` (which stops every Ray cluster on the machine).
 - **No secrets inherited**: the API token is not in the environment it starts with.
+- **A token of its own**: Ray's cluster token is written first where none is given
+  (``rayactors.ray_token``): ``ray start`` makes none.
+- **A failed start is said, not thrown**: ``ClusterStartFailed`` with Ray's last line, which
+  the CLI prints.
 
 Its address and session are kept in ``<data_dir>/cluster.json`` while it runs.
 """
@@ -25,10 +29,15 @@ from pathlib import Path
 from typing import Any, Optional
 
 from rayactors.ray_env import node_env
+from rayactors.ray_token import ensure_token
 
 LOOPBACK_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
 SECRET_ENV = ("DELFIN_DM_API_TOKEN",)
 STATE_FILE = "cluster.json"
+
+
+class ClusterStartFailed(Exception):
+    """``ray start`` failed; the message is Ray's last line (the CLI exits with 2)."""
 
 
 def _forget_current_cluster(address: Optional[str]) -> None:
@@ -54,12 +63,14 @@ def start(data_dir: str, num_cpus: Optional[int] = None) -> str:
     env = {k: v for k, v in os.environ.items() if k not in SECRET_ENV}
     env.update(LOOPBACK_ENV)
     env = node_env(env)
+    ensure_token(env)
     ray = str(Path(sys.executable).with_name("ray"))
     cmd = [ray, "start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}", "--include-dashboard=false",
            "--disable-usage-stats"] + ([f"--num-cpus={num_cpus}"] if num_cpus else [])
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=180)
     if done.returncode != 0:
-        raise RuntimeError(f"ray start failed: {done.stderr.strip().splitlines()[-1:] or done.returncode}")
+        said = (done.stderr.strip() or done.stdout.strip()).splitlines()[-1:]
+        raise ClusterStartFailed(f"ray start failed: {said[0] if said else f'exit status {done.returncode}'}")
     address = f"127.0.0.1:{port}"
     _write(data_dir, {"address": address, "session": None, "pid": os.getpid()})
     return address

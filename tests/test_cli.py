@@ -1,6 +1,7 @@
 """The delfin-dm CLI against the suite's Ray cluster: register, list, alerts, export, remove."""
 import json
 import os
+import stat
 import subprocess
 import sys
 import time
@@ -53,14 +54,19 @@ def test_cli_register_list_export_remove(manager_factory, simulator, tmp_path):
 
 def test_detached_demo_outlives_up_and_stops_with_down(tmp_path):
     """`up --with-simulator --detach` exits; the demo arrays keep answering; `down` stops the
-    Ray head it started and the simulator; afterwards a command says nothing runs (exit 2)."""
+    Ray head it started and the simulator; afterwards a command says nothing runs (exit 2).
+    Run by a user for whom Ray has never run (a new home: no Ray token), as on a new machine:
+    `ray start` makes no token, so `up` writes one, readable by that user alone, which the
+    commands after it use to join."""
     import psutil
     import requests
 
     from .helpers import free_port
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "PYTEST_CURRENT_TEST")}
-    env["PYTHONPATH"] = ROOT
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("RAY_ADDRESS", "PYTEST_CURRENT_TEST", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH")}
+    env["PYTHONPATH"], env["HOME"] = ROOT, str(tmp_path / "home")
+    (tmp_path / "home").mkdir()
     base = [sys.executable, "-m", "serve_app.cli", "--data-dir", str(tmp_path)]
 
     def run(*args, timeout=240):
@@ -69,6 +75,9 @@ def test_detached_demo_outlives_up_and_stops_with_down(tmp_path):
              "--volumes", "5", "--port", str(port))
     assert up.returncode == 0, up.stdout[-1500:] + up.stderr[-1500:]
     assert "Detached: `delfin-dm down` stops everything" in up.stdout
+    token = tmp_path / "home" / ".ray" / "auth_token"
+    assert (stat.S_IMODE(token.stat().st_mode), stat.S_IMODE(token.parent.stat().st_mode)) == (0o600, 0o700)
+    assert len(token.read_text()) == 64
     state = json.loads((tmp_path / "service.json").read_text())
     session = json.loads((tmp_path / "cluster.json").read_text())["session"]
     try:
@@ -100,6 +109,23 @@ def test_detached_demo_outlives_up_and_stops_with_down(tmp_path):
     assert again.returncode == 2 and len(again.stderr.strip().splitlines()) == 1, again.stderr
     listing = run("list", timeout=60)
     assert listing.returncode == 2 and listing.stderr.startswith("delfin-dm: nothing is running"), listing.stderr
+
+
+def test_up_says_why_ray_would_not_start_and_writes_no_token_over_the_one_named(tmp_path):
+    """A Ray head that does not start is one line on stderr and exit status 2, never a
+    traceback. Here the token Ray is told to use (``RAY_AUTH_TOKEN_PATH``) does not exist: `up`
+    writes none in its place (a token named is the operator's) and leaves nothing behind."""
+    from .helpers import free_port
+    env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "PYTEST_CURRENT_TEST", "RAY_AUTH_TOKEN")}
+    env.update(PYTHONPATH=ROOT, HOME=str(tmp_path / "home"), RAY_AUTH_TOKEN_PATH=str(tmp_path / "absent"))
+    (tmp_path / "home").mkdir()
+    up = subprocess.run([sys.executable, "-m", "serve_app.cli", "--data-dir", str(tmp_path / "dm"), "up",
+                         "--port", str(free_port())], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert up.returncode == 2, up.stdout[-1500:] + up.stderr[-1500:]
+    assert "Traceback" not in up.stderr and len(up.stderr.strip().splitlines()) == 1, up.stderr
+    assert up.stderr.startswith("delfin-dm: ray start failed: ") and str(tmp_path / "absent") in up.stderr
+    assert not (tmp_path / "absent").exists() and not (tmp_path / "home" / ".ray").exists()
+    assert not (tmp_path / "dm" / "cluster.json").exists()
 
 
 def test_rays_warnings_go_to_stderr_and_the_output_alone_to_stdout(capsys):

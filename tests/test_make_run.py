@@ -1,5 +1,6 @@
-"""`make run` on its embedded defaults: reaches ready, answers, keeps the API token out of every
-Ray process, listens on loopback only, and Ctrl-C leaves nothing behind."""
+"""`make run` on its embedded defaults, by a user for whom Ray has never run (no Ray token yet):
+reaches ready, answers, keeps the API token out of every Ray process, listens on loopback only,
+and Ctrl-C leaves nothing behind."""
 import json
 import os
 import re
@@ -49,8 +50,11 @@ def grpc_refuses_without_token(port: int) -> bool:
 
 def test_make_run_ready_query_and_clean_stop(tmp_path):
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "PYTEST_CURRENT_TEST")}
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("RAY_ADDRESS", "PYTEST_CURRENT_TEST", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH")}
     env["DELFIN_DM_API_TOKEN"] = TOKEN
+    env["HOME"] = str(tmp_path / "home")    # a user for whom Ray has never run: no Ray token yet
+    (tmp_path / "home").mkdir()
     proc = subprocess.Popen(["make", "-s", "run", f"ARGS=--port {port} --data-dir {tmp_path} --volumes 50"],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)
