@@ -444,12 +444,12 @@ def main(argv: Optional[list[str]] = None) -> int:
         args.json = False
     from drivers.errors import DelfinError
 
-    from .local_cluster import ClusterStartFailed
+    from .local_cluster import StartFailed
     from .service import NotRunning
     try:
         with chatter_to_stderr():
             return COMMANDS[args.command](args)
-    except (NotRunning, ClusterStartFailed) as exc:
+    except (NotRunning, StartFailed) as exc:
         print(f"delfin-dm: {exc}", file=sys.stderr)
         return EXIT_REFUSED
     except DelfinError as exc:

@@ -13,8 +13,8 @@
 - **No secrets inherited**: the API token is not in the environment it starts with.
 - **A token of its own**: Ray's cluster token is written first where none is given
   (``rayactors.ray_token``): ``ray start`` makes none.
-- **A failed start is said, not thrown**: ``ClusterStartFailed`` with Ray's last line, which
-  the CLI prints.
+- **A failed start is said, not thrown**: ``StartFailed`` with Ray's last line, which the CLI
+  prints.
 
 Its address and session are kept in ``<data_dir>/cluster.json`` while it runs.
 """
@@ -36,8 +36,9 @@ SECRET_ENV = ("DELFIN_DM_API_TOKEN",)
 STATE_FILE = "cluster.json"
 
 
-class ClusterStartFailed(Exception):
-    """``ray start`` failed; the message is Ray's last line (the CLI exits with 2)."""
+class StartFailed(Exception):
+    """``delfin-dm up`` could not start what it starts (its Ray head, its HTTP listener); the
+    message says why in one line (the CLI prints it and exits with 2)."""
 
 
 def _forget_current_cluster(address: Optional[str]) -> None:
@@ -70,7 +71,7 @@ def start(data_dir: str, num_cpus: Optional[int] = None) -> str:
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=180)
     if done.returncode != 0:
         said = (done.stderr.strip() or done.stdout.strip()).splitlines()[-1:]
-        raise ClusterStartFailed(f"ray start failed: {said[0] if said else f'exit status {done.returncode}'}")
+        raise StartFailed(f"ray start failed: {said[0] if said else f'exit status {done.returncode}'}")
     address = f"127.0.0.1:{port}"
     _write(data_dir, {"address": address, "session": None, "pid": os.getpid()})
     return address

@@ -8,6 +8,7 @@ State of a running service lives in ``<data_dir>``: ``cluster.json`` (the head i
 """
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -73,11 +74,28 @@ def _listening(address: str) -> bool:
         return False
 
 
+def _check_port_free(host: str, port: int) -> None:
+    """StartFailed when ``host:port`` cannot be listened on (taken, or not ours to take), said
+    before anything starts: Serve's proxy would fail only after the Ray head is up, with a
+    traceback. Bound as Serve's server binds (``SO_REUSEADDR``), so a port in TIME_WAIT passes."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise _cannot_listen(host, port, "in use" if exc.errno == errno.EADDRINUSE
+                                 else (exc.strerror or str(exc)).lower()) from None
+
+
+def _cannot_listen(host: str, port: int, why: str) -> Exception:
+    return local_cluster.StartFailed(f"cannot listen on {host}:{port}: {why} (another delfin-dm up? "
+                                     f"`delfin-dm status` tells); choose another with --port")
+
+
 def up(cfg: Any, args: Any) -> int:
     """Start everything; block until Ctrl-C unless ``args.detach``; stop what was started."""
     import ray
 
-    from drivers.errors import DelfinError
     from rayactors.client import DriverManagerClient
     from rayactors.runtime import ensure_supervisor
 
@@ -86,7 +104,8 @@ def up(cfg: Any, args: Any) -> int:
     token = os.environ.pop("DELFIN_DM_API_TOKEN", None)    # only its hash goes to Ray, never the token
     address = args.address or os.environ.get("RAY_ADDRESS")
     own_cluster = not address
-    if own_cluster:
+    if own_cluster:      # (in a cluster given, our HTTP app may hold the port already: deployed again)
+        _check_port_free(args.host, args.port)
         say("starting a Ray head on 127.0.0.1 ...")
         address = local_cluster.start(cfg.data_dir)
     connect(cfg, address)
@@ -96,7 +115,12 @@ def up(cfg: Any, args: Any) -> int:
     client = None
     try:
         ensure_supervisor(cfg)
-        url = deploy(cfg, host=args.host, port=args.port, api_token=token or "")
+        try:
+            url = deploy(cfg, host=args.host, port=args.port, api_token=token or "")
+        except RuntimeError as exc:               # Serve's proxy, when the port was taken after all
+            if "Failed to bind" not in str(exc):
+                raise
+            raise _cannot_listen(args.host, args.port, "in use") from None
         client = DriverManagerClient(config=cfg)
         if args.with_simulator:
             sim, demo_ids = _demo(client, args, cfg.data_dir)

@@ -111,21 +111,37 @@ def test_detached_demo_outlives_up_and_stops_with_down(tmp_path):
     assert listing.returncode == 2 and listing.stderr.startswith("delfin-dm: nothing is running"), listing.stderr
 
 
-def test_up_says_why_ray_would_not_start_and_writes_no_token_over_the_one_named(tmp_path):
-    """A Ray head that does not start is one line on stderr and exit status 2, never a
-    traceback. Here the token Ray is told to use (``RAY_AUTH_TOKEN_PATH``) does not exist: `up`
-    writes none in its place (a token named is the operator's) and leaves nothing behind."""
+def test_up_says_in_one_line_why_it_cannot_start_and_starts_nothing(tmp_path):
+    """What `up` cannot start is one line on stderr and exit status 2, never a traceback, and
+    leaves nothing behind: its HTTP port taken (said before a Ray head is started: Serve's proxy
+    would fail once the head is up, after some 18 s, with a traceback), and a Ray head that does
+    not start, here for want of the token Ray is told to use (``RAY_AUTH_TOKEN_PATH`` names no
+    file: `up` writes none in its place, a token named is the operator's)."""
+    import socket
+
     from .helpers import free_port
     env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "PYTEST_CURRENT_TEST", "RAY_AUTH_TOKEN")}
-    env.update(PYTHONPATH=ROOT, HOME=str(tmp_path / "home"), RAY_AUTH_TOKEN_PATH=str(tmp_path / "absent"))
+    env.update(PYTHONPATH=ROOT, HOME=str(tmp_path / "home"))
     (tmp_path / "home").mkdir()
-    up = subprocess.run([sys.executable, "-m", "serve_app.cli", "--data-dir", str(tmp_path / "dm"), "up",
-                         "--port", str(free_port())], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
-    assert up.returncode == 2, up.stdout[-1500:] + up.stderr[-1500:]
-    assert "Traceback" not in up.stderr and len(up.stderr.strip().splitlines()) == 1, up.stderr
-    assert up.stderr.startswith("delfin-dm: ray start failed: ") and str(tmp_path / "absent") in up.stderr
+
+    def up(port, **extra):
+        done = subprocess.run([sys.executable, "-m", "serve_app.cli", "--data-dir", str(tmp_path / "dm"), "up",
+                               "--port", str(port)], cwd=ROOT, env={**env, **extra}, capture_output=True, text=True,
+                              timeout=120)
+        assert done.returncode == 2, done.stdout[-1500:] + done.stderr[-1500:]
+        assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
+        assert not (tmp_path / "dm" / "cluster.json").exists()
+        return done
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        busy = up(port)
+    assert busy.stderr.startswith(f"delfin-dm: cannot listen on 127.0.0.1:{port}: in use"), busy.stderr
+    assert "starting a Ray head" not in busy.stdout and not (tmp_path / "home" / ".ray").exists()
+    no_token = up(free_port(), RAY_AUTH_TOKEN_PATH=str(tmp_path / "absent"))
+    assert no_token.stderr.startswith("delfin-dm: ray start failed: ") and str(tmp_path / "absent") in no_token.stderr
     assert not (tmp_path / "absent").exists() and not (tmp_path / "home" / ".ray").exists()
-    assert not (tmp_path / "dm" / "cluster.json").exists()
 
 
 def test_rays_warnings_go_to_stderr_and_the_output_alone_to_stdout(capsys):
