@@ -101,15 +101,39 @@ def cmd_simulator(argv: list[str]) -> int:
 
 
 # -- storages -----------------------------------------------------------------------------------
+def _json_file(path: str, what: str) -> dict:
+    """A JSON object from a file given on the command line; InvalidInput saying what is wrong
+    with it (missing, unreadable, not JSON, not an object) instead of a traceback."""
+    from drivers.errors import InvalidInput
+    try:
+        with open(path) as fh:
+            data = json.load(fh)
+    except OSError as exc:
+        raise InvalidInput(f"--file {path}: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise InvalidInput(f"--file {path} is not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise InvalidInput(f"--file {path}: {what} is a JSON object, not a {type(data).__name__}")
+    return data
+
+
+def _extra(pairs: Optional[list[str]]) -> dict[str, str]:
+    from drivers.errors import InvalidInput
+    bad = [kv for kv in pairs or [] if "=" not in kv or not kv.split("=", 1)[0]]
+    if bad:
+        raise InvalidInput(f"--extra takes KEY=VALUE, not {bad[0]!r}")
+    return dict(kv.split("=", 1) for kv in pairs or [])
+
+
 def cmd_register(args: argparse.Namespace) -> int:
     if args.file:
-        with open(args.file) as fh:
-            access = json.load(fh)
+        access = _json_file(args.file, "the access info")
     else:
         missing = [f"--{n}" for n in ("vendor", "model", "host", "port", "username") if not getattr(args, n)]
         if missing:
             from drivers.errors import InvalidInput
             raise InvalidInput(f"give --file, or {' '.join(missing)}")
+        extra = _extra(args.extra)                  # checked before the password is asked for
         block = {"host": args.host, "port": args.port, "username": args.username,
                  "password": _password(f"password for {args.username}@{args.host}: ", args.password_stdin)}
         if args.ssh:
@@ -118,7 +142,6 @@ def cmd_register(args: argparse.Namespace) -> int:
             access = {"vendor": args.vendor, "model": args.model, "ssh": block}
         else:
             access = {"vendor": args.vendor, "model": args.model, "rest": block}
-        extra = dict(kv.split("=", 1) for kv in args.extra or [])
         if args.insecure_http:
             extra.update(scheme="http", verify="false")
         if extra:
@@ -189,11 +212,9 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
 
 def cmd_update(args: argparse.Namespace) -> int:
+    patch = _json_file(args.file, "the access info to change") if args.file else None
     client = _client(args)
-    if args.file:
-        with open(args.file) as fh:
-            patch = json.load(fh)
-    else:
+    if patch is None:
         current = client.get_access_info(args.storage_id)
         name = next(b for b in ("rest", "ssh", "cli", "smis") if current.get(b))
         patch = {name: {**current[name], "password": _password("new password: ", args.password_stdin)}}

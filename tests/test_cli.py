@@ -144,6 +144,28 @@ def test_up_says_in_one_line_why_it_cannot_start_and_starts_nothing(tmp_path):
     assert not (tmp_path / "absent").exists() and not (tmp_path / "home" / ".ray").exists()
 
 
+def test_a_bad_file_or_option_is_one_line_before_any_cluster_is_asked(tmp_path):
+    """``--file`` missing, not JSON or not an object, and ``--extra`` without ``=``: one line
+    with Delfin's InvalidInput and exit status 2 (a traceback before), said before anything is
+    asked of a cluster (none runs here) and, for ``--extra``, before the password is read."""
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    env.pop("RAY_ADDRESS", None)
+    (tmp_path / "bad.json").write_text("{bad")
+    (tmp_path / "list.json").write_text("[1]")
+    cases = {("register", "--file", str(tmp_path / "absent.json")): "absent.json: No such file or directory",
+             ("register", "--file", str(tmp_path / "bad.json")): "bad.json is not JSON: Expecting property name",
+             ("register", "--file", str(tmp_path / "list.json")): "the access info is a JSON object, not a list",
+             ("update-access-info", "st-1", "--file", str(tmp_path / "bad.json")): "bad.json is not JSON",
+             ("register", "--vendor", "v", "--model", "m", "--host", "127.0.0.1", "--port", "1", "--username", "u",
+              "--extra", "verify", "--password-stdin"): "--extra takes KEY=VALUE, not 'verify'"}
+    for args, said in cases.items():
+        done = subprocess.run([sys.executable, "-m", "serve_app.cli", "--data-dir", str(tmp_path), *args], cwd=ROOT,
+                              env=env, input="", capture_output=True, text=True, timeout=60)
+        assert done.returncode == 2, (args, done.stderr[-1500:])
+        assert done.stderr.startswith("delfin-dm: InvalidInput: ") and said in done.stderr, (args, done.stderr)
+        assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
 def test_rays_warnings_go_to_stderr_and_the_output_alone_to_stdout(capsys):
     """Ray's driver thread prints the cluster's warnings with ``print_to_stdstream`` on
     ``sys.stdout`` (a raylet warning once broke ``json.loads`` of ``register``'s output here):
