@@ -32,11 +32,14 @@ DRIVER_METHODS: dict[str, Literal["control", "bulk"]] = {
     "collect_perf_metrics": "bulk",
     "get_capabilities": "control",
     "get_latest_perf_timestamp": "bulk",
+    # which addresses the array sends alerts from: asked when a trap arrives, so not behind a sync
+    "get_alert_sources": "control",
 }
 
 #: methods that change nothing on the array: safe to retry across an actor restart
 IDEMPOTENT_METHODS: frozenset[str] = frozenset(
-    {"get_storage", "list_alerts", "get_capabilities", "get_latest_perf_timestamp", *LIST_METHODS})
+    {"get_storage", "list_alerts", "get_capabilities", "get_latest_perf_timestamp", "get_alert_sources",
+     *LIST_METHODS})
 
 
 class StorageDriver:
@@ -148,6 +151,11 @@ class StorageDriver:
     @staticmethod
     def parse_alert(context: Any, alert: dict) -> dict:
         raise NotSupported("parse_alert")
+
+    def get_alert_sources(self, context: Any) -> list[dict]:
+        """The addresses the array sends alerts from besides its access address, ``[{"host":
+        ip}, ...]`` (Delfin's shape: a controller's or the cluster's management address)."""
+        raise NotSupported("get_alert_sources")
 
     # -- performance ---------------------------------------------------------------------
     def collect_perf_metrics(self, context: Any, storage_id: str, resource_metrics: dict,

@@ -86,7 +86,7 @@ ENTRY_POINT_GROUP = "delfin.storage.drivers"
 _NONE_IS_UNSUPPORTED = {"collect_perf_metrics", "get_capabilities", "get_latest_perf_timestamp", *LIST_METHODS}
 #: the driver methods the host forwards (ours minus the session ones it handles itself)
 FORWARDED = (*LIST_METHODS, "get_storage", "clear_alert", "add_trap_config", "remove_trap_config",
-             "get_latest_perf_timestamp")
+             "get_latest_perf_timestamp", "get_alert_sources")
 #: directories some Delfin drivers write to, relative to the working directory (Delfin runs from
 #: its source tree, where they exist). The storage actor runs in a scratch directory of its own.
 WORKDIR_FILES = {"ibm storwize_svc": "delfin/drivers/utils/performance_file/svc"}
@@ -1026,8 +1026,16 @@ def _capabilities(host: DelfinDriverHost, method: str, result: Any) -> dict:
     return result
 
 
+def _alert_sources(host: DelfinDriverHost, method: str, result: Any) -> list[dict]:
+    if not isinstance(result, list) or not all(isinstance(r, dict) and isinstance(r.get("host"), str) and r["host"]
+                                               for r in result):
+        raise InvalidResults(f"get_alert_sources returned {str(result)[:200]}, not a list of {{'host': address}}")
+    return result
+
+
 _RESULT_CHECKS = {**{m: _rows for m in LIST_METHODS}, "get_storage": _storage,
-                  "collect_perf_metrics": _perf, "get_capabilities": _capabilities}
+                  "collect_perf_metrics": _perf, "get_capabilities": _capabilities,
+                  "get_alert_sources": _alert_sources}
 
 
 def _forwarder(method: str) -> Any:

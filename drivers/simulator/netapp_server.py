@@ -6,7 +6,8 @@ CLI (one record per object, ``Key: value`` lines, a blank line between records; 
 show -instance``, ``storage aggregate show -instance``, ``storage pool show -instance``, ``vol
 show -instance``, ``vol show -space-guarantee none``, ``lun show -instance``, ``disk show
 -instance | -physical``, ``disk error show``, ``network port show -instance``, ``fcp adapter show
--instance``, ``network interface show -fields curr-node,address -role node-mgmt``, ``qtree show
+-instance``, ``network interface show -fields curr-node,address -role node-mgmt`` (and ``-fields
+address -role cluster-mgmt``: the alert sources), ``qtree show
 -instance``, ``vserver show -fields Allowed-protocols``, ``vserver show -type data``, ``vserver
 cifs share show -instance -vserver <v>``, ``volume show -junction-active true -instance``,
 ``volume quota policy rule show -instance``, ``system health alert show -instance``, ``system
@@ -94,6 +95,11 @@ class NetAppModel:
         return [r for r in rows if r["Alert ID"] not in deleted]
 
 
+#: the address the cluster's management interface shows (a real cluster's is the one Delfin is
+#: given; the simulated one answers on 127.0.0.1 whatever it shows), apart from the nodes'
+CLUSTER_MGMT_ADDRESS = "127.0.1.1"
+
+
 class NetAppCli:
     """The ONTAP commands Delfin's driver runs, answered from the array's inventory."""
 
@@ -135,6 +141,9 @@ class NetAppCli:
                           "System ID": c["native_controller_id"], "Vendor": "NetApp",
                           "Health": "true" if c["status"] == "normal" else "false", "Eligibility": "true"}
                          for c in self.a.inv.controllers])
+
+    def cluster_ip(self, args: list[str]) -> str:
+        return _table("vserver lif address", [[self.m.cluster, "cluster_mgmt", CLUSTER_MGMT_ADDRESS]])
 
     def node_ips(self, args: list[str]) -> str:
         return _table("vserver lif curr-node address",
@@ -275,6 +284,7 @@ VIEWS: list[tuple[list[str], Callable[[NetAppCli, list[str]], str]]] = [
     (["disk", "show"], NetAppCli.disks), (["network", "port", "show"], NetAppCli.eth_ports),
     (["fcp", "adapter", "show"], NetAppCli.fc_ports),
     (["network", "interface", "show", "-fields", "curr-node,address"], NetAppCli.node_ips),
+    (["network", "interface", "show", "-fields", "address", "-role", "cluster-mgmt"], NetAppCli.cluster_ip),
     (["qtree", "show"], NetAppCli.qtrees), (["vserver", "show", "-fields"], NetAppCli.protocols),
     (["vserver", "show", "-type", "data"], NetAppCli.vservers),
     (["vserver", "cifs", "share", "show"], NetAppCli.cifs_shares),

@@ -28,7 +28,7 @@ from drivers.simulator.control import (ds8k_access, eternus_access, hnas_access,
                                       netapp_access, oceanstor_access, pure_access, rest_access, storwize_access,
                                       unity_access, vmax_access, vnx_access, vplex_access, vsp_access,
                                       with_naviseccli)
-from drivers.simulator.netapp_server import netapp_value
+from drivers.simulator.netapp_server import CLUSTER_MGMT_ADDRESS, netapp_value
 from drivers import perfgen
 
 delfin_exception = pytest.importorskip("delfin.exception")
@@ -599,6 +599,12 @@ def test_netapp_cli_and_rest_inventory_files_alerts_and_perf(simulator, workdir)
         assert driver.list_alerts(None, {"begin_time": opened, "end_time": opened}) == alerts
         assert driver.list_alerts(None, {"begin_time": opened - 60_000}) == alerts
         assert driver.list_alerts(None, {"begin_time": opened + 1, "end_time": opened + 60_000}) == []
+        # the addresses its alerts come from: each node's management address and the cluster's
+        controllers = driver.list_controllers(None)
+        assert driver.get_alert_sources(None) == [{"host": c["mgmt_ip"]} for c in controllers] + [
+            {"host": CLUSTER_MGMT_ADDRESS}]
+        assert sorted(c["mgmt_ip"] for c in controllers) == sorted(
+            c["mgmt_ip"] for c in inventory.generate(93, SIZES).controllers)
         offered = driver.get_capabilities(None)["resource_metrics"]
         assert set(offered) == {"storage", "storagePool", "volume", "port", "filesystem"}
         now = int(time.time() * 1000)

@@ -18,6 +18,7 @@ from drivers.errors import InvalidUsernameOrPassword, NotSupported, StorageNotFo
 from drivers.simulator.control import (ds8k_access, eternus_access, hnas_access, hpe3par_access, msa_access,
                                       netapp_access, oceanstor_access, pure_access, storwize_access, unity_access,
                                       vmax_access, vnx_access, vplex_access, vsp_access)
+from drivers.simulator.netapp_server import CLUSTER_MGMT_ADDRESS
 from rayactors import metrics
 
 from ..helpers import kill_9_and_wait, on_module_manager, wait_for
@@ -246,6 +247,12 @@ def test_types_the_array_lacks_are_not_supported(manager, simulator, kind):
         now = int(time.time() * 1000)
         table = c.collect_perf_metrics(None, sid, {"storage": ["iops"]}, now - 600_000, now)
         assert table.num_rows == len(perfgen.sample_times(now - 600_000, now + 1, 60))
+    # where its alerts come from, over the storage's one session (Delfin's API builds a driver,
+    # and logs in, for each call): NetApp's nodes and cluster, none beyond the array's address
+    # for the others (Delfin's base)
+    expected = [{"host": ctl["mgmt_ip"]} for ctl in c.list_controllers(None, sid)] + [
+        {"host": CLUSTER_MGMT_ADDRESS}] if kind == "netapp" else []
+    assert c.get_alert_sources(None, sid) == expected
     assert simulator.stats(arr["name"])["logins"] == SESSIONS.get(kind, 1)
 
 

@@ -21,6 +21,8 @@ def test_not_supported_and_failed_are_never_empty(manager, simulator):
         with pytest.raises(NotSupported):
             getattr(c, m)(None, sid)
     assert support["list_volumes"] == {"status": "supported", "count": 50}
+    with pytest.raises(NotSupported, match="get_alert_sources"):      # our drivers have no alert sources
+        c.get_alert_sources(None, sid)
 
     simulator.faults(arr["name"], malformed=True)
     try:
