@@ -6,7 +6,11 @@ import os
 from typing import Any, Optional
 
 import ray
+from ray.exceptions import RayActorError
 
+from drivers.errors import InvalidInput
+
+from . import registry_lock
 from .config import Config
 from .naming import board_name, lookup
 from .ray_env import apply_node_env
@@ -86,7 +90,13 @@ def ensure_supervisor(cfg: Config) -> Any:
     if cfg.supervisor_resource:
         opts["resources"] = {cfg.supervisor_resource: 0.001}
     handle = supervisor_class(cfg).options(**opts).remote(cfg.model_dump())
-    ray.get(handle.ping.remote(), timeout=cfg.connect_deadline_s)
+    try:
+        ray.get(handle.ping.remote(), timeout=cfg.connect_deadline_s)
+    except RayActorError as exc:         # its registry held by another supervisor: said as such
+        refused = registry_lock.refusal_in(str(exc)) if getattr(exc, "actor_init_failed", False) else None
+        if refused is None:
+            raise
+        raise InvalidInput(refused) from None
     return handle
 
 

@@ -32,7 +32,7 @@ from drivers.models import KINDS_BY_METHOD, KINDS_BY_NAME
 from drivers.errors import (ALL_ERRORS, AccessInfoNotFound, DelfinError, InvalidInput, StorageAlreadyExists,
                             StorageBackendException, StorageBusy, StorageIsSyncing, StorageNotFound)
 
-from . import credentials
+from . import credentials, registry_lock
 from .alerts import FAULT_ALERTS, WebhookSender, make_alert
 from .config import Config
 from .crypto import SecretBox, load_key
@@ -104,6 +104,9 @@ def unwrap(exc: BaseException) -> BaseException:
 class Supervisor:
     def __init__(self, config: dict[str, Any]) -> None:
         self.cfg = Config.model_validate(config)
+        self._registry_lock = registry_lock.hold(self.cfg.registry_path, {      # one supervisor per registry
+            "namespace": self.cfg.namespace, "cluster": ray.get_runtime_context().gcs_address},
+            self.cfg.close_timeout_s)
         self.registry = Registry(self.cfg.registry_path, SecretBox(load_key(self.cfg.key_file)))
         self._actor_cls = actor_class(self.cfg)
         self._endpoint_locks: dict[str, threading.Lock] = {}

@@ -74,6 +74,18 @@ def _listening(address: str) -> bool:
         return False
 
 
+def _check_not_running(data_dir: str) -> None:
+    """StartFailed when ``up`` already runs a head for this data dir: a second head would start
+    a second supervisor on the same registry (which refuses it, see ``rayactors.registry_lock``,
+    only after the head is up) and leave the first one without a ``down``."""
+    head = local_cluster.load(data_dir)
+    if head and head.get("address") and _listening(head["address"]):
+        url = load_state(data_dir).get("url")
+        raise local_cluster.StartFailed(
+            f"already running for {data_dir} (Ray head {head['address']}{f', HTTP {url}' if url else ''}): "
+            f"`delfin-dm down --data-dir {data_dir}` stops it; `delfin-dm status` tells what runs")
+
+
 def _check_port_free(host: str, port: int) -> None:
     """StartFailed when ``host:port`` cannot be listened on (taken, or not ours to take), said
     before anything starts: Serve's proxy would fail only after the Ray head is up, with a
@@ -105,6 +117,7 @@ def up(cfg: Any, args: Any) -> int:
     address = args.address or os.environ.get("RAY_ADDRESS")
     own_cluster = not address
     if own_cluster:      # (in a cluster given, our HTTP app may hold the port already: deployed again)
+        _check_not_running(cfg.data_dir)
         _check_port_free(args.host, args.port)
         say("starting a Ray head on 127.0.0.1 ...")
         address = local_cluster.start(cfg.data_dir)

@@ -81,6 +81,12 @@ def test_detached_demo_outlives_up_and_stops_with_down(tmp_path):
     state = json.loads((tmp_path / "service.json").read_text())
     session = json.loads((tmp_path / "cluster.json").read_text())["session"]
     try:
+        # a second `up` on the same data dir (another port) starts no second head: it would put a
+        # second supervisor on the registry, and leave the first head without a `down`
+        again = run("up", "--detach", "--no-vendor-arrays", "--port", str(free_port()), timeout=60)
+        assert again.returncode == 2 and again.stderr.startswith(f"delfin-dm: already running for {tmp_path} ("), \
+            again.stdout[-1500:] + again.stderr[-1500:]
+        assert json.loads((tmp_path / "cluster.json").read_text())["session"] == session
         time.sleep(8)                  # `up` has exited: what depended on its driver would be gone by now
         storages = requests.get(f"http://127.0.0.1:{port}/v1/storages", timeout=30).json()["storages"]
         assert len(storages) == 2
