@@ -17,7 +17,7 @@ import ray
 from ray.exceptions import GetTimeoutError, ObjectLostError, RayActorError, RayTaskError
 
 from drivers import DRIVER_METHODS, IDEMPOTENT_METHODS, load_driver_class
-from drivers.errors import DelfinError, InvalidInput, StorageBackendException, StorageNotFound
+from drivers.errors import InvalidInput, StorageBackendException, StorageNotFound
 
 from .config import Config
 from .metrics import transfer
@@ -157,7 +157,6 @@ class DriverManagerClient:
     def _call_storage(self, storage_id: Any, method: str, args: tuple, kwargs: dict) -> Any:
         storage_id = _check_id(storage_id)
         lane = DRIVER_METHODS[method]
-        timeout = self.cfg.control_timeout_s if lane == "control" else self.cfg.bulk_timeout_s
         return self._actor_call(storage_id, "call_control" if lane == "control" else "call_bulk", lane,
                                 *driver_call(method, args, kwargs), retry_on_restart=method in IDEMPOTENT_METHODS)
 
