@@ -10,8 +10,10 @@ takes it over. Who holds it is written in the file, for the refusal's message.
 """
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
+import logging
 import os
 import socket
 import time
@@ -19,6 +21,9 @@ from typing import IO, Any, Optional
 
 from drivers.errors import InvalidInput
 
+log = logging.getLogger("delfin_dm.registry_lock")
+#: what ``flock`` says on a file system that has no locks (some network and FUSE ones)
+UNLOCKABLE = {errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOTSUP}
 #: the words of the refusal, by which a caller finds it in the dead supervisor's error
 IN_USE = "is in use by another supervisor"
 
@@ -35,7 +40,13 @@ def hold(registry_path: str, holder: dict[str, Any], wait_s: float) -> IO[str]:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
             break
-        except BlockingIOError:
+        except OSError as exc:
+            if exc.errno in UNLOCKABLE:          # a file system without locks: said, not fatal
+                log.warning("the registry %s cannot be locked here (%s): nothing keeps a second supervisor "
+                            "off it", registry_path, exc.strerror)
+                break
+            if not isinstance(exc, BlockingIOError):
+                raise
             if time.monotonic() >= deadline:
                 fh.seek(0)
                 held_by = fh.read().strip() or "unknown"
