@@ -35,11 +35,19 @@ def ensure_token(env: Optional[dict[str, str]] = None) -> Optional[Path]:
             or env.get("RAY_AUTH_TOKEN_PATH"):
         return None
     path = token_path()
+    if path.exists():
+        return None
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return None                   # the operator's (or one a concurrent start just wrote)
+    # written whole under another name, then linked in place: a Ray starting meanwhile never
+    # reads it half written (an empty token file is fatal to it), and one there is kept
+    draft = path.with_name(f".{path.name}.{os.getpid()}")
+    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
         fh.write(secrets.token_hex(32))
+    try:
+        os.link(draft, path)
+    except FileExistsError:
+        return None                   # a concurrent start wrote one first: that one is used
+    finally:
+        draft.unlink()
     return path

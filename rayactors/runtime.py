@@ -41,8 +41,9 @@ def init_ray(cfg: Config, address: Optional[str] = None) -> None:
 
 def start_local_ray(**kwargs: Any) -> None:
     """A new Ray cluster of this process on loopback only, with the node environment every
-    cluster of ours gets (``ray_env``) and its token (``ray_token``); ``kwargs`` go to ``ray.init`` (no dashboard unless they
-    ask for one: the test suite's cluster does, for Ray's state API)."""
+    cluster of ours gets (``ray_env``) and its token (``ray_token``); ``kwargs`` go to
+    ``ray.init`` (no dashboard unless they ask for one: the test suite's cluster does, for Ray's
+    state API)."""
     loopback_only()
     apply_node_env()
     ensure_token()                # before Ray writes one readable by every local user

@@ -21,3 +21,4 @@ def test_a_token_is_written_for_its_owner_alone_and_never_over_one_given(tmp_pat
     assert len(first) == 64 and int(first, 16) >= 0                # 256 bits, hex, as Ray's own
     assert ensure_token({"RAY_AUTH_MODE": "TOKEN"}) is None         # one there already: kept as it is
     assert written.read_text() == first
+    assert sorted(p.name for p in written.parent.iterdir()) == ["auth_token"]     # no draft left
