@@ -13,6 +13,7 @@ import json
 import re
 import sys
 import time
+from pathlib import Path
 from typing import Any, Callable, Optional
 
 from .output import chatter_to_stderr, say
@@ -282,7 +283,7 @@ def cmd_metrics_export(args: argparse.Namespace) -> int:
     import pyarrow.parquet as pq
 
     from drivers.arrow_schema import METRIC_SCHEMA
-    from drivers.errors import InvalidInput
+    from drivers.errors import InvalidInput, InvalidResults
     from rayactors.metrics import read, time_span
     cfg = _cfg(args, metrics_root=args.root)
     start, end = _ms(args.start), _ms(args.end)
@@ -292,18 +293,28 @@ def cmd_metrics_export(args: argparse.Namespace) -> int:
     chunks = list(range(start, end, step))
     plain_schema = pa.schema([f.with_type(pa.string()) if pa.types.is_dictionary(f.type) else f for f in METRIC_SCHEMA])
     fmt = "csv" if args.output.endswith(".csv") else "parquet"
-    writer = (pacsv.CSVWriter(args.output, plain_schema) if fmt == "csv"
-              else pq.ParquetWriter(args.output, plain_schema, compression="zstd"))
-    rows = 0
+    try:
+        writer = (pacsv.CSVWriter(args.output, plain_schema) if fmt == "csv"
+                  else pq.ParquetWriter(args.output, plain_schema, compression="zstd"))
+    except OSError as exc:                     # no such directory, no permission: said before reading
+        raise InvalidInput(f"-o {args.output}: cannot be written ({exc})") from None
+    rows, done = 0, False
     try:
         for i, lo in enumerate(chunks):
-            table = read(storage_ids=args.storage, start=lo, end=min(end, lo + step), root=cfg.metrics_root)
+            try:
+                table = read(storage_ids=args.storage, start=lo, end=min(end, lo + step), root=cfg.metrics_root)
+            except pa.ArrowInvalid as exc:         # a file in the dataset damaged from outside (ours are renamed in whole)
+                raise InvalidResults(f"a metrics file under {cfg.metrics_root} cannot be read: "
+                                     f"{str(exc).splitlines()[0]}") from None
             if table.num_rows:
                 writer.write_table(table.cast(plain_schema))
                 rows += table.num_rows
             _progress(i + 1, len(chunks), rows)
+        done = True
     finally:
         writer.close()
+        if not done:                           # no half file left that looks like an export
+            Path(args.output).unlink(missing_ok=True)
     print(f"\nwrote {rows} rows to {args.output}", file=sys.stderr)
     if not rows:
         span = time_span(storage_ids=args.storage, root=cfg.metrics_root)

@@ -151,9 +151,11 @@ def test_up_says_in_one_line_why_it_cannot_start_and_starts_nothing(tmp_path):
 
 
 def test_a_bad_file_or_option_is_one_line_before_any_cluster_is_asked(tmp_path):
-    """``--file`` missing, not JSON or not an object, and ``--extra`` without ``=``: one line
-    with Delfin's InvalidInput and exit status 2 (a traceback before), said before anything is
-    asked of a cluster (none runs here) and, for ``--extra``, before the password is read."""
+    """``--file`` missing, not JSON or not an object, ``--extra`` without ``=``, an export's ``-o``
+    in no directory: one line with Delfin's InvalidInput and exit status 2 (a traceback before),
+    said before anything is asked of a cluster (none runs here) or read, and, for ``--extra``,
+    before the password is read. An export that meets a damaged metrics file says which and
+    leaves no half-written output."""
     env = dict(os.environ, PYTHONPATH=ROOT)
     env.pop("RAY_ADDRESS", None)
     (tmp_path / "bad.json").write_text("{bad")
@@ -163,13 +165,26 @@ def test_a_bad_file_or_option_is_one_line_before_any_cluster_is_asked(tmp_path):
              ("register", "--file", str(tmp_path / "list.json")): "the access info is a JSON object, not a list",
              ("update-access-info", "st-1", "--file", str(tmp_path / "bad.json")): "bad.json is not JSON",
              ("register", "--vendor", "v", "--model", "m", "--host", "127.0.0.1", "--port", "1", "--username", "u",
-              "--extra", "verify", "--password-stdin"): "--extra takes KEY=VALUE, not 'verify'"}
+              "--extra", "verify", "--password-stdin"): "--extra takes KEY=VALUE, not 'verify'",
+             ("metrics", "export", "--storage", "st-1", "--start", "-1h", "-o", str(tmp_path / "absent" / "out.parquet")):
+             "absent/out.parquet: cannot be written ("}
     for args, said in cases.items():
         done = subprocess.run([sys.executable, "-m", "serve_app.cli", "--data-dir", str(tmp_path), *args], cwd=ROOT,
                               env=env, input="", capture_output=True, text=True, timeout=60)
         assert done.returncode == 2, (args, done.stderr[-1500:])
         assert done.stderr.startswith("delfin-dm: InvalidInput: ") and said in done.stderr, (args, done.stderr)
         assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    # a window file damaged from outside (ours are renamed in whole): said, and no half export left
+    damaged = tmp_path / "metrics" / "storage_id=st-1" / "date=2026-12-03" / "w-1-2.parquet"
+    damaged.parent.mkdir(parents=True)
+    damaged.write_text("not parquet")
+    out = tmp_path / "out.parquet"
+    done = subprocess.run([sys.executable, "-m", "serve_app.cli", "--data-dir", str(tmp_path), "metrics", "export",
+                           "--storage", "st-1", "--start", "-1h", "-o", str(out)], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr[-1500:]
+    assert done.stderr.splitlines()[-1].startswith("delfin-dm: InvalidResults: ") and str(damaged) in done.stderr
+    assert not out.exists()
 
 
 def test_rays_warnings_go_to_stderr_and_the_output_alone_to_stdout(capsys):
