@@ -16,6 +16,10 @@ from .sink import day_of, filesystem
 
 TimeLike = Union[int, float, dt.datetime, str, None]
 PARTITIONING = ds.partitioning(pa.schema([("storage_id", pa.string()), ("date", pa.string())]), flavor="hive")
+#: the dataset as its files and partitions make it (a file holds METRIC_SCHEMA without
+#: ``storage_id``, its partition). Given, not inferred: pyarrow would read it from the first file
+#: it finds, and one file damaged from outside would then fail every storage's reads.
+DATASET_SCHEMA = pa.schema([f for f in METRIC_SCHEMA if f.name != "storage_id"] + list(PARTITIONING.schema))
 _COLUMNS = [f.name for f in METRIC_SCHEMA]
 
 
@@ -60,7 +64,7 @@ def _dataset(root: Optional[str]) -> Optional[ds.Dataset]:
     fs, base = filesystem(root)
     if fs.get_file_info(base).type != pafs.FileType.Directory:
         return None
-    return ds.dataset(base, filesystem=fs, format="parquet", partitioning=PARTITIONING)
+    return ds.dataset(base, filesystem=fs, format="parquet", partitioning=PARTITIONING, schema=DATASET_SCHEMA)
 
 
 def time_span(storage_ids: Optional[Iterable[str]] = None, root: Optional[str] = None) -> Optional[tuple[int, int]]:
