@@ -11,6 +11,7 @@ thread. Bodies and parameters are checked at the edge (``limits.py``, Delfin's s
 import asyncio
 import hashlib
 import hmac
+import logging
 import time
 from typing import Any, Optional
 
@@ -20,8 +21,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from drivers.access_info import CREATE_SCHEMA, UPDATE_SCHEMA, check
-from drivers.errors import AlertSourceNotFound, InvalidInput, StorageCapabilityNotSupported, StorageNotFound, \
-    Unauthorized
+from drivers.errors import AlertSourceNotFound, InvalidInput, StorageBackendException, StorageCapabilityNotSupported, \
+    StorageNotFound, Unauthorized
 from drivers.models import RESOURCE_KINDS, STORAGE_FIELDS, STORAGE_SEARCH
 from drivers.plugins import driver_catalog
 from rayactors.list_query import parse_query
@@ -32,6 +33,7 @@ from .limits import (LIMIT, MARKER, MAX_EPOCH_MS, OFFSET, SORT, SORT_DIR, SORT_K
 from .prometheus import exposition as prometheus_text
 from .prometheus import snapshot as prometheus_snapshot
 
+log = logging.getLogger("delfin_dm.http")
 PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 ARROW_STREAM = "application/vnd.apache.arrow.stream"
@@ -307,8 +309,13 @@ async def storage_metrics(request: Request, storage_id: str = id_path(), start: 
         raise InvalidInput("start must be before end")
     from rayactors import metrics
     with RUNTIME["inflight"].slot(storage_id, "bulk"):
-        table = await asyncio.to_thread(metrics.read, storage_ids=[storage_id], start=start, end=end,
-                                        metrics=metric, resource_type=resource_type, root=cfg().metrics_root)
+        try:
+            table = await asyncio.to_thread(metrics.read, storage_ids=[storage_id], start=start, end=end,
+                                            metrics=metric, resource_type=resource_type, root=cfg().metrics_root)
+        except pa.ArrowInvalid as exc:     # a file damaged from outside: its path for the log, not the client
+            log.error("metrics of storage %s cannot be read: %s", storage_id, exc)
+            raise StorageBackendException(f"a metrics file of storage {storage_id} cannot be read (the service's "
+                                          f"log names it)") from None
     if "application/json" in request.headers.get("accept", ""):
         if table.num_rows > limit:
             raise InvalidInput(f"{table.num_rows} rows exceed the JSON limit of {limit}; "

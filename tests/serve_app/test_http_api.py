@@ -1,6 +1,7 @@
 """Delfin v1 routes over real Serve HTTP: shapes, status codes, errors, secrets, auth."""
 import socket
 import time
+from pathlib import Path
 
 import pyarrow as pa
 import pytest
@@ -192,6 +193,20 @@ def test_metrics_arrow_and_json(api, storage):
     assert (r.status_code, error_of(r)) == (400, "InvalidInput")
     r = api("GET", "/v1/storages/nope/metrics")
     assert (r.status_code, error_of(r)) == (404, "StorageNotFound")
+    # a file damaged from outside: this storage's reads fail, saying so (its path goes to the
+    # service's log, not to the client); the file gone, they answer again
+    day = time.strftime("%Y-%m-%d", time.gmtime())
+    damaged = Path(api.manager.cfg.resolved().metrics_root) / f"storage_id={sid}" / f"date={day}" / "damaged.parquet"
+    damaged.parent.mkdir(parents=True, exist_ok=True)
+    damaged.write_text("not parquet")          # (not a w- file: the storage actor's hourly merge leaves it be)
+    try:
+        r = api("GET", f"/v1/storages/{sid}/metrics")
+        assert (r.status_code, error_of(r)) == (500, "StorageBackendException")
+        assert f"a metrics file of storage {sid} cannot be read" in r.json()["error_msg"]
+        assert str(damaged.parent) not in r.text
+    finally:
+        damaged.unlink()
+    assert api("GET", f"/v1/storages/{sid}/metrics").status_code == 200
 
 
 def test_operations_routes(api, storage):
