@@ -117,6 +117,11 @@ class Config(BaseModel):
         except (OSError, tomllib.TOMLDecodeError) as exc:
             raise InvalidInput(f"config: {path}: {exc}") from None
 
+    def paths(self) -> dict[str, str]:
+        """Where this configuration keeps what it stores: a process that joins a running driver
+        manager must read the same places (see ``runtime.ensure_supervisor``)."""
+        return {"registry": str(self.registry_path), "metrics": str(self.metrics_root)}
+
     def resolved(self) -> "Config":
         """Absolute paths, so actors on any worker (other cwd) agree on them."""
         data = Path(self.data_dir).expanduser().resolve()

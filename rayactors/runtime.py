@@ -79,25 +79,39 @@ def _is_loopback(address: str) -> bool:
     return host in ("localhost", "::1") or host.startswith("127.")
 
 
-def ensure_supervisor(cfg: Config) -> Any:
+def ensure_supervisor(cfg: Config, strict: bool = False) -> Any:
     """Create the supervisor once (concurrent callers converge); on the node that holds the
     registry when ``supervisor_resource`` names that node's custom resource.
 
     Its first answer may wait for a new worker process, which a busy node starts slowly (Ray
     starts as many at once as the node has cores): that wait has the bound of an actor's start,
-    ``connect_deadline_s``, not that of a call, ``control_timeout_s``."""
+    ``connect_deadline_s``, not that of a call, ``control_timeout_s``.
+
+    A supervisor already running keeps the registry and metrics root it was started with: one
+    that differs from ``cfg``'s is InvalidInput when ``strict`` (``delfin-dm up``, whose HTTP app
+    would read metrics where none are written), a warning otherwise (a process that joins with
+    its own defaults, say another user's home, and reads through the actors)."""
     opts: dict[str, Any] = dict(name=cfg.supervisor_name, namespace=cfg.namespace, lifetime="detached",
                                 get_if_exists=True)
     if cfg.supervisor_resource:
         opts["resources"] = {cfg.supervisor_resource: 0.001}
     handle = supervisor_class(cfg).options(**opts).remote(cfg.model_dump())
     try:
-        ray.get(handle.ping.remote(), timeout=cfg.connect_deadline_s)
+        answer = ray.get(handle.ping.remote(), timeout=cfg.connect_deadline_s)
     except RayActorError as exc:         # its registry held by another supervisor: said as such
         refused = registry_lock.refusal_in(str(exc)) if getattr(exc, "actor_init_failed", False) else None
         if refused is None:
             raise
         raise InvalidInput(refused) from None
+    theirs = answer.get("paths")
+    if theirs and theirs != cfg.paths():
+        said = (f"the driver manager in namespace {cfg.namespace!r} keeps its registry at {theirs['registry']} "
+                f"and its metrics at {theirs['metrics']}, not at {cfg.paths()['registry']} and "
+                f"{cfg.paths()['metrics']} as asked here: give its data dir (--data-dir, data_dir), "
+                f"or another namespace for a driver manager of its own")
+        if strict:
+            raise InvalidInput(said)
+        log.warning(said)
     return handle
 
 

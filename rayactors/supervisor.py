@@ -132,7 +132,7 @@ class Supervisor:
     def ping(self) -> dict[str, Any]:
         return {"ok": True, "restarted": self.restarted, "storages": len(self.registry.rows()), "pid": os.getpid(),
                 "node_id": ray.get_runtime_context().get_node_id(), "healing": len(self._healing),
-                "stale_reports": self.stale_reports}
+                "stale_reports": self.stale_reports, "paths": self.cfg.paths()}
 
     # -- helpers ------------------------------------------------------------------------------
     def _lock_for(self, table: dict[str, threading.Lock], key: str) -> threading.Lock:

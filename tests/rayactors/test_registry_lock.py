@@ -4,6 +4,7 @@ would restore an actor, and so a session, for every storage the registry holds. 
 saying who holds the registry, until the first one's process has ended."""
 from __future__ import annotations
 
+import logging
 import uuid
 
 import pytest
@@ -16,7 +17,7 @@ from ..helpers import Manager, wait_for
 
 
 def test_a_second_supervisor_on_the_same_registry_is_refused_until_the_first_ends(manager_factory, simulator,
-                                                                                   ray_cluster):
+                                                                                   ray_cluster, tmp_path, caplog):
     first = manager_factory()
     arr = simulator.add_array(sizes={"volumes": 3})
     sid = first.client.discover_storage(None, rest_access(arr))["id"]
@@ -25,6 +26,17 @@ def test_a_second_supervisor_on_the_same_registry_is_refused_until_the_first_end
                                            f"supervisor .*\"namespace\": \"{first.cfg.namespace}\""):
         ensure_supervisor(other)
     assert not supervisor_running(other)
+    # joining the running supervisor with other paths: it keeps its own, so `up` (strict: its
+    # HTTP app would read metrics where none are written) is refused and a library caller warned
+    elsewhere = first.cfg.model_copy(update={"data_dir": str(tmp_path / "elsewhere"), "registry_path": None,
+                                             "key_file": None, "metrics_root": None}).resolved()
+    with pytest.raises(InvalidInput, match=f"keeps its registry at {first.cfg.registry_path} and its metrics at "
+                                           f"{first.cfg.metrics_root}, not at {elsewhere.registry_path}"):
+        ensure_supervisor(elsewhere, strict=True)
+    with caplog.at_level(logging.WARNING, logger="delfin_dm.runtime"):
+        assert ensure_supervisor(elsewhere) is not None
+    assert any("keeps its registry at" in r.getMessage() for r in caplog.records)
+    assert not (tmp_path / "elsewhere").exists()                            # nothing written there
     stats = simulator.stats(arr["name"])
     assert (stats["logins"], stats["active_sessions"]) == (1, 1)            # no second session
     assert first.client.list_volumes(None, sid)                              # the first carries on
