@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> dict:
                 serve.delete(name)
             except Exception:
                 pass
-        shutdown()
+        shutdown(client.cfg.namespace)
         stop_supervisor(client.cfg, timeout_s=0)
 
 

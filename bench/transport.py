@@ -254,7 +254,7 @@ def main(argv: list[str] | None = None) -> dict:
     finally:
         for p in procs:
             p.kill()
-        shutdown()
+        shutdown(client.cfg.namespace)
         stop_supervisor(client.cfg, timeout_s=0)
     print("wrote", write_result("transport", {"results": results}))
     return results

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from typing import Any, Optional
+from typing import Any, NamedTuple, Optional
 
 import rayactors  # noqa: F401  (RAY_AUTH_MODE before ray is imported)
 from ray import serve
@@ -13,7 +13,7 @@ from . import app as app_module
 from .app import app
 from .limits import InFlight
 
-APP_NAME = "delfin-dm"
+APP_PREFIX = "delfin-dm"
 
 
 # Requests only await actor calls (nothing blocks the replica's loop), and each storage has its
@@ -41,13 +41,49 @@ def deploy(cfg: Config, host: str = "127.0.0.1", port: int = 8190, api_token: Op
     token = api_token if api_token is not None else os.environ.get("DELFIN_DM_API_TOKEN")
     digest = hashlib.sha256(token.encode()).hexdigest() if token else None
     serve.start(http_options={"host": host, "port": port})
-    serve.run(DelfinApi.bind(cfg.model_dump(), digest), name=APP_NAME, route_prefix="/")
+    serve.run(DelfinApi.bind(cfg.model_dump(), digest), name=app_name(cfg.namespace), route_prefix="/")
     return f"http://{host}:{port}"
 
 
-def shutdown() -> None:
+def app_name(namespace: str) -> str:
+    """Our Serve application, one per driver manager (namespace): Serve's applications are
+    cluster-wide, so the name tells whose app holds the proxy's ``/``."""
+    return f"{APP_PREFIX}-{namespace}"
+
+
+class ServeInCluster(NamedTuple):
+    """Serve as it already runs in a joined cluster: its proxy's address, and its applications
+    with their route prefixes."""
+    host: str
+    port: int
+    apps: dict[str, Optional[str]]
+
+
+def serve_in_cluster() -> Optional[ServeInCluster]:
+    """Serve already running in the connected cluster, or None. A cluster has one HTTP proxy,
+    started with its first options: ``serve.start`` with another port later only warns, so
+    ``up`` must know it before it says where it listens. (Serve's public ``status`` has neither
+    the proxy's options nor the route prefixes; its controller's details have both.)"""
+    from ray.serve.context import _get_global_client
+    client = _get_global_client(raise_if_no_controller_running=False)
+    if client is None:
+        return None
+    details = client.get_serve_details()
+    http = details.get("http_options") or {}
+    return ServeInCluster(str(http.get("host")), int(http.get("port") or 0),
+                          {name: app.get("route_prefix") for name, app in (details.get("applications") or {}).items()})
+
+
+def shutdown(namespace: str) -> None:
+    """Delete our app; stop Serve (its proxy's port with it) unless other applications run on
+    it, which are not ours to stop."""
     try:
-        serve.delete(APP_NAME)
+        serve.delete(app_name(namespace))
     except Exception:
         pass
-    serve.shutdown()
+    try:
+        others = list(serve.status().applications)
+    except Exception:  # Serve gone already
+        others = []
+    if not others:
+        serve.shutdown()

@@ -16,7 +16,7 @@ import signal
 import socket
 import threading
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, NamedTuple, Optional
 
 from . import local_cluster
 from .output import say
@@ -75,15 +75,28 @@ def _listening(address: str) -> bool:
 
 
 def _check_not_running(data_dir: str) -> None:
-    """StartFailed when ``up`` already runs a head for this data dir: a second head would start
-    a second supervisor on the same registry (which refuses it, see ``rayactors.registry_lock``,
-    only after the head is up) and leave the first one without a ``down``."""
-    head = local_cluster.load(data_dir)
-    if head and head.get("address") and _listening(head["address"]):
-        url = load_state(data_dir).get("url")
+    """StartFailed when an ``up`` already runs for this data dir, its own head or its HTTP app
+    in a cluster it joined: a second head would start a second supervisor on the same registry
+    (which refuses it, see ``rayactors.registry_lock``, only after the head is up), and a second
+    ``up`` of either kind would take over the first one's ``service.json``, leaving it without a
+    ``down``."""
+    head = local_cluster.load(data_dir) or {}
+    url = load_state(data_dir).get("url")
+    live_head = bool(head.get("address")) and _listening(head["address"])
+    if live_head or (url and _answers(url)):
+        where = ", ".join([f"Ray head {head['address']}"] * live_head + [f"HTTP {url}"] * bool(url))
         raise local_cluster.StartFailed(
-            f"already running for {data_dir} (Ray head {head['address']}{f', HTTP {url}' if url else ''}): "
-            f"`delfin-dm down --data-dir {data_dir}` stops it; `delfin-dm status` tells what runs")
+            f"already running for {data_dir} ({where}): `delfin-dm down --data-dir {data_dir}` stops it; "
+            f"`delfin-dm status` tells what runs")
+
+
+def _answers(url: str) -> bool:
+    import urllib.request
+    try:
+        with urllib.request.urlopen(url + "/health", timeout=3) as answer:
+            return answer.status == 200
+    except (OSError, ValueError):
+        return False
 
 
 def _check_port_free(host: str, port: int) -> None:
@@ -99,6 +112,25 @@ def _check_port_free(host: str, port: int) -> None:
                                  else (exc.strerror or str(exc)).lower()) from None
 
 
+def _check_serve_is_ours_to_use(serving: Any, address: str, args: Any, ours: str) -> None:
+    """StartFailed, before anything starts, when Serve already runs in a joined cluster where our
+    app cannot go: on another host or port (a cluster has one HTTP proxy, and Serve would keep
+    its own while the banner said ours), or with another application at ``/`` (another
+    namespace's driver manager, or not ours at all), which deploying would replace or fail on."""
+    if serving is None:
+        return
+    if (serving.host, serving.port) != (args.host, args.port):
+        raise local_cluster.StartFailed(
+            f"Serve in the cluster at {address} listens on {serving.host}:{serving.port}, and a cluster has "
+            f"one HTTP proxy: run `up` with --host {serving.host} --port {serving.port}")
+    taken = sorted(name for name, prefix in serving.apps.items() if prefix == "/" and name != ours)
+    if taken:
+        raise local_cluster.StartFailed(
+            f"Serve in the cluster at {address} serves application {taken[0]!r} at /, where this "
+            f"driver manager's HTTP app ({ours!r}) would go: stop that one first, or run this one in a "
+            f"cluster of its own (`up` without --address)")
+
+
 def _cannot_listen(host: str, port: int, why: str) -> Exception:
     return local_cluster.StartFailed(f"cannot listen on {host}:{port}: {why} (another delfin-dm up? "
                                      f"`delfin-dm status` tells); choose another with --port")
@@ -111,23 +143,31 @@ def up(cfg: Any, args: Any) -> int:
     from rayactors.client import DriverManagerClient
     from rayactors.runtime import ensure_supervisor
 
-    from .deploy import deploy, shutdown
+    from rayactors.naming import lookup
+
+    from .deploy import app_name, deploy, serve_in_cluster, shutdown
 
     token = os.environ.pop("DELFIN_DM_API_TOKEN", None)    # only its hash goes to Ray, never the token
     address = args.address or os.environ.get("RAY_ADDRESS")
     own_cluster = not address
+    _check_not_running(cfg.data_dir)
     if own_cluster:      # (in a cluster given, our HTTP app may hold the port already: deployed again)
-        _check_not_running(cfg.data_dir)
         _check_port_free(args.host, args.port)
         say("starting a Ray head on 127.0.0.1 ...")
         address = local_cluster.start(cfg.data_dir)
     connect(cfg, address)
     if own_cluster:
         local_cluster.remember_session(cfg.data_dir, ray._private.worker.global_worker.node.session_name)
+        found = Found(supervisor=False, app=False)
+    else:                # what runs already stays running, whatever becomes of this `up`
+        serving = serve_in_cluster()
+        _check_serve_is_ours_to_use(serving, address, args, app_name(cfg.namespace))
+        found = Found(supervisor=lookup(cfg.supervisor_name, cfg.namespace) is not None,
+                      app=bool(serving and app_name(cfg.namespace) in serving.apps))
     sim, demo_ids = None, []
-    client = None
+    client, failed = None, False
     try:
-        ensure_supervisor(cfg)
+        ensure_supervisor(cfg, strict=True)
         try:
             url = deploy(cfg, host=args.host, port=args.port, api_token=token or "")
         except RuntimeError as exc:               # Serve's proxy, when the port was taken after all
@@ -138,7 +178,8 @@ def up(cfg: Any, args: Any) -> int:
         if args.with_simulator:
             sim, demo_ids = _demo(client, args, cfg.data_dir)
         _save_state(cfg.data_dir, {"url": url, "address": address, "simulator_pid": sim.proc.pid if sim else None,
-                                   "demo_storages": demo_ids, "detached": bool(args.detach)})
+                                   "demo_storages": demo_ids, "detached": bool(args.detach),
+                                   "found": {"supervisor": found.supervisor, "app": found.app}})
         _banner(url, address, cfg, demo_ids, sim, bool(args.detach))
         if args.detach:
             return 0
@@ -148,13 +189,21 @@ def up(cfg: Any, args: Any) -> int:
         stop.wait()
         say("stopping ...")
     except BaseException:
-        args.detach = False                    # a failed start leaves nothing behind
+        failed = True                          # a failed start leaves nothing of its own behind
         raise
     finally:
-        if not args.detach:
-            _teardown(cfg, client, demo_ids, sim.proc.pid if sim else None, own_cluster, shutdown)
-            say("stopped")
+        if not args.detach or failed:
+            _teardown(cfg, client, demo_ids, sim.proc.pid if sim else None, own_cluster, shutdown, keep=found)
+            if not failed or own_cluster:      # the reason follows a failure; what ran before runs on
+                say("stopped" if not failed else "stopped the Ray head it had started")
     return 0
+
+
+class Found(NamedTuple):
+    """What ran before an ``up`` that joined a cluster, and so outlives it (and its ``down``):
+    the supervisor of its namespace, and our HTTP app."""
+    supervisor: bool
+    app: bool
 
 
 def down(cfg: Any, args: Any) -> int:
@@ -167,14 +216,21 @@ def down(cfg: Any, args: Any) -> int:
     own_cluster = local_cluster.load(cfg.data_dir) is not None and not args.address
     connect(cfg, args.address)
     client = DriverManagerClient(config=cfg)
-    _teardown(cfg, client, state.get("demo_storages") or [], state.get("simulator_pid"), own_cluster, shutdown)
-    say("stopped the HTTP app and the driver manager" + (" and its Ray head" if own_cluster else "")
-        + " (storages stay registered)")
+    found = state.get("found") or {}
+    keep = Found(supervisor=bool(found.get("supervisor")), app=bool(found.get("app")))
+    _teardown(cfg, client, state.get("demo_storages") or [], state.get("simulator_pid"), own_cluster, shutdown,
+              keep=keep)
+    parts = (("the HTTP app", keep.app), ("the driver manager", keep.supervisor))
+    stopped = [what for what, kept in parts if not kept] + (["its Ray head"] if own_cluster else [])
+    joined = [what for what, kept in parts if kept]
+    say(f"stopped {' and '.join(stopped) or 'nothing it did not find running'} (storages stay registered)"
+        + (f"; {' and '.join(joined)}, running before that up, run on" if joined else ""))
     return 0
 
 
 def _teardown(cfg: Any, client: Any, demo_ids: list[str], simulator_pid: Optional[int], own_cluster: bool,
-              shutdown: Any) -> None:
+              shutdown: Any, keep: Found = Found(False, False)) -> None:
+    """Stop what ``up`` started, except what ``keep`` says ran before it."""
     import ray
 
     from drivers.errors import DelfinError
@@ -185,11 +241,13 @@ def _teardown(cfg: Any, client: Any, demo_ids: list[str], simulator_pid: Optiona
         except (DelfinError, AttributeError):
             pass
     try:
-        shutdown()
+        if not keep.app:
+            shutdown(cfg.namespace)
     except Exception as exc:  # the app may be gone already
         log.warning("HTTP app: %s", type(exc).__name__)
     try:
-        stop_supervisor(cfg)
+        if not keep.supervisor:
+            stop_supervisor(cfg)
     except Exception as exc:  # Ray itself may be gone: the steps below still run
         log.warning("driver manager: %s", type(exc).__name__)
     ray.shutdown()
@@ -198,7 +256,7 @@ def _teardown(cfg: Any, client: Any, demo_ids: list[str], simulator_pid: Optiona
     if simulator_pid:
         from drivers.simulator.control import stop_pid
         stop_pid(simulator_pid)
-    (Path(cfg.data_dir) / SERVICE_FILE).unlink(missing_ok=True)
+    (Path(cfg.data_dir) / SERVICE_FILE).unlink(missing_ok=True)      # no live up's: checked before it started
 
 
 def status(cfg: Any, args: Any) -> dict[str, Any]:

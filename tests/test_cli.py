@@ -87,6 +87,7 @@ def test_detached_demo_outlives_up_and_stops_with_down(tmp_path):
         assert again.returncode == 2 and again.stderr.startswith(f"delfin-dm: already running for {tmp_path} ("), \
             again.stdout[-1500:] + again.stderr[-1500:]
         assert json.loads((tmp_path / "cluster.json").read_text())["session"] == session
+        _joined_ups_that_would_break_it_start_nothing(run, tmp_path, port)
         time.sleep(8)                  # `up` has exited: what depended on its driver would be gone by now
         storages = requests.get(f"http://127.0.0.1:{port}/v1/storages", timeout=30).json()["storages"]
         assert len(storages) == 2
@@ -115,6 +116,43 @@ def test_detached_demo_outlives_up_and_stops_with_down(tmp_path):
     assert again.returncode == 2 and len(again.stderr.strip().splitlines()) == 1, again.stderr
     listing = run("list", timeout=60)
     assert listing.returncode == 2 and listing.stderr.startswith("delfin-dm: nothing is running"), listing.stderr
+
+
+def _joined_ups_that_would_break_it_start_nothing(run, data_dir, port: int) -> None:
+    """`up --address` into the running one's cluster, each refused in one line (exit 2), before it
+    deploys anything, and, above all, without stopping what it found running (a refused `up` used
+    to tear down the cluster's HTTP app, Serve and the data dir's service.json): the same data
+    dir; another data dir in the same namespace (the supervisor keeps its own registry and
+    metrics, which the new HTTP app would not have read); another port (a cluster has one
+    proxy; the banner gave the new port, Serve kept the old); another namespace (its app would
+    take `/` from the running one)."""
+    import requests
+    address = json.loads((data_dir / "cluster.json").read_text())["address"]
+    service = (data_dir / "service.json").read_text()
+    refused = {
+        "same data dir": (("--address", address, "up", "--detach", "--port", str(port)),
+                          f"delfin-dm: already running for {data_dir} (Ray head {address}, HTTP "),
+        "another data dir": (("--address", address, "--data-dir", str(data_dir / "b"), "up", "--detach",
+                              "--port", str(port)),
+                             f"delfin-dm: InvalidInput: Invalid input received. the driver manager in namespace "
+                             f"'delfin' keeps its registry at {data_dir}/registry.sqlite and its metrics at "
+                             f"{data_dir}/metrics, not at {data_dir}/b/registry.sqlite"),
+        "another port": (("--address", address, "--data-dir", str(data_dir / "c"), "up", "--detach", "--port",
+                          str(port + 1)),
+                         f"delfin-dm: Serve in the cluster at {address} listens on 127.0.0.1:{port}, and a cluster "
+                         f"has one HTTP proxy: run `up` with --host 127.0.0.1 --port {port}"),
+        "another namespace": (("--address", address, "--namespace", "other", "--data-dir", str(data_dir / "d"),
+                               "up", "--detach", "--port", str(port)),
+                              f"delfin-dm: Serve in the cluster at {address} serves application 'delfin-dm-delfin' "
+                              f"at /, where this driver manager's HTTP app ('delfin-dm-other') would go"),
+    }
+    for case, (args, said) in refused.items():
+        out = run(*args, timeout=120)
+        assert (out.returncode, out.stdout) == (2, ""), (case, out.stdout[-800:], out.stderr[-800:])
+        assert out.stderr.startswith(said) and len(out.stderr.strip().splitlines()) == 1, (case, out.stderr)
+        assert requests.get(f"http://127.0.0.1:{port}/health", timeout=30).status_code == 200, case
+        assert (data_dir / "service.json").read_text() == service, case
+    assert not any((data_dir / d / "service.json").exists() for d in "bcd")
 
 
 def test_up_says_in_one_line_why_it_cannot_start_and_starts_nothing(tmp_path):

@@ -106,7 +106,7 @@ def test_make_run_ready_query_and_clean_stop(tmp_path):
         # the one exception Ray leaves no setting for (README, "Running on several nodes"): the
         # Serve replica's inter-deployment gRPC port, on every interface, behind Ray's token
         # Serve's replica (its process title names the method it is running, if any)
-        assert [n.split(".")[0] for n, _ in outside] == ["ray::ServeReplica:delfin-dm:DelfinApi"], outside
+        assert [n.split(".")[0] for n, _ in outside] == ["ray::ServeReplica:delfin-dm-delfin:DelfinApi"], outside
         for _, addr in outside:
             assert grpc_refuses_without_token(addr.port)
     finally:

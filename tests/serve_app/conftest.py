@@ -24,7 +24,7 @@ def api(ray_cluster, tmp_path_factory):
     url = deploy(cfg, port=port, api_token="")
     wait_for(lambda: _up(url), 60, what="serve")
     yield Api(manager, url)
-    shutdown()
+    shutdown(cfg.namespace)
     manager.teardown()
 
 
