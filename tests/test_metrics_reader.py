@@ -30,3 +30,45 @@ def test_a_damaged_file_fails_its_own_storages_reads_only(tmp_path):
     assert time_span(storage_ids=["st-b"], root=root) == (start, start + 4)
     with pytest.raises(pa.ArrowInvalid, match="storage_id=st-a"):
         read(storage_ids=["st-a"], root=root)
+
+
+def test_a_damaged_file_is_set_aside_by_the_merge_and_the_newest_point_and_the_rest_kept(tmp_path, caplog):
+    """Left in its storage's partition, a file damaged from outside failed that storage's hourly
+    merge on every try and, for a real-time driver, every window (the newest point written is
+    read first). The sink moves it beside itself as ``.damaged-<name>``, which readers skip,
+    says so once, and merges or reads the rest: nothing readable is lost."""
+    import logging
+
+    from rayactors.metrics.sink import DAMAGED_PREFIX
+    root = str(tmp_path / "metrics")
+    start = 1_764_720_000_000                                   # 2025-12-03 00:00 UTC
+    sink = ParquetSink(root)
+    for i in range(3):
+        sink.write_window("st-a", start + i * 60_000, start + (i + 1) * 60_000, window("st-a", start + i * 60_000, 2))
+    folder = tmp_path / "metrics" / "storage_id=st-a" / "date=2025-12-03"
+    good = sorted(p.name for p in folder.iterdir())
+    (folder / f"w-{start + 180_000}-{start + 240_000}.parquet").write_text("not parquet")   # the same hour
+    with caplog.at_level(logging.WARNING, logger="delfin_dm.metrics"):
+        assert sink.compact("st-a", older_than_ms=start + 7_200_000) == 3
+    hour = start // 3_600_000
+    names = sorted(p.name for p in folder.iterdir())
+    assert len(names) == 2 and names[1] == f"h-{hour}.parquet", names
+    assert names[0].startswith(DAMAGED_PREFIX) and names[0].endswith(f"-w-{start + 180_000}-{start + 240_000}.parquet")
+    assert [r.getMessage().split(" cannot be read")[0] for r in caplog.records] == \
+        [f"metrics file {folder}/w-{start + 180_000}-{start + 240_000}.parquet"]
+    assert read(storage_ids=["st-a"], root=root).num_rows == 2 * len(good)
+
+    # the newest point, read from the newest day's files: a damaged one there is set aside too
+    later = start + 86_400_000                                  # the next day
+    sink.write_window("st-a", later, later + 60_000, window("st-a", later, 3))
+    next_day = tmp_path / "metrics" / "storage_id=st-a" / "date=2025-12-04"
+    (next_day / "w-9-10.parquet").write_bytes(b"PAR1" + b"\x00" * 64)
+    assert sink.newest("st-a") == later + 2
+    aside = [p.name for p in next_day.iterdir() if p.name.startswith(".")]
+    assert len(aside) == 1 and aside[0].startswith(DAMAGED_PREFIX) and aside[0].endswith("-w-9-10.parquet"), aside
+    # a damaged hour file (the merge's target) is set aside, and the new windows merged alone
+    (folder / f"h-{hour}.parquet").write_text("cut short")
+    sink.write_window("st-a", start + 300_000, start + 360_000, window("st-a", start + 300_000, 4))
+    assert sink.compact("st-a", older_than_ms=later) == 1
+    assert read(storage_ids=["st-a"], root=root, start=start, end=later).num_rows == 4
+    assert sum(p.name.startswith(DAMAGED_PREFIX) for p in folder.iterdir()) == 2       # both kept

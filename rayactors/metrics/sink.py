@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import uuid
 from typing import Optional
 
@@ -10,6 +11,10 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 HOUR_MS = 3_600_000
+#: how the name of a file that cannot be read begins once it is moved aside, beside where it was:
+#: hidden from every reader (pyarrow skips ``.``-files), kept for whoever wants to look at it
+DAMAGED_PREFIX = ".damaged-"
+log = logging.getLogger("delfin_dm.metrics")
 #: dictionary pages for the repeated strings only; min/max statistics for the time column only
 #: (string statistics cost more than the whole write of a 50k-point window: measured in bench/)
 WRITE_OPTIONS = dict(compression="zstd", use_dictionary=["resource_type", "resource_id", "metric", "unit"],
@@ -21,6 +26,12 @@ def filesystem(root: str) -> tuple[pafs.FileSystem, str]:
     if "://" in root:
         return pafs.FileSystem.from_uri(root)
     return pafs.LocalFileSystem(), root.rstrip("/")
+
+
+def unreadable(exc: BaseException) -> bool:
+    """Whether a read failed on the file's bytes (cut short, not Parquet, a footer that does not
+    decode), not on the way to them (a network store's OSError, which a later try may pass)."""
+    return isinstance(exc, pa.ArrowInvalid) or (isinstance(exc, OSError) and "deserialize thrift" in str(exc))
 
 
 def day_of(ms: int) -> str:
@@ -41,6 +52,16 @@ class ParquetSink:
         pq.write_table(table, tmp, filesystem=self.fs, **WRITE_OPTIONS)
         self.fs.move(tmp, final)
 
+    def _set_aside(self, path: str, exc: BaseException) -> None:
+        """Move a file that cannot be read out of the dataset (ours are written whole and renamed
+        in, so it was damaged from outside). Left in, it failed its storage's hourly merge for
+        good and, for a real-time driver, every window (``newest``)."""
+        folder, name = path.rsplit("/", 1)
+        aside = f"{folder}/{DAMAGED_PREFIX}{uuid.uuid4().hex[:8]}-{name}"     # never over an earlier one
+        self.fs.move(path, aside)
+        log.warning("metrics file %s cannot be read (%s: %s): moved to %s, out of the dataset; its points are "
+                    "not read", path, type(exc).__name__, str(exc)[:200], aside)
+
     def write_window(self, storage_id: str, start_ms: int, end_ms: int, table: pa.Table) -> Optional[str]:
         """One window -> one file with a deterministic name: writing it again replaces it."""
         if table.num_rows == 0:
@@ -57,6 +78,7 @@ class ParquetSink:
         Keeps file counts at 24 per storage per day instead of one per window. Returns the
         number of window files merged. The hour file is renamed in before the window files
         are deleted, so a reader never misses data (it may see one hour twice for an instant).
+        A file that cannot be read is set aside (``DAMAGED_PREFIX``) and the rest merged.
         """
         root = f"{self.base}/storage_id={storage_id}"
         try:
@@ -76,7 +98,18 @@ class ParquetSink:
                     continue
                 target = f"{day.path}/h-{hour}.parquet"
                 sources = paths + ([target] if self.fs.get_file_info(target).type == pafs.FileType.File else [])
-                tables = [pq.read_table(p, filesystem=self.fs) for p in sources]
+                tables = []
+                for p in sources:
+                    try:
+                        tables.append(pq.read_table(p, filesystem=self.fs))
+                    except (pa.ArrowInvalid, OSError) as exc:
+                        if not unreadable(exc):
+                            raise
+                        self._set_aside(p, exc)
+                        if p in paths:
+                            paths.remove(p)
+                if not tables:
+                    continue
                 merged_table = pa.concat_tables(tables, promote_options="permissive").unify_dictionaries()
                 self._write_atomic(merged_table.sort_by("timestamp"), target)
                 for p in paths:
@@ -98,8 +131,14 @@ class ParquetSink:
             for f in self.fs.get_file_info(pafs.FileSelector(day.path)):
                 if f.type != pafs.FileType.File or f.base_name.startswith(".") or not f.base_name.endswith(".parquet"):
                     continue
-                with self.fs.open_input_file(f.path) as handle:
-                    meta = pq.ParquetFile(handle).metadata
+                try:
+                    with self.fs.open_input_file(f.path) as handle:
+                        meta = pq.ParquetFile(handle).metadata
+                except (pa.ArrowInvalid, OSError) as exc:
+                    if not unreadable(exc):
+                        raise
+                    self._set_aside(f.path, exc)
+                    continue
                 column = meta.schema.names.index("timestamp")
                 for g in range(meta.num_row_groups):
                     stats = meta.row_group(g).column(column).statistics
