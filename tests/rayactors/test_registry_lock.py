@@ -24,7 +24,7 @@ def test_a_second_supervisor_on_the_same_registry_is_refused_until_the_first_end
     other = first.cfg.model_copy(update={"namespace": f"t-{uuid.uuid4().hex[:8]}"})   # same data dir
     with pytest.raises(InvalidInput, match=f"registry {first.cfg.resolved().registry_path} is in use by another "
                                            f"supervisor .*\"namespace\": \"{first.cfg.namespace}\""):
-        ensure_supervisor(other)
+        ensure_supervisor(other.model_copy(update={"close_timeout_s": 1}))     # its wait for a holder ending
     assert not supervisor_running(other)
     # joining the running supervisor with other paths: it keeps its own, so `up` (strict: its
     # HTTP app would read metrics where none are written) is refused and a library caller warned
