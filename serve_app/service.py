@@ -141,9 +141,8 @@ def up(cfg: Any, args: Any) -> int:
     import ray
 
     from rayactors.client import DriverManagerClient
-    from rayactors.runtime import ensure_supervisor
-
     from rayactors.naming import lookup
+    from rayactors.runtime import ensure_supervisor
 
     from .deploy import app_name, deploy, serve_in_cluster, shutdown
 
