@@ -49,9 +49,11 @@ def _save_state(data_dir: str, state: dict[str, Any]) -> None:
 
 
 def connect(cfg: Any, address: Optional[str]) -> str:
-    """Join ``address``, or the head ``up`` started for this data dir; NotRunning otherwise."""
+    """Join ``address``, or the head ``up`` started for this data dir, or the cluster an ``up``
+    for this data dir joined (``service.json``); NotRunning otherwise."""
     from rayactors.runtime import init_ray
-    address = address or os.environ.get("RAY_ADDRESS") or (local_cluster.load(cfg.data_dir) or {}).get("address")
+    address = (address or os.environ.get("RAY_ADDRESS") or (local_cluster.load(cfg.data_dir) or {}).get("address")
+               or load_state(cfg.data_dir).get("address"))
     if not address:
         raise NotRunning(f"nothing is running for {cfg.data_dir} (start it with: delfin-dm up)")
     _quiet_ray_logs()

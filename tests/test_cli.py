@@ -7,6 +7,7 @@ import sys
 import time
 
 import pyarrow.parquet as pq
+import pytest
 
 from drivers.simulator.control import rest_access
 
@@ -153,6 +154,49 @@ def _joined_ups_that_would_break_it_start_nothing(run, data_dir, port: int) -> N
         assert requests.get(f"http://127.0.0.1:{port}/health", timeout=30).status_code == 200, case
         assert (data_dir / "service.json").read_text() == service, case
     assert not any((data_dir / d / "service.json").exists() for d in "bcd")
+
+
+def test_up_into_a_cluster_it_did_not_start_stops_only_what_it_started(tmp_path):
+    """`up --address` into a Ray head someone else started (as `cluster.yaml` does after `ray
+    start`): it starts the supervisor, Serve and its HTTP app there. `status` and `down`, given
+    the data dir alone as the banner says, find that cluster through `service.json` (they said
+    "nothing is running" before), and `down` stops those three and leaves the cluster running."""
+    import psutil
+    import requests
+
+    from serve_app import local_cluster
+
+    from .helpers import free_port
+    env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "PYTEST_CURRENT_TEST")}
+    env["PYTHONPATH"] = ROOT
+    head, dm, port = tmp_path / "head", tmp_path / "dm", free_port()
+
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "serve_app.cli", "--data-dir", str(dm), *args], cwd=ROOT,
+                              env=env, capture_output=True, text=True, timeout=240)
+    address = local_cluster.start(str(head))                # the operator's cluster, not ours
+    try:
+        gcs = [p for p in psutil.process_iter(["cmdline"]) if f"--gcs_server_port={address.split(':')[1]}"
+               in (p.info["cmdline"] or [])]
+        local_cluster.remember_session(str(head), next(w.split("=", 1)[1] for w in gcs[0].info["cmdline"]
+                                                       if w.startswith("--session-name=")))
+        up = run("--address", address, "up", "--detach", "--port", str(port))
+        assert up.returncode == 0, up.stdout[-1500:] + up.stderr[-1500:]
+        assert requests.get(f"http://127.0.0.1:{port}/v1/storages", timeout=30).json()["storages"] == []
+        status = run("status", "--json")
+        assert status.returncode == 0, status.stderr[-1500:]
+        assert json.loads(status.stdout)["supervisor"] == "up" and json.loads(status.stdout)["http"]["up"]
+        down = run("down")
+        assert (down.returncode, down.stdout.strip()) == \
+            (0, "stopped the HTTP app and the driver manager (storages stay registered)"), down.stderr[-1500:]
+        with pytest.raises(requests.ConnectionError):
+            requests.get(f"http://127.0.0.1:{port}/health", timeout=10)
+        assert gcs[0].is_running() and not (dm / "service.json").exists()
+        gone = run("--address", address, "status")
+        assert gone.returncode == 2 and gone.stderr.startswith(f"delfin-dm: no driver manager in the cluster at "
+                                                              f"{address}"), gone.stderr[-1500:]
+    finally:
+        assert local_cluster.stop(str(head)) > 0
 
 
 def test_up_says_in_one_line_why_it_cannot_start_and_starts_nothing(tmp_path):
