@@ -72,3 +72,29 @@ def test_a_damaged_file_is_set_aside_by_the_merge_and_the_newest_point_and_the_r
     assert sink.compact("st-a", older_than_ms=later) == 1
     assert read(storage_ids=["st-a"], root=root, start=start, end=later).num_rows == 4
     assert sum(p.name.startswith(DAMAGED_PREFIX) for p in folder.iterdir()) == 2       # both kept
+
+
+def test_a_read_that_meets_the_hourly_merge_lists_the_files_again(tmp_path, monkeypatch):
+    """The merge renames the hour's file in, then deletes its window files: a read that listed
+    the window files just before found them gone (FileNotFoundError out of read, time_span, the
+    export and the HTTP metrics route). Forced here: the merge runs between a read's listing
+    and its reading. The read lists again and gets every point once."""
+    import rayactors.metrics.reader as reader
+    root = str(tmp_path / "metrics")
+    start = 1_764_720_000_000
+    sink = ParquetSink(root)
+    for i in range(4):
+        sink.write_window("st-a", start + i * 60_000, start + (i + 1) * 60_000, window("st-a", start + i * 60_000, 3))
+    listed, real = [], reader._dataset
+
+    def merge_after_listing(root_: str):
+        dataset = real(root_)
+        listed.append(sorted(f.rsplit("/", 1)[1] for f in dataset.files))
+        if len(listed) == 1:
+            assert sink.compact("st-a", older_than_ms=start + 7_200_000) == 4
+        return dataset
+    monkeypatch.setattr(reader, "_dataset", merge_after_listing)
+    got = read(storage_ids=["st-a"], root=root)
+    assert len(listed) == 2 and listed[0][0].startswith("w-") and listed[1] == [f"h-{start // 3_600_000}.parquet"]
+    assert got.num_rows == 12 and sorted(got.column("timestamp").cast(pa.int64()).to_pylist()) == \
+        sorted(start + i * 60_000 + j for i in range(4) for j in range(3))

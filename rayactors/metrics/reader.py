@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Iterable, Optional, Union
+from typing import Any, Callable, Iterable, Optional, TypeVar, Union
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -21,6 +21,11 @@ PARTITIONING = ds.partitioning(pa.schema([("storage_id", pa.string()), ("date", 
 #: it finds, and one file damaged from outside would then fail every storage's reads.
 DATASET_SCHEMA = pa.schema([f for f in METRIC_SCHEMA if f.name != "storage_id"] + list(PARTITIONING.schema))
 _COLUMNS = [f.name for f in METRIC_SCHEMA]
+#: how many times a read starts over when a file it listed is gone before it opens it: the hourly
+#: merge (``ParquetSink.compact``) renames the hour's file in, then deletes its window files, and
+#: a damaged file is moved aside; the new listing has the hour's file instead
+READ_TRIES = 3
+T = TypeVar("T")
 
 
 def _ms(value: TimeLike) -> Optional[int]:
@@ -67,13 +72,25 @@ def _dataset(root: Optional[str]) -> Optional[ds.Dataset]:
     return ds.dataset(base, filesystem=fs, format="parquet", partitioning=PARTITIONING, schema=DATASET_SCHEMA)
 
 
+def _scan(root: Optional[str], use: Callable[[ds.Dataset], T], empty: T) -> T:
+    """``use`` on the dataset as listed now; listed again when a file went meanwhile."""
+    for attempt in range(READ_TRIES):
+        dataset = _dataset(root)
+        if dataset is None:
+            return empty
+        try:
+            return use(dataset)
+        except FileNotFoundError:
+            if attempt == READ_TRIES - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
 def time_span(storage_ids: Optional[Iterable[str]] = None, root: Optional[str] = None) -> Optional[tuple[int, int]]:
     """(first, last) timestamp in ms of these storages' points, or None when there are none."""
-    dataset = _dataset(root)
-    if dataset is None:
-        return None
-    table = dataset.to_table(columns=["timestamp"], filter=_filter(storage_ids, None, None, None, None))
-    if table.num_rows == 0:
+    table = _scan(root, lambda d: d.to_table(columns=["timestamp"],
+                                             filter=_filter(storage_ids, None, None, None, None)), None)
+    if table is None or table.num_rows == 0:
         return None
     ts = table.column("timestamp").cast(pa.int64())
     return pc.min(ts).as_py(), pc.max(ts).as_py()
@@ -83,11 +100,8 @@ def read(storage_ids: Optional[Iterable[str]] = None, start: TimeLike = None, en
          metrics: Optional[Iterable[str]] = None, resource_type: Optional[str] = None,
          root: Optional[str] = None) -> pa.Table:
     """Rows of the dataset in METRIC_SCHEMA; ``start`` inclusive, ``end`` exclusive."""
-    dataset = _dataset(root)
-    if dataset is None:
-        return METRIC_SCHEMA.empty_table()
     expr = _filter(storage_ids, _ms(start), _ms(end), metrics, resource_type)
-    table = dataset.to_table(columns=_COLUMNS, filter=expr)
+    table = _scan(root, lambda d: d.to_table(columns=_COLUMNS, filter=expr), METRIC_SCHEMA.empty_table())
     if table.num_rows == 0:
         return METRIC_SCHEMA.empty_table()
     return validate_table(table)
@@ -98,16 +112,10 @@ def to_ray_dataset(storage_ids: Optional[Iterable[str]] = None, start: TimeLike 
                    root: Optional[str] = None) -> Any:
     """A ``ray.data.Dataset`` over the same files (pruned to the matching partitions)."""
     import ray.data
-    dataset = _dataset(root)
-    if dataset is None:
-        return ray.data.from_arrow(METRIC_SCHEMA.empty_table())
     expr = _filter(storage_ids, _ms(start), _ms(end), metrics, resource_type)
-    fragments = list(dataset.get_fragments(filter=expr)) if expr is not None else list(dataset.get_fragments())
-    if not fragments:
-        return ray.data.from_arrow(METRIC_SCHEMA.empty_table())
-    tables = []
-    for frag in fragments:  # small per-file tables; Ray Data parallelises what follows
-        t = frag.to_table(columns=_COLUMNS, filter=expr, schema=dataset.schema)
-        if t.num_rows:
-            tables.append(validate_table(t))
-    return ray.data.from_arrow(tables or [METRIC_SCHEMA.empty_table()])
+
+    def per_file(dataset: ds.Dataset) -> list[pa.Table]:   # small tables; Ray Data parallelises what follows
+        fragments = dataset.get_fragments(filter=expr) if expr is not None else dataset.get_fragments()
+        tables = [frag.to_table(columns=_COLUMNS, filter=expr, schema=dataset.schema) for frag in fragments]
+        return [validate_table(t) for t in tables if t.num_rows]
+    return ray.data.from_arrow(_scan(root, per_file, []) or [METRIC_SCHEMA.empty_table()])
