@@ -52,10 +52,10 @@ def app_name(namespace: str) -> str:
 
 
 class ServeInCluster(NamedTuple):
-    """Serve as it already runs in a joined cluster: its proxy's address, and its applications
-    with their route prefixes."""
-    host: str
-    port: int
+    """Serve as it already runs in a joined cluster: its proxy's address (None where Serve does
+    not say), and its applications with their route prefixes."""
+    host: Optional[str]
+    port: Optional[int]
     apps: dict[str, Optional[str]]
 
 
@@ -70,7 +70,7 @@ def serve_in_cluster() -> Optional[ServeInCluster]:
         return None
     details = client.get_serve_details()
     http = details.get("http_options") or {}
-    return ServeInCluster(str(http.get("host")), int(http.get("port") or 0),
+    return ServeInCluster(http.get("host"), http.get("port"),
                           {name: app.get("route_prefix") for name, app in (details.get("applications") or {}).items()})
 
 

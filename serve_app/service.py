@@ -121,7 +121,7 @@ def _check_serve_is_ours_to_use(serving: Any, address: str, args: Any, ours: str
     namespace's driver manager, or not ours at all), which deploying would replace or fail on."""
     if serving is None:
         return
-    if (serving.host, serving.port) != (args.host, args.port):
+    if serving.port is not None and (serving.host, serving.port) != (args.host, args.port):
         raise local_cluster.StartFailed(
             f"Serve in the cluster at {address} listens on {serving.host}:{serving.port}, and a cluster has "
             f"one HTTP proxy: run `up` with --host {serving.host} --port {serving.port}")
