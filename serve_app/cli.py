@@ -86,6 +86,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     def table() -> None:
         say(f"Ray          {data['ray']['address']} ({data['ray']['nodes']} node(s))")
         say(f"supervisor   {data['supervisor']}")
+        if data.get("paths"):
+            say(f"registry     {data['paths']['registry']}   metrics {data['paths']['metrics']}")
         http = data["http"]
         say(f"HTTP app     {http['url'] or '-'} ({'up' if http['up'] else 'not answering'})")
         states = ", ".join(f"{n} {s}" for s, n in sorted(data["storages"].items())) or "none"

@@ -272,7 +272,9 @@ def status(cfg: Any, args: Any) -> dict[str, Any]:
     out: dict[str, Any] = {"ray": {"address": address, "nodes": len([n for n in ray.nodes() if n.get("Alive")])},
                            "supervisor": "down", "http": {"url": state.get("url"), "up": False}, "storages": {}}
     try:
-        out["supervisor"] = "up" if client._call_supervisor("ping")["ok"] else "down"
+        ping = client._call_supervisor("ping")
+        out["supervisor"] = "up" if ping["ok"] else "down"
+        out["paths"] = ping.get("paths")        # where it keeps them: those of the up that started it
     except Exception:
         raise NotRunning(f"no driver manager in the cluster at {address} (start it with: delfin-dm up)") from None
     if state.get("url"):

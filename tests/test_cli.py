@@ -98,10 +98,13 @@ def test_detached_demo_outlives_up_and_stops_with_down(tmp_path):
         status = run("status", "--json")
         assert status.returncode == 0, status.stderr[-1500:]
         assert json.loads(status.stdout)["storages"] == {"ready": 2}
+        assert json.loads(status.stdout)["paths"] == {"registry": f"{tmp_path}/registry.sqlite",
+                                                      "metrics": f"{tmp_path}/metrics"}
         recovery = json.loads(status.stdout)["recovery"]     # a first start: nothing to recover
         assert recovery["at"] and not any(v for k, v in recovery.items() if k != "at"), recovery
         table = run("status")
         assert table.returncode == 0 and "recovery" in table.stdout and "nothing to do" in table.stdout, table.stdout
+        assert f"registry     {tmp_path}/registry.sqlite   metrics {tmp_path}/metrics" in table.stdout, table.stdout
         assert psutil.pid_exists(state["simulator_pid"])
     finally:
         down = run("down")
