@@ -12,7 +12,7 @@ import pyarrow.fs as pafs
 from drivers.arrow_schema import METRIC_SCHEMA, validate_table
 
 from ..config import Config
-from .sink import day_of, filesystem
+from .sink import HOUR_MS, day_of, filesystem
 
 TimeLike = Union[int, float, dt.datetime, str, None]
 PARTITIONING = ds.partitioning(pa.schema([("storage_id", pa.string()), ("date", pa.string())]), flavor="hive")
@@ -64,18 +64,55 @@ def _filter(storage_ids: Optional[Iterable[str]], start: Optional[int], end: Opt
     return expr
 
 
-def _dataset(root: Optional[str]) -> Optional[ds.Dataset]:
+def _dataset(root: Optional[str], storage_ids: Optional[list[str]] = None) -> Optional[ds.Dataset]:
+    """The dataset's current files (``_current``): of these storages' partitions only, when named
+    (a storage's read lists its own files, not every storage's), else of all."""
     root = root or Config.load().metrics_root
     fs, base = filesystem(root)
     if fs.get_file_info(base).type != pafs.FileType.Directory:
         return None
-    return ds.dataset(base, filesystem=fs, format="parquet", partitioning=PARTITIONING, schema=DATASET_SCHEMA)
+    if storage_ids is not None and all(s and "/" not in s and s not in (".", "..") for s in storage_ids):
+        infos = [i for s in storage_ids
+                 for i in fs.get_file_info(pafs.FileSelector(f"{base}/storage_id={s}", recursive=True,
+                                                             allow_not_found=True))]
+    else:
+        infos = fs.get_file_info(pafs.FileSelector(base, recursive=True))
+    return ds.dataset(_current(infos), filesystem=fs, format="parquet", partitioning=PARTITIONING,
+                      partition_base_dir=base, schema=DATASET_SCHEMA)
 
 
-def _scan(root: Optional[str], use: Callable[[ds.Dataset], T], empty: T) -> T:
+def _current(infos: list[pafs.FileInfo]) -> list[str]:
+    """The dataset's files (pyarrow's own rule: not ``.``- or ``_``-files), less the window files
+    an hour's file already holds. The hourly merge renames the hour's file in, then deletes the
+    window files it read: listed in between, their points were read twice. Those are the window
+    files of that hour written before the hour's file; one written after it (a window collected
+    late) is not in it yet, and is kept. One writer per storage (its actor, which merges and
+    writes in turn) makes the order of the two writes the order of their times."""
+    files = [i for i in infos if i.type == pafs.FileType.File and not i.base_name.startswith((".", "_"))]
+    merged_at = {(i.path.rsplit("/", 1)[0], i.base_name[2:].split(".")[0]): i.mtime_ns
+                 for i in files if i.base_name.startswith("h-")}
+    kept = []
+    for i in files:
+        if i.base_name.startswith("w-") and merged_at:
+            try:
+                hour = str(int(i.base_name[2:].split("-")[0]) // HOUR_MS)
+            except ValueError:
+                hour = ""
+            at = merged_at.get((i.path.rsplit("/", 1)[0], hour))
+            if at is not None and i.mtime_ns is not None and i.mtime_ns < at:
+                continue
+        kept.append(i.path)
+    return kept
+
+
+def _ids(storage_ids: Optional[Iterable[str]]) -> Optional[list[str]]:
+    return None if storage_ids is None else list(storage_ids)
+
+
+def _scan(root: Optional[str], storage_ids: Optional[list[str]], use: Callable[[ds.Dataset], T], empty: T) -> T:
     """``use`` on the dataset as listed now; listed again when a file went meanwhile."""
     for attempt in range(READ_TRIES):
-        dataset = _dataset(root)
+        dataset = _dataset(root, storage_ids)
         if dataset is None:
             return empty
         try:
@@ -88,8 +125,9 @@ def _scan(root: Optional[str], use: Callable[[ds.Dataset], T], empty: T) -> T:
 
 def time_span(storage_ids: Optional[Iterable[str]] = None, root: Optional[str] = None) -> Optional[tuple[int, int]]:
     """(first, last) timestamp in ms of these storages' points, or None when there are none."""
-    table = _scan(root, lambda d: d.to_table(columns=["timestamp"],
-                                             filter=_filter(storage_ids, None, None, None, None)), None)
+    ids = _ids(storage_ids)
+    expr = _filter(ids, None, None, None, None)
+    table = _scan(root, ids, lambda d: d.to_table(columns=["timestamp"], filter=expr), None)
     if table is None or table.num_rows == 0:
         return None
     ts = table.column("timestamp").cast(pa.int64())
@@ -100,8 +138,9 @@ def read(storage_ids: Optional[Iterable[str]] = None, start: TimeLike = None, en
          metrics: Optional[Iterable[str]] = None, resource_type: Optional[str] = None,
          root: Optional[str] = None) -> pa.Table:
     """Rows of the dataset in METRIC_SCHEMA; ``start`` inclusive, ``end`` exclusive."""
-    expr = _filter(storage_ids, _ms(start), _ms(end), metrics, resource_type)
-    table = _scan(root, lambda d: d.to_table(columns=_COLUMNS, filter=expr), METRIC_SCHEMA.empty_table())
+    ids = _ids(storage_ids)
+    expr = _filter(ids, _ms(start), _ms(end), metrics, resource_type)
+    table = _scan(root, ids, lambda d: d.to_table(columns=_COLUMNS, filter=expr), METRIC_SCHEMA.empty_table())
     if table.num_rows == 0:
         return METRIC_SCHEMA.empty_table()
     return validate_table(table)
@@ -112,10 +151,11 @@ def to_ray_dataset(storage_ids: Optional[Iterable[str]] = None, start: TimeLike 
                    root: Optional[str] = None) -> Any:
     """A ``ray.data.Dataset`` over the same files (pruned to the matching partitions)."""
     import ray.data
-    expr = _filter(storage_ids, _ms(start), _ms(end), metrics, resource_type)
+    ids = _ids(storage_ids)
+    expr = _filter(ids, _ms(start), _ms(end), metrics, resource_type)
 
     def per_file(dataset: ds.Dataset) -> list[pa.Table]:   # small tables; Ray Data parallelises what follows
         fragments = dataset.get_fragments(filter=expr) if expr is not None else dataset.get_fragments()
         tables = [frag.to_table(columns=_COLUMNS, filter=expr, schema=dataset.schema) for frag in fragments]
         return [validate_table(t) for t in tables if t.num_rows]
-    return ray.data.from_arrow(_scan(root, per_file, []) or [METRIC_SCHEMA.empty_table()])
+    return ray.data.from_arrow(_scan(root, ids, per_file, []) or [METRIC_SCHEMA.empty_table()])

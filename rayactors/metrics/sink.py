@@ -77,8 +77,9 @@ class ParquetSink:
 
         Keeps file counts at 24 per storage per day instead of one per window. Returns the
         number of window files merged. The hour file is renamed in before the window files
-        are deleted, so a reader never misses data (it may see one hour twice for an instant;
-        one that listed the window files just before lists again, see ``reader.READ_TRIES``).
+        are deleted, so a reader never misses data; it skips window files older than their
+        hour's file, which holds their points (``reader._current``), and one that listed the
+        window files just before they went lists again (``reader.READ_TRIES``).
         A file that cannot be read is set aside (``DAMAGED_PREFIX``) and the rest merged.
         """
         root = f"{self.base}/storage_id={storage_id}"
