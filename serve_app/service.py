@@ -92,10 +92,11 @@ def _check_not_running(data_dir: str) -> None:
             f"`delfin-dm status` tells what runs")
 
 
-def _answers(url: str) -> bool:
+def _answers(url: str, timeout: float = 3) -> bool:
+    """Whether the HTTP app at ``url`` answers its health check."""
     import urllib.request
     try:
-        with urllib.request.urlopen(url + "/health", timeout=3) as answer:
+        with urllib.request.urlopen(url + "/health", timeout=timeout) as answer:
             return answer.status == 200
     except (OSError, ValueError):
         return False
@@ -262,8 +263,6 @@ def _teardown(cfg: Any, client: Any, demo_ids: list[str], simulator_pid: Optiona
 
 def status(cfg: Any, args: Any) -> dict[str, Any]:
     """Ray, the supervisor, the HTTP app and the storages by state."""
-    import requests
-
     from rayactors.client import DriverManagerClient
     state = load_state(cfg.data_dir)
     address = connect(cfg, args.address)
@@ -277,11 +276,7 @@ def status(cfg: Any, args: Any) -> dict[str, Any]:
         out["paths"] = ping.get("paths")        # where it keeps them: those of the up that started it
     except Exception:
         raise NotRunning(f"no driver manager in the cluster at {address} (start it with: delfin-dm up)") from None
-    if state.get("url"):
-        try:
-            out["http"]["up"] = requests.get(state["url"] + "/health", timeout=5).status_code == 200
-        except requests.RequestException:
-            pass
+    out["http"]["up"] = bool(state.get("url")) and _answers(state["url"], timeout=5)
     by_state: dict[str, int] = {}
     for s in client.list_storages():
         try:
