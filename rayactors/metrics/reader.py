@@ -12,7 +12,7 @@ import pyarrow.fs as pafs
 from drivers.arrow_schema import METRIC_SCHEMA, validate_table
 
 from ..config import Config
-from .sink import HOUR_MS, day_of, filesystem
+from .sink import day_of, filesystem, hour_file, window_hour
 
 TimeLike = Union[int, float, dt.datetime, str, None]
 PARTITIONING = ds.partitioning(pa.schema([("storage_id", pa.string()), ("date", pa.string())]), flavor="hive")
@@ -89,19 +89,13 @@ def _current(infos: list[pafs.FileInfo]) -> list[str]:
     late) is not in it yet, and is kept. One writer per storage (its actor, which merges and
     writes in turn) makes the order of the two writes the order of their times."""
     files = [i for i in infos if i.type == pafs.FileType.File and not i.base_name.startswith((".", "_"))]
-    merged_at = {(i.path.rsplit("/", 1)[0], i.base_name[2:].split(".")[0]): i.mtime_ns
-                 for i in files if i.base_name.startswith("h-")}
+    written = {i.path: i.mtime_ns for i in files}
     kept = []
     for i in files:
-        if i.base_name.startswith("w-") and merged_at:
-            try:
-                hour = str(int(i.base_name[2:].split("-")[0]) // HOUR_MS)
-            except ValueError:
-                hour = ""
-            at = merged_at.get((i.path.rsplit("/", 1)[0], hour))
-            if at is not None and i.mtime_ns is not None and i.mtime_ns < at:
-                continue
-        kept.append(i.path)
+        hour = window_hour(i.base_name)
+        merged = None if hour is None else written.get(f"{i.path.rsplit('/', 1)[0]}/{hour_file(hour)}")
+        if merged is None or i.mtime_ns is None or i.mtime_ns >= merged:
+            kept.append(i.path)
     return kept
 
 

@@ -34,6 +34,26 @@ def unreadable(exc: BaseException) -> bool:
     return isinstance(exc, pa.ArrowInvalid) or (isinstance(exc, OSError) and "deserialize thrift" in str(exc))
 
 
+def window_file(start_ms: int, end_ms: int) -> str:
+    """A collection window's file name."""
+    return f"w-{start_ms}-{end_ms}.parquet"
+
+
+def window_hour(name: str) -> Optional[int]:
+    """The hour (epoch ms // HOUR_MS) a window file's start falls in; None for any other name."""
+    if not (name.startswith("w-") and name.endswith(".parquet")):
+        return None
+    try:
+        return int(name[2:].split("-")[0]) // HOUR_MS
+    except ValueError:
+        return None
+
+
+def hour_file(hour: int) -> str:
+    """The file an hour's window files are merged into."""
+    return f"h-{hour}.parquet"
+
+
 def day_of(ms: int) -> str:
     return dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc).strftime("%Y-%m-%d")
 
@@ -68,7 +88,7 @@ class ParquetSink:
             return None
         folder = self._dir(storage_id, day_of(start_ms))
         self.fs.create_dir(folder, recursive=True)
-        final = f"{folder}/w-{start_ms}-{end_ms}.parquet"
+        final = f"{folder}/{window_file(start_ms, end_ms)}"
         self._write_atomic(table.drop_columns(["storage_id"]), final)
         return final
 
@@ -92,13 +112,13 @@ class ParquetSink:
             files = self.fs.get_file_info(pafs.FileSelector(day.path))
             hours: dict[int, list[str]] = {}
             for f in files:
-                if f.base_name.startswith("w-") and f.base_name.endswith(".parquet"):
-                    start = int(f.base_name[2:].split("-")[0])
-                    hours.setdefault(start // HOUR_MS, []).append(f.path)
+                hour = window_hour(f.base_name)
+                if hour is not None:
+                    hours.setdefault(hour, []).append(f.path)
             for hour, paths in hours.items():
                 if (hour + 1) * HOUR_MS > older_than_ms:
                     continue
-                target = f"{day.path}/h-{hour}.parquet"
+                target = f"{day.path}/{hour_file(hour)}"
                 sources = paths + ([target] if self.fs.get_file_info(target).type == pafs.FileType.File else [])
                 tables = []
                 for p in sources:
