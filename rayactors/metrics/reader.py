@@ -105,16 +105,15 @@ def _ids(storage_ids: Optional[Iterable[str]]) -> Optional[list[str]]:
 
 def _scan(root: Optional[str], storage_ids: Optional[list[str]], use: Callable[[ds.Dataset], T], empty: T) -> T:
     """``use`` on the dataset as listed now; listed again when a file went meanwhile."""
-    for attempt in range(READ_TRIES):
+    def once() -> T:
         dataset = _dataset(root, storage_ids)
-        if dataset is None:
-            return empty
+        return empty if dataset is None else use(dataset)
+    for _ in range(READ_TRIES - 1):
         try:
-            return use(dataset)
+            return once()
         except FileNotFoundError:
-            if attempt == READ_TRIES - 1:
-                raise
-    raise AssertionError("unreachable")
+            pass
+    return once()
 
 
 def time_span(storage_ids: Optional[Iterable[str]] = None, root: Optional[str] = None) -> Optional[tuple[int, int]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import uuid
-from typing import Optional
+from typing import Callable, Optional, TypeVar
 
 import pyarrow as pa
 import pyarrow.fs as pafs
@@ -15,6 +15,7 @@ HOUR_MS = 3_600_000
 #: hidden from every reader (pyarrow skips ``.``-files), kept for whoever wants to look at it
 DAMAGED_PREFIX = ".damaged-"
 log = logging.getLogger("delfin_dm.metrics")
+T = TypeVar("T")
 #: dictionary pages for the repeated strings only; min/max statistics for the time column only
 #: (string statistics cost more than the whole write of a 50k-point window: measured in bench/)
 WRITE_OPTIONS = dict(compression="zstd", use_dictionary=["resource_type", "resource_id", "metric", "unit"],
@@ -72,10 +73,19 @@ class ParquetSink:
         pq.write_table(table, tmp, filesystem=self.fs, **WRITE_OPTIONS)
         self.fs.move(tmp, final)
 
+    def _readable(self, path: str, read: Callable[[str], T]) -> Optional[T]:
+        """``read(path)``; None, the file set aside, when its bytes cannot be read (ours are
+        written whole and renamed in, so it was damaged from outside). Left in, it failed its
+        storage's hourly merge for good and, for a real-time driver, every window (``newest``)."""
+        try:
+            return read(path)
+        except (pa.ArrowInvalid, OSError) as exc:
+            if not unreadable(exc):
+                raise
+            self._set_aside(path, exc)
+            return None
+
     def _set_aside(self, path: str, exc: BaseException) -> None:
-        """Move a file that cannot be read out of the dataset (ours are written whole and renamed
-        in, so it was damaged from outside). Left in, it failed its storage's hourly merge for
-        good and, for a real-time driver, every window (``newest``)."""
         folder, name = path.rsplit("/", 1)
         aside = f"{folder}/{DAMAGED_PREFIX}{uuid.uuid4().hex[:8]}-{name}"     # never over an earlier one
         self.fs.move(path, aside)
@@ -120,16 +130,9 @@ class ParquetSink:
                     continue
                 target = f"{day.path}/{hour_file(hour)}"
                 sources = paths + ([target] if self.fs.get_file_info(target).type == pafs.FileType.File else [])
-                tables = []
-                for p in sources:
-                    try:
-                        tables.append(pq.read_table(p, filesystem=self.fs))
-                    except (pa.ArrowInvalid, OSError) as exc:
-                        if not unreadable(exc):
-                            raise
-                        self._set_aside(p, exc)
-                        if p in paths:
-                            paths.remove(p)
+                got = {p: self._readable(p, lambda path: pq.read_table(path, filesystem=self.fs)) for p in sources}
+                paths = [p for p in paths if got[p] is not None]              # the rest were set aside
+                tables = [t for t in got.values() if t is not None]
                 if not tables:
                     continue
                 merged_table = pa.concat_tables(tables, promote_options="permissive").unify_dictionaries()
@@ -153,13 +156,8 @@ class ParquetSink:
             for f in self.fs.get_file_info(pafs.FileSelector(day.path)):
                 if f.type != pafs.FileType.File or f.base_name.startswith(".") or not f.base_name.endswith(".parquet"):
                     continue
-                try:
-                    with self.fs.open_input_file(f.path) as handle:
-                        meta = pq.ParquetFile(handle).metadata
-                except (pa.ArrowInvalid, OSError) as exc:
-                    if not unreadable(exc):
-                        raise
-                    self._set_aside(f.path, exc)
+                meta = self._readable(f.path, self._metadata)
+                if meta is None:
                     continue
                 column = meta.schema.names.index("timestamp")
                 for g in range(meta.num_row_groups):
@@ -169,6 +167,10 @@ class ParquetSink:
             if newest is not None:
                 return newest
         return None
+
+    def _metadata(self, path: str) -> pq.FileMetaData:
+        with self.fs.open_input_file(path) as handle:
+            return pq.ParquetFile(handle).metadata
 
     # -- retention ---------------------------------------------------------------------------
     def drop_storage(self, storage_id: str) -> bool:
