@@ -103,12 +103,12 @@ def ensure_supervisor(cfg: Config, strict: bool = False) -> Any:
         if refused is None:
             raise
         raise InvalidInput(refused) from None
-    theirs = answer.get("paths")
-    if theirs and theirs != cfg.paths():
+    theirs, ours = answer.get("paths"), cfg.paths()
+    if theirs and theirs != ours:
         said = (f"the driver manager in namespace {cfg.namespace!r} keeps its registry at {theirs['registry']} "
-                f"and its metrics at {theirs['metrics']}, not at {cfg.paths()['registry']} and "
-                f"{cfg.paths()['metrics']} as asked here: give its data dir (--data-dir, data_dir), "
-                f"or another namespace for a driver manager of its own")
+                f"and its metrics at {theirs['metrics']}, not at {ours['registry']} and {ours['metrics']} as "
+                f"asked here: give its data dir (--data-dir, data_dir), or another namespace for a driver "
+                f"manager of its own")
         if strict:
             raise InvalidInput(said)
         log.warning(said)
